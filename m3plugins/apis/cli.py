@@ -1,0 +1,86 @@
+"""Shared command-line plumbing of ``tools/train.py`` and ``tools/test.py``.
+
+Both tools accept MMSeg's own arguments and behave like MMSeg's tools, with
+two additions: ``m3plugins`` is imported first (so MMSeg's own configs work on
+mmcv-lite too), and a missing dataset ends the run with the dataset's own
+instructions instead of a traceback.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+from contextlib import contextmanager
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments that MMSeg's train and test tools share."""
+    parser.add_argument('--work-dir', help='directory for logs and outputs')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. '
+        'train_dataloader.batch_size=4 model.backbone.depth=2')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Load ``args.config`` and apply the shared arguments.
+
+    The work dir is taken, in this order, from ``--work-dir``, the config's
+    ``work_dir``, or ``./work_dirs/<config name>``, as MMSeg does.
+    """
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to mmengine's AmpOptimWrapper."""
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in the config.',
+                  logger='current', level=logging.WARNING)
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError('--amp needs optim_wrapper.type OptimWrapper, got '
+                         f'{wrapper}.')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def build_runner(cfg: Config):
+    """Build mmengine's Runner, or the config's ``runner_type``."""
+    from mmengine.runner import Runner
+    from mmseg.registry import RUNNERS
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+@contextmanager
+def exit_cleanly_on_missing_data():
+    """Turn a missing dataset into its instructions and exit status 2."""
+    from torchgeo.datasets import DatasetNotFoundError
+    try:
+        yield
+    except DatasetNotFoundError as err:
+        print(f'\nDataset not found.\n{err}', file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,32 @@
+"""Fixes that make the pinned host stack work out of the box.
+
+Applied once, on ``import m3plugins``, before anything imports ``mmseg``.
+"""
+from .checkpoint import allow_mmengine_checkpoints, history_buffer_getattr
+from .mmcv_ops import (MissingCompiledOpError, install_mmcv_ops_fallback,
+                       mmcv_has_compiled_ops)
+
+__all__ = [
+    'apply_compat_patches', 'allow_mmengine_checkpoints',
+    'history_buffer_getattr', 'install_mmcv_ops_fallback',
+    'mmcv_has_compiled_ops', 'MissingCompiledOpError'
+]
+
+
+def apply_compat_patches() -> None:
+    """Install the mmcv-lite ``mmcv.ops`` stand-in and the checkpoint allowlist.
+
+    Raises:
+        ImportError: If no ``mmcv`` is installed at all, naming both ways to
+            get one.
+    """
+    try:
+        import mmcv  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            'm3plugins needs mmcv. On CPU machines install the lite build '
+            '(`pip install "m3plugins[lite]"`, i.e. mmcv-lite==2.1.0); on GPU '
+            'machines full mmcv 2.0-2.1 (`mim install "mmcv>=2.0.0,<2.2.0"`).'
+        ) from err
+    install_mmcv_ops_fallback()
+    allow_mmengine_checkpoints()

@@ -1,0 +1,1 @@
+"""Data transforms; importing this module registers them into TRANSFORMS."""

@@ -1,0 +1,1 @@
+"""Deterministic built-in demo data (no downloads)."""

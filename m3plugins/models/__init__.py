@@ -1,0 +1,2 @@
+"""Models; importing this module registers them into MMSeg's MODELS."""
+from . import backbones, heads, layers, losses, necks, segmentors  # noqa: F401

@@ -1,0 +1,1 @@
+"""Backbones; importing this module registers them."""

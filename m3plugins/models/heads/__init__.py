@@ -1,0 +1,1 @@
+"""Heads; importing this module registers them."""

@@ -1,0 +1,1 @@
+"""Layers; importing this module registers them."""

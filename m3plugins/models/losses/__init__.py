@@ -1,0 +1,1 @@
+"""Losses; importing this module registers them."""

@@ -1,0 +1,1 @@
+"""Necks; importing this module registers them."""

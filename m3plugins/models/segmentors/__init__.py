@@ -1,0 +1,1 @@
+"""Segmentors; importing this module registers them."""

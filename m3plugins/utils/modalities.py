@@ -1,0 +1,114 @@
+"""How several modalities travel through MMSeg's pipeline as one image.
+
+MMSeg's transforms, data preprocessor and inference modes (whole, slide) all
+work on one ``(H, W, C)`` image per sample. m3plugins therefore stacks the
+modalities of a sample along the channel axis, in a fixed order, and models
+split them again from a config entry ``modality_channels`` (for example
+``dict(hsi=144, lidar=1)``). Every geometric transform then applies to all
+modalities alike, and the split is checked at both ends:
+
+* :func:`stack_modalities` (data side) rejects modalities of different
+  spatial sizes and NaN / Inf values, naming the modality.
+* :func:`split_modalities` (model side) rejects a wrong total channel count,
+  saying what each modality expects, and NaN / Inf, naming the modality.
+"""
+from collections import OrderedDict
+from typing import Dict, Mapping, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class ModalityError(ValueError):
+    """A modality is missing, misshapen or holds non-finite values."""
+
+
+def _describe(channels: Mapping[str, int]) -> str:
+    parts = ' + '.join(f'{name} {n}' for name, n in channels.items())
+    return f'{sum(channels.values())} channels ({parts})'
+
+
+def stack_modalities(arrays: Mapping[str, np.ndarray],
+                     check_finite: bool = True) -> np.ndarray:
+    """Stack per-modality ``(H, W[, C])`` arrays into one ``(H, W, sum C)``.
+
+    Args:
+        arrays: Modality name -> array of shape (H, W) or (H, W, C), in the
+            order the model expects.
+        check_finite: Reject NaN and Inf values.
+
+    Returns:
+        np.ndarray: float32 array of shape (H, W, sum of C).
+
+    Raises:
+        ModalityError: If there are no modalities, the spatial sizes differ,
+            or a modality holds NaN / Inf.
+    """
+    if not arrays:
+        raise ModalityError('No modality given.')
+    shaped = OrderedDict()
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if array.ndim == 2:
+            array = array[..., None]
+        if array.ndim != 3:
+            raise ModalityError(
+                f'Modality {name!r} must be (H, W) or (H, W, C), got shape '
+                f'{array.shape}.')
+        shaped[name] = array
+    sizes = {name: a.shape[:2] for name, a in shaped.items()}
+    if len(set(sizes.values())) > 1:
+        listing = ', '.join(f'{n} {h}x{w}' for n, (h, w) in sizes.items())
+        raise ModalityError(
+            f'Modalities must share one spatial size, got {listing}.')
+    if check_finite:
+        for name, array in shaped.items():
+            if np.issubdtype(array.dtype, np.floating) and \
+                    not np.isfinite(array).all():
+                raise ModalityError(
+                    f'Modality {name!r} contains NaN or Inf values; fill or '
+                    'mask them before use.')
+    return np.concatenate(
+        [a.astype(np.float32, copy=False) for a in shaped.values()], axis=-1)
+
+
+def split_modalities(inputs: Tensor,
+                     modality_channels: Union[Mapping[str, int],
+                                              Sequence[int]],
+                     check_finite: bool = True) -> Dict[str, Tensor]:
+    """Split a channel-stacked batch ``(B, sum C, H, W)`` per modality.
+
+    Args:
+        inputs: Batch of shape (B, sum of C, H, W).
+        modality_channels: Modality name -> channel count, in stacking order.
+            A plain sequence names the modalities ``modality0``, ``...1``.
+        check_finite: Reject NaN and Inf values.
+
+    Returns:
+        dict[str, Tensor]: Name -> view of shape (B, C_m, H, W).
+
+    Raises:
+        ModalityError: If the channel count does not add up, or a modality
+            holds NaN / Inf.
+    """
+    if not isinstance(modality_channels, Mapping):
+        modality_channels = OrderedDict(
+            (f'modality{i}', int(n)) for i, n in enumerate(modality_channels))
+    if inputs.dim() != 4:
+        raise ModalityError(
+            f'Expected a batch (B, C, H, W), got shape {tuple(inputs.shape)}.')
+    expected = sum(modality_channels.values())
+    if inputs.shape[1] != expected:
+        raise ModalityError(
+            f'Input has {inputs.shape[1]} channels but the model expects '
+            f'{_describe(modality_channels)}. Check the dataset modalities '
+            'and the model\'s modality_channels.')
+    parts = torch.split(inputs, list(modality_channels.values()), dim=1)
+    split = OrderedDict(zip(modality_channels.keys(), parts))
+    if check_finite:
+        for name, part in split.items():
+            if not torch.isfinite(part).all():
+                raise ModalityError(
+                    f'Modality {name!r} contains NaN or Inf values.')
+    return split

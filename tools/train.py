@@ -1,0 +1,38 @@
+"""Train a segmentor with MMSeg's engine; MMSeg's arguments, any MMSeg config.
+
+Example:
+    python tools/train.py configs/mobanet_potsdam.py --work-dir work_dirs/x
+"""
+import argparse
+
+import m3plugins  # noqa: F401  (stack fixes + registration)
+from m3plugins.apis.cli import (add_common_arguments, build_runner,
+                                enable_amp, exit_cleanly_on_missing_data,
+                                load_config)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='resume from the latest checkpoint in the work dir')
+    parser.add_argument(
+        '--amp', action='store_true', help='automatic mixed precision')
+    add_common_arguments(parser)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    if args.amp:
+        enable_amp(cfg)
+    cfg.resume = args.resume
+    with exit_cleanly_on_missing_data():
+        build_runner(cfg).train()
+
+
+if __name__ == '__main__':
+    main()
