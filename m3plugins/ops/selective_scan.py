@@ -1,0 +1,176 @@
+"""Public selective-scan API with capability-based backend dispatch.
+
+:func:`selective_scan` has the signature and semantics of mamba-ssm's
+``selective_scan_fn`` (Gu & Dao, arXiv 2312.00752) for a real ``A``: see
+:mod:`m3plugins.ops.selective_scan_reference` for the exact definition.
+
+Backends (:data:`SCAN_BACKENDS`):
+
+``'auto'``
+    mamba-ssm's CUDA kernel when ``mamba_ssm`` imports and the tensors are on
+    CUDA; the package's own ``'torch'`` implementation otherwise.
+``'mamba_ssm'``
+    mamba-ssm's kernel; raises :class:`ScanBackendUnavailable` when it cannot
+    be used.
+``'torch'``
+    the package's chunked implementation (any device; written for CPUs):
+    a ``torch.autograd.Function`` that keeps only chunk-boundary states and
+    recomputes the rest in backward.
+``'reference'``
+    the readable sequential loop with autograd (slow; for tests).
+
+mamba-ssm is an optional extra: it is imported lazily, and its absence never
+breaks importing this package.
+"""
+import functools
+from typing import Callable, Optional
+
+from torch import Tensor
+
+from .selective_scan_reference import selective_scan_reference
+
+#: Names accepted by ``backend`` (and by ``scan_backend`` of the SS2D layers).
+SCAN_BACKENDS = ('auto', 'mamba_ssm', 'torch', 'reference')
+
+
+class ScanBackendUnavailable(RuntimeError):
+    """A forced scan backend cannot run here (not installed, wrong device)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _load_mamba_ssm() -> tuple:
+    """Imports mamba-ssm's kernel once; returns ``(fn or None, reason)``."""
+    try:
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+    except Exception as err:  # ImportError, or a broken CUDA extension
+        return None, f'{type(err).__name__}: {err}'
+    return selective_scan_fn, ''
+
+
+def mamba_ssm_available() -> bool:
+    """Whether mamba-ssm's selective-scan kernel imports in this process."""
+    return _load_mamba_ssm()[0] is not None
+
+
+def _check_inputs(u, delta, A, B, C, D, z, delta_bias) -> None:
+    if u.dim() != 3:
+        raise ValueError(f'u must be (batch, D, L), got {tuple(u.shape)}')
+    batch, channels, length = u.shape
+    if delta.shape != u.shape:
+        raise ValueError(f'delta must have the shape of u {tuple(u.shape)}, '
+                         f'got {tuple(delta.shape)}')
+    if A.is_complex():
+        raise ValueError('only a real-valued A is supported')
+    if A.dim() != 2 or A.shape[0] != channels:
+        raise ValueError(f'A must be (D={channels}, N), got {tuple(A.shape)}')
+    state = A.shape[1]
+    for name, BC in (('B', B), ('C', C)):
+        if BC.dim() == 3:
+            groups = 1
+            ok = BC.shape == (batch, state, length)
+        elif BC.dim() == 4:
+            groups = BC.shape[1]
+            ok = (BC.shape[0] == batch and BC.shape[2:] == (state, length)
+                  and groups > 0 and channels % groups == 0)
+        else:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f'{name} must be (batch={batch}, N={state}, L={length}) or '
+                f'(batch, G, N, L) with G dividing D={channels}, '
+                f'got {tuple(BC.shape)}')
+    if B.dim() == 4 and C.dim() == 4 and B.shape[1] != C.shape[1]:
+        raise ValueError(f'B and C must have the same number of groups, got '
+                         f'{B.shape[1]} and {C.shape[1]}')
+    for name, vec in (('D', D), ('delta_bias', delta_bias)):
+        if vec is not None and vec.shape != (channels, ):
+            raise ValueError(f'{name} must be ({channels},), got {tuple(vec.shape)}')
+    if z is not None and z.shape != u.shape:
+        raise ValueError(f'z must have the shape of u {tuple(u.shape)}, '
+                         f'got {tuple(z.shape)}')
+
+
+def resolve_backend(backend: str, device_type: str) -> str:
+    """Resolves ``'auto'`` and checks that a forced backend can run.
+
+    Args:
+        backend (str): One of :data:`SCAN_BACKENDS`.
+        device_type (str): ``tensor.device.type`` of the inputs.
+
+    Returns:
+        str: The concrete backend: ``'mamba_ssm'``, ``'torch'`` or
+        ``'reference'``.
+    """
+    if backend not in SCAN_BACKENDS:
+        raise ValueError(f'unknown scan backend {backend!r}; '
+                         f'choose one of {SCAN_BACKENDS}')
+    if backend == 'auto':
+        if device_type == 'cuda' and mamba_ssm_available():
+            return 'mamba_ssm'
+        return 'torch'
+    if backend == 'mamba_ssm':
+        fn, reason = _load_mamba_ssm()
+        if fn is None:
+            raise ScanBackendUnavailable(
+                "scan backend 'mamba_ssm' was forced but mamba-ssm's kernel "
+                f'does not import ({reason}); install the optional extra '
+                "(pip install mamba-ssm, needs CUDA) or use backend='torch'")
+        if device_type != 'cuda':
+            raise ScanBackendUnavailable(
+                "scan backend 'mamba_ssm' runs on CUDA tensors only, got "
+                f"tensors on '{device_type}'; use backend='torch'")
+    return backend
+
+
+def _get_impl(name: str) -> Callable:
+    if name == 'mamba_ssm':
+        return _load_mamba_ssm()[0]
+    if name == 'reference':
+        return selective_scan_reference
+    from .selective_scan_chunked import selective_scan_chunked
+    return selective_scan_chunked
+
+
+def selective_scan(u: Tensor,
+                   delta: Tensor,
+                   A: Tensor,
+                   B: Tensor,
+                   C: Tensor,
+                   D: Optional[Tensor] = None,
+                   z: Optional[Tensor] = None,
+                   delta_bias: Optional[Tensor] = None,
+                   delta_softplus: bool = False,
+                   backend: str = 'auto') -> Tensor:
+    """Selective scan (S6) with mamba-ssm's semantics.
+
+    ``h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t``,
+    ``y_t = C_t . h_t + D u_t``, optionally ``y * silu(z)``, where
+    ``delta = softplus(delta + delta_bias)`` (bias and softplus optional).
+
+    Args:
+        u (Tensor): ``(batch, D, L)``.
+        delta (Tensor): ``(batch, D, L)``.
+        A (Tensor): Real, ``(D, N)`` (negative for a stable scan).
+        B (Tensor): ``(batch, N, L)`` or grouped ``(batch, G, N, L)``;
+            channel ``d`` uses group ``d // (D // G)``.
+        C (Tensor): Same layout as ``B``.
+        D (Tensor, optional): ``(D,)``.
+        z (Tensor, optional): ``(batch, D, L)``.
+        delta_bias (Tensor, optional): ``(D,)``.
+        delta_softplus (bool): Apply softplus to the biased ``delta``.
+        backend (str): One of :data:`SCAN_BACKENDS`; see the module docstring.
+
+    Returns:
+        Tensor: ``(batch, D, L)`` in the dtype of ``u``.
+    """
+    _check_inputs(u, delta, A, B, C, D, z, delta_bias)
+    name = resolve_backend(backend, u.device.type)
+    impl = _get_impl(name)
+    if name == 'mamba_ssm':
+        u, delta, B, C = (t.contiguous() for t in (u, delta, B, C))
+        z = z.contiguous() if z is not None else None
+        D = D.float() if D is not None else None
+        delta_bias = delta_bias.float() if delta_bias is not None else None
+        return impl(u, delta, A.float().contiguous(), B, C, D, z, delta_bias,
+                    delta_softplus)
+    return impl(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
