@@ -1,0 +1,123 @@
+"""Per-direction selective-scan parameters of SS2D, with VMamba's initialisation.
+
+VMamba (Liu et al., arXiv 2401.10166) gives each of the ``K`` scan directions
+its own input-dependent projections (``x_proj`` -> ``dt, B, C``; ``dt_proj``)
+and its own ``A_log`` and ``D``. This module owns exactly those parameters, so
+that :class:`~m3plugins.models.layers.SS2D` holds one set and
+:class:`~m3plugins.models.layers.CrossSS2D` one set per input stream.
+"""
+import math
+from typing import Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+def resolve_dt_rank(dt_rank: Union[int, str], d_model: int) -> int:
+    """``'auto'`` gives VMamba's ``ceil(d_model / 16)``; ints pass through."""
+    if dt_rank == 'auto':
+        return math.ceil(d_model / 16)
+    if not isinstance(dt_rank, int) or dt_rank < 1:
+        raise ValueError(f"dt_rank must be 'auto' or a positive int, got {dt_rank!r}")
+    return dt_rank
+
+
+class DirectionalScanParams(nn.Module):
+    """Input-dependent ``delta, B, C`` and the ``A``/``D`` of K scan directions.
+
+    Initialisation (VMamba / Mamba): ``A_log = log(1..N)`` for every channel
+    (so ``A = -exp(A_log) = -(1..N)``), ``D = 1``, ``dt_proj`` weight uniform in
+    ``+-dt_scale * dt_rank**-0.5`` (``dt_init='random'``) or that constant
+    (``'constant'``), and ``dt_proj`` bias the inverse softplus of
+    ``dt ~ exp(U[log dt_min, log dt_max])`` clamped below at ``dt_init_floor``,
+    so that ``softplus(bias)`` starts in ``[dt_min, dt_max]``. ``x_proj`` uses
+    ``nn.Linear``'s default uniform init, as in VMamba.
+
+    Args:
+        d_inner (int): Channels per direction.
+        d_state (int): State size ``N``.
+        dt_rank (int): Rank of the ``delta`` projection.
+        num_directions (int): ``K``.
+        dt_min (float): Lower end of the initial step size.
+        dt_max (float): Upper end of the initial step size.
+        dt_init (str): ``'random'`` or ``'constant'`` for the ``dt_proj`` weight.
+        dt_scale (float): Scale of the ``dt_proj`` weight init.
+        dt_init_floor (float): Minimum initial step size.
+
+    Shapes:
+        ``x_proj_weight``: ``(K, dt_rank + 2N, d_inner)``;
+        ``dt_projs_weight``: ``(K, d_inner, dt_rank)``;
+        ``dt_projs_bias``: ``(K, d_inner)``; ``A_logs``: ``(K * d_inner, N)``;
+        ``Ds``: ``(K * d_inner,)``.
+    """
+
+    def __init__(self,
+                 d_inner: int,
+                 d_state: int,
+                 dt_rank: int,
+                 num_directions: int = 4,
+                 dt_min: float = 1e-3,
+                 dt_max: float = 1e-1,
+                 dt_init: str = 'random',
+                 dt_scale: float = 1.0,
+                 dt_init_floor: float = 1e-4):
+        super().__init__()
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(f'need 0 < dt_min <= dt_max, got {dt_min}, {dt_max}')
+        if dt_init not in ('random', 'constant'):
+            raise ValueError(f"dt_init must be 'random' or 'constant', got {dt_init!r}")
+        self.d_inner, self.d_state, self.dt_rank = d_inner, d_state, dt_rank
+        self.num_directions = num_directions
+        K = num_directions
+
+        x_proj = torch.empty(K, dt_rank + 2 * d_state, d_inner)
+        for k in range(K):  # nn.Linear's default init, per direction
+            nn.init.kaiming_uniform_(x_proj[k], a=math.sqrt(5))
+        self.x_proj_weight = nn.Parameter(x_proj)
+
+        std = dt_rank**-0.5 * dt_scale
+        dt_weight = torch.empty(K, d_inner, dt_rank)
+        if dt_init == 'constant':
+            nn.init.constant_(dt_weight, std)
+        else:
+            nn.init.uniform_(dt_weight, -std, std)
+        self.dt_projs_weight = nn.Parameter(dt_weight)
+
+        dt = torch.exp(
+            torch.rand(K, d_inner) * (math.log(dt_max) - math.log(dt_min)) +
+            math.log(dt_min)).clamp(min=dt_init_floor)
+        inv_softplus = dt + torch.log(-torch.expm1(-dt))
+        self.dt_projs_bias = nn.Parameter(inv_softplus)
+
+        A = torch.arange(1, d_state + 1, dtype=torch.float32)
+        self.A_logs = nn.Parameter(torch.log(A).repeat(K * d_inner, 1))
+        self.Ds = nn.Parameter(torch.ones(K * d_inner))
+        for param in (self.A_logs, self.Ds):
+            param._no_weight_decay = True  # as in VMamba / Mamba
+
+    @property
+    def A(self) -> Tensor:
+        """``-exp(A_logs)``, ``(K * d_inner, N)``, always float32."""
+        return -torch.exp(self.A_logs.float())
+
+    def project(self, xs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Computes the input-dependent scan parameters.
+
+        Args:
+            xs (Tensor): Cross-scanned input, ``(B, K, d_inner, L)``.
+
+        Returns:
+            tuple: ``delta`` before bias/softplus ``(B, K * d_inner, L)``,
+            ``B`` and ``C`` ``(B, K, N, L)`` (one group per direction).
+        """
+        batch, K, _, length = xs.shape
+        x_dbl = torch.einsum('bkdl,kcd->bkcl', xs, self.x_proj_weight)
+        dts, Bs, Cs = torch.split(
+            x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=2)
+        dts = torch.einsum('bkrl,kdr->bkdl', dts, self.dt_projs_weight)
+        return dts.reshape(batch, -1, length), Bs, Cs
+
+    def extra_repr(self) -> str:
+        return (f'd_inner={self.d_inner}, d_state={self.d_state}, '
+                f'dt_rank={self.dt_rank}, num_directions={self.num_directions}')

@@ -1,0 +1,120 @@
+"""Residual VMamba-style blocks around SS2D and Cross-SS2D (channels-last)."""
+from typing import Tuple, Union
+
+import torch.nn as nn
+from mmseg.registry import MODELS
+from timm.layers import DropPath, Mlp
+from torch import Tensor
+
+from .cross_ss2d import CrossSS2D
+from .ss2d import SS2D
+
+
+def _mlp(dim: int, mlp_ratio: float, drop: float) -> nn.Module:
+    if mlp_ratio < 0:
+        raise ValueError(f'mlp_ratio must be >= 0, got {mlp_ratio}')
+    if mlp_ratio == 0:
+        return None
+    return Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU, drop=drop)
+
+
+@MODELS.register_module()
+class SS2DBlock(nn.Module):
+    """``x + DropPath(SS2D(LN(x)))``, then ``x + DropPath(MLP(LN2(x)))``.
+
+    VMamba block (arXiv 2401.10166) as used by M3amba (arXiv 2503.06446) for
+    its fused stream. ``mlp_ratio=0`` drops the MLP half (VMamba v0 blocks).
+
+    Args:
+        dim (int): Channels ``C``.
+        drop_path (float): Stochastic depth rate of both residual branches.
+        mlp_ratio (float): MLP hidden width / ``dim`` (timm ``Mlp``, GELU).
+        d_state (int): SSM state size.
+        expand (float): SS2D expansion.
+        mlp_drop (float): Dropout inside the MLP.
+        norm_eps (float): LayerNorm epsilon. Default 1e-6 (VMamba).
+        **ss2d_kwargs: Further :class:`SS2D` arguments (``dt_rank``,
+            ``d_conv``, ``scan_backend``, ...).
+
+    Shape:
+        forward: ``(B, H, W, dim)`` -> ``(B, H, W, dim)``.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 drop_path: float = 0.,
+                 mlp_ratio: float = 4.,
+                 d_state: int = 16,
+                 expand: float = 2,
+                 mlp_drop: float = 0.,
+                 norm_eps: float = 1e-6,
+                 **ss2d_kwargs):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.op = SS2D(dim, d_state=d_state, expand=expand, **ss2d_kwargs)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.mlp = _mlp(dim, mlp_ratio, mlp_drop)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps) if self.mlp is not None else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.drop_path(self.op(self.norm(x)))
+        if self.mlp is not None:
+            x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x
+
+
+@MODELS.register_module()
+class CrossSS2DBlock(nn.Module):
+    """``x + DropPath(CrossSS2D(LN(x), LN(g)))``, then ``x + DropPath(MLP(LN2(x)))``.
+
+    M3amba's cross block (arXiv 2503.06446). By default one LayerNorm is
+    applied to both ``x`` and the guide (DESIGN 3.1 writes ``LN`` for both);
+    ``separate_guide_norm=True`` gives the guide its own.
+
+    Args:
+        dim (int): Channels ``C``.
+        drop_path (float): Stochastic depth rate of both residual branches.
+        mlp_ratio (float): MLP hidden width / ``dim``; 0 drops the MLP.
+        d_state (int): SSM state size.
+        expand (float): SS2D expansion.
+        mlp_drop (float): Dropout inside the MLP.
+        norm_eps (float): LayerNorm epsilon. Default 1e-6.
+        separate_guide_norm (bool): Own LayerNorm for the guide.
+        **cross_kwargs: Further :class:`CrossSS2D` arguments (``dt_rank``,
+            ``scan_backend``, ``compute_guide_scan``, ...).
+
+    Shape:
+        forward: ``x``, ``guide``: ``(B, H, W, dim)`` -> ``(B, H, W, dim)``.
+        With ``compute_guide_scan=True`` a tuple ``(x_out, guide_scan)``
+        where ``guide_scan`` is the raw CrossSS2D output for the guide (no
+        residual, no MLP; the official caller discards it).
+    """
+
+    def __init__(self,
+                 dim: int,
+                 drop_path: float = 0.,
+                 mlp_ratio: float = 4.,
+                 d_state: int = 16,
+                 expand: float = 2,
+                 mlp_drop: float = 0.,
+                 norm_eps: float = 1e-6,
+                 separate_guide_norm: bool = False,
+                 **cross_kwargs):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.guide_norm = (nn.LayerNorm(dim, eps=norm_eps)
+                           if separate_guide_norm else self.norm)
+        self.op = CrossSS2D(dim, d_state=d_state, expand=expand, **cross_kwargs)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.mlp = _mlp(dim, mlp_ratio, mlp_drop)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps) if self.mlp is not None else None
+
+    def forward(self, x: Tensor, guide: Tensor) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        out = self.op(self.norm(x), self.guide_norm(guide))
+        guide_scan = None
+        if isinstance(out, tuple):
+            out, guide_scan = out
+        x = x + self.drop_path(out)
+        if self.mlp is not None:
+            x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x if guide_scan is None else (x, guide_scan)
