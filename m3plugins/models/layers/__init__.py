@@ -3,3 +3,7 @@ from .cross_ss2d import CrossSS2D
 from .directional_scan_params import DirectionalScanParams
 from .ss2d import SS2D
 from .vmamba_blocks import CrossSS2DBlock, SS2DBlock
+from .gated_spectral_spatial_merging import GatedSpectralSpatialMerging  # noqa: F401,E501
+from .piecewise_sequential_scan import PiecewiseSequentialScan  # noqa: F401
+from .spectral_piece_embedding import SpectralPieceEmbedding  # noqa: F401
+from .spectral_s6_block import SpectralS6Block  # noqa: F401

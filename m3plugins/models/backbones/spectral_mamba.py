@@ -1,0 +1,218 @@
+"""SpectralMamba backbone: dense per-pixel hyperspectral features.
+
+Yao, Hong, Li, Chanussot, "SpectralMamba: Efficient Mamba for Hyperspectral
+Image Classification", arXiv 2404.08489. No official code exists; every open
+choice is listed in :class:`SpectralMamba` and exposed as an argument.
+"""
+from collections import OrderedDict
+from typing import Mapping, Optional, Tuple
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmseg.registry import MODELS
+from m3plugins.models.layers.gated_spectral_spatial_merging import \
+    GatedSpectralSpatialMerging
+from m3plugins.models.layers.piecewise_sequential_scan import \
+    PiecewiseSequentialScan
+from m3plugins.utils.modalities import ModalityError, split_modalities
+
+#: The two variants of the paper.
+SPECTRAL_MAMBA_VARIANTS = ('patchwise', 'pixelwise')
+#: How auxiliary modalities (LiDAR, SAR, DSM) enter the model.
+AUXILIARY_FUSIONS = ('token', 'band')
+
+
+@MODELS.register_module()
+class SpectralMamba(BaseModule):
+    """SpectralMamba: GSSM + piece-wise sequential S6 scanning per pixel.
+
+    ``x -> GSSM (gated, merged spectrum) -> PSS (R pieces, embedded, S6 over
+    the piece sequence of every pixel, pooled) -> [patchwise: residual
+    depthwise spatial conv] -> LayerNorm -> (B, embed_dims, H, W)``.
+
+    The output is dense: every pixel gets a feature, so one forward
+    classifies every pixel of a crop or of a whole scene, and a per-pixel
+    1x1 head (MMSeg's ``FCNHead`` with ``num_convs=0, kernel_size=1``)
+    turns it into class scores.
+
+    Choices the paper leaves open (ours, all arguments):
+
+    * variant: ``'pixelwise'`` uses only the pixel's own spectrum (every
+      kernel 1x1); ``'patchwise'`` lets the spatial neighbourhood enter
+      through the GSSM depthwise ``spatial_kernel_size`` conv and a residual
+      depthwise ``spatial_kernel_size`` conv on the pooled features. All
+      spatial convs zero-pad by ``k // 2``, so the receptive field is
+      :attr:`receptive_field` pixels square (5 for k = 3) and scene borders
+      behave like the zero padding of the crop protocol. A pixel's output
+      is therefore identical whether the scene is processed whole or as
+      crops, as long as the pixel lies at least ``receptive_field // 2``
+      pixels inside the crop (or the crop edge is the scene edge). The
+      "patch size" of the patch protocol only needs to be >=
+      :attr:`receptive_field`.
+    * widths: ``embed_dims=32`` tokens, ``depth=2`` S6 blocks, state size 8,
+      expand 2, bidirectional scans (see ``block_cfg``), ``num_pieces=6``
+      (zero-padding the band count to a multiple of R), a shared piece
+      embedding plus piece position embedding, mean pooling of the piece
+      sequence. About 30K parameters for Houston2013 (144 + 1 bands).
+    * auxiliary modalities (all modalities after the first one in
+      ``modality_channels``, e.g. LiDAR/SAR): ``'token'`` (default) embeds
+      them with a pointwise conv to one extra token appended to each
+      pixel's piece sequence, so the scan mixes them with the spectrum;
+      ``'band'`` appends their channels to the spectrum as extra bands
+      before GSSM and PSS.
+
+    Args:
+        in_channels (int, optional): Total input channels. Required when
+            ``modality_channels`` is None (then all channels are the
+            spectrum); otherwise it must equal their sum.
+        modality_channels (dict, optional): Ordered modality -> channels, the
+            first one being the HSI, e.g. ``dict(hsi=144, lidar=1)``. Inputs
+            are checked with :func:`m3plugins.utils.modalities.
+            split_modalities` (channel count, NaN / Inf).
+        variant (str): One of ``SPECTRAL_MAMBA_VARIANTS``.
+            Default: 'patchwise'.
+        spatial_kernel_size (int): Odd spatial kernel of the patchwise
+            variant (ignored by the pixelwise one). Default: 3.
+        embed_dims (int): Token and output width. Default: 32.
+        num_pieces (int): Spectral pieces R. Default: 6.
+        depth (int): S6 blocks. Default: 2.
+        gssm_reduction (int): Band reduction of the GSSM bottleneck.
+            Default: 8.
+        share_piece_embedding (bool): Default: True.
+        pooling (str): Piece-sequence pooling, 'mean' or 'max'.
+            Default: 'mean'.
+        auxiliary_fusion (str): One of ``AUXILIARY_FUSIONS``.
+            Default: 'token'.
+        block_cfg (dict, optional): Arguments of every
+            :class:`SpectralS6Block`. Default: ``dict(state_dims=8,
+            expand=2, bidirectional=True, conv_kernel_size=3)``.
+        pixel_chunk_size (int, optional): Pixels scanned per call (bounds
+            whole-scene memory; exact). Default: 65536.
+        check_finite (bool): Reject NaN / Inf inputs. Default: True.
+        init_cfg (dict, optional): mmengine initialisation config.
+
+    Shapes:
+        - input: (B, in_channels, H, W), any H and W
+        - output: tuple with one (B, embed_dims, H, W) map
+    """
+
+    def __init__(self,
+                 in_channels: Optional[int] = None,
+                 modality_channels: Optional[Mapping[str, int]] = None,
+                 variant: str = 'patchwise',
+                 spatial_kernel_size: int = 3,
+                 embed_dims: int = 32,
+                 num_pieces: int = 6,
+                 depth: int = 2,
+                 gssm_reduction: int = 8,
+                 share_piece_embedding: bool = True,
+                 pooling: str = 'mean',
+                 auxiliary_fusion: str = 'token',
+                 block_cfg: Optional[dict] = None,
+                 pixel_chunk_size: Optional[int] = 65536,
+                 check_finite: bool = True,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if modality_channels is None:
+            if in_channels is None:
+                raise ValueError(
+                    'Give in_channels or modality_channels (e.g. '
+                    'dict(hsi=144, lidar=1)).')
+            modality_channels = OrderedDict(hsi=int(in_channels))
+        modality_channels = OrderedDict(modality_channels)
+        if not modality_channels or any(
+                int(n) < 1 for n in modality_channels.values()):
+            raise ValueError('modality_channels must map each modality to a '
+                             f'positive channel count, got '
+                             f'{dict(modality_channels)}')
+        total = sum(modality_channels.values())
+        if in_channels is not None and in_channels != total:
+            raise ValueError(
+                f'in_channels={in_channels} does not match modality_channels '
+                f'{dict(modality_channels)} (sum {total}).')
+        if variant not in SPECTRAL_MAMBA_VARIANTS:
+            raise ValueError(f'variant must be one of '
+                             f'{SPECTRAL_MAMBA_VARIANTS}, got {variant!r}')
+        if auxiliary_fusion not in AUXILIARY_FUSIONS:
+            raise ValueError(f'auxiliary_fusion must be one of '
+                             f'{AUXILIARY_FUSIONS}, got {auxiliary_fusion!r}')
+        if variant == 'patchwise' and (spatial_kernel_size < 3
+                                       or spatial_kernel_size % 2 == 0):
+            raise ValueError('the patchwise variant needs an odd '
+                             f'spatial_kernel_size >= 3, got '
+                             f'{spatial_kernel_size}')
+        self.modality_channels = modality_channels
+        self.in_channels = total
+        self.variant = variant
+        self.auxiliary_fusion = auxiliary_fusion
+        self.check_finite = check_finite
+        self.embed_dims = embed_dims
+        names = list(modality_channels)
+        self.spectral_modality = names[0]
+        self.auxiliary_modalities = names[1:]
+        aux_channels = total - modality_channels[names[0]]
+        kernel = spatial_kernel_size if variant == 'patchwise' else 1
+        self.spatial_kernel_size = kernel
+
+        spectrum_channels = modality_channels[names[0]]
+        if auxiliary_fusion == 'band':
+            spectrum_channels = total
+        self.gssm = GatedSpectralSpatialMerging(
+            spectrum_channels, kernel_size=kernel, reduction=gssm_reduction)
+        if block_cfg is None:
+            block_cfg = dict(
+                state_dims=8, expand=2, bidirectional=True,
+                conv_kernel_size=3)
+        self.pss = PiecewiseSequentialScan(
+            spectrum_channels,
+            embed_dims=embed_dims,
+            num_pieces=num_pieces,
+            depth=depth,
+            share_piece_embedding=share_piece_embedding,
+            pooling=pooling,
+            pixel_chunk_size=pixel_chunk_size,
+            block_cfg=block_cfg)
+        self.auxiliary_embedding = None
+        if auxiliary_fusion == 'token' and aux_channels > 0:
+            self.auxiliary_embedding = nn.Conv2d(aux_channels, embed_dims, 1)
+        self.spatial_mixing = None
+        if variant == 'patchwise':
+            self.spatial_mixing = nn.Conv2d(
+                embed_dims,
+                embed_dims,
+                kernel,
+                padding=kernel // 2,
+                groups=embed_dims)
+        self.norm = nn.LayerNorm(embed_dims)
+
+    @property
+    def receptive_field(self) -> int:
+        """Side of the square neighbourhood one output pixel depends on."""
+        if self.variant == 'pixelwise':
+            return 1
+        return 1 + 2 * (self.spatial_kernel_size - 1)
+
+    def _split(self, x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """Checks the input and returns (spectrum, auxiliary or None)."""
+        if x.dim() != 4:
+            raise ModalityError(
+                f'Expected a batch (B, C, H, W), got shape {tuple(x.shape)}.')
+        parts = split_modalities(x, self.modality_channels, self.check_finite)
+        if self.auxiliary_fusion == 'band' or not self.auxiliary_modalities:
+            return x, None
+        aux = torch.cat([parts[n] for n in self.auxiliary_modalities], dim=1)
+        return parts[self.spectral_modality], aux
+
+    def forward(self, x: Tensor) -> Tuple[Tensor]:
+        """(B, in_channels, H, W) -> ((B, embed_dims, H, W),)."""
+        spectrum, aux = self._split(x)
+        extra = None
+        if aux is not None:
+            extra = self.auxiliary_embedding(aux)
+        feats = self.pss(self.gssm(spectrum), extra)
+        if self.spatial_mixing is not None:
+            feats = feats + self.spatial_mixing(feats)
+        feats = self.norm(feats.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return (feats.contiguous(), )

@@ -1,0 +1,159 @@
+"""A Mamba (S6) block over short token sequences, optionally bidirectional.
+
+Used by SpectralMamba (Yao et al., arXiv 2404.08489) to scan the sequence of
+spectral pieces of every pixel; the block itself follows Mamba (Gu & Dao,
+arXiv 2312.00752): every scan parameter (delta, B, C) depends on the input.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmseg.registry import MODELS
+from m3plugins.ops import SCAN_BACKENDS, selective_scan
+
+
+class _ScanDirection(nn.Module):
+    """The input-dependent S6 parameters of one scan direction.
+
+    Holds Mamba's causal depthwise convolution, ``x_proj`` (giving dt, B, C),
+    ``dt_proj`` (with the dt bias), ``A_log`` and ``D``, initialised as in
+    Mamba: ``A_log = log(1..N)``, ``D = 1``, ``dt_proj.weight`` uniform in
+    ``+-dt_rank**-0.5``, and ``softplus(dt_proj.bias)`` log-uniform in
+    ``[dt_min, dt_max]`` (floored at ``dt_floor``).
+    """
+
+    def __init__(self, inner_dims: int, state_dims: int, dt_rank: int,
+                 conv_kernel_size: int, dt_min: float, dt_max: float,
+                 dt_floor: float):
+        super().__init__()
+        self.state_dims = state_dims
+        self.dt_rank = dt_rank
+        self.conv = nn.Conv1d(
+            inner_dims,
+            inner_dims,
+            conv_kernel_size,
+            groups=inner_dims,
+            padding=conv_kernel_size - 1)
+        self.x_proj = nn.Linear(
+            inner_dims, dt_rank + 2 * state_dims, bias=False)
+        self.dt_proj = nn.Linear(dt_rank, inner_dims, bias=True)
+        nn.init.uniform_(self.dt_proj.weight, -dt_rank**-0.5, dt_rank**-0.5)
+        dt = torch.exp(
+            torch.rand(inner_dims) * (math.log(dt_max) - math.log(dt_min)) +
+            math.log(dt_min)).clamp(min=dt_floor)
+        with torch.no_grad():
+            # inverse of softplus, so that softplus(bias) == dt
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        A = torch.arange(1, state_dims + 1, dtype=torch.float32)
+        self.A_log = nn.Parameter(torch.log(A).repeat(inner_dims, 1))
+        self.D = nn.Parameter(torch.ones(inner_dims))
+
+    def forward(self, x: Tensor, z: Tensor, backend: str) -> Tensor:
+        """Scan (N, E, L) inputs front to back; gate with silu(z)."""
+        length = x.shape[-1]
+        x = F.silu(self.conv(x)[..., :length])
+        params = self.x_proj(x.transpose(1, 2))  # (N, L, dt_rank + 2 S)
+        dt, B, C = torch.split(
+            params, [self.dt_rank, self.state_dims, self.state_dims], dim=-1)
+        delta = F.linear(dt, self.dt_proj.weight).transpose(1, 2)
+        return selective_scan(
+            x,
+            delta,
+            -torch.exp(self.A_log.float()),
+            B.transpose(1, 2).contiguous(),
+            C.transpose(1, 2).contiguous(),
+            D=self.D.float(),
+            z=z,
+            delta_bias=self.dt_proj.bias.float(),
+            delta_softplus=True,
+            backend=backend)
+
+
+@MODELS.register_module()
+class SpectralS6Block(BaseModule):
+    """Pre-norm residual Mamba block over (N, L, C) token sequences.
+
+    ``y = x + out_proj(scan(LN(x)))`` where ``in_proj`` splits ``LN(x)`` into
+    the scanned stream and the gate ``z`` (Mamba's block). With
+    ``bidirectional=True`` (our default, since a piece sequence has no
+    natural direction) the stream is also scanned back to front with its own
+    convolution, ``x_proj``, ``dt_proj``, ``A_log`` and ``D`` (sharing
+    ``in_proj`` / ``out_proj``, as Vision Mamba does), and both directions
+    are averaged.
+
+    Args:
+        embed_dims (int): Token width C.
+        state_dims (int): SSM state size N. Default: 8.
+        expand (int): Inner width ``E = expand * embed_dims``. Default: 2.
+        dt_rank (int, optional): Rank of the delta projection; default
+            ``ceil(embed_dims / 16)`` as in Mamba.
+        conv_kernel_size (int): Causal depthwise convolution along the
+            sequence. Default: 3 (Mamba uses 4 on long sequences; a piece
+            sequence is only about 6 long).
+        bidirectional (bool): Also scan back to front. Default: True.
+        dt_min (float): Smallest initial delta. Default: 1e-3.
+        dt_max (float): Largest initial delta. Default: 1e-1.
+        dt_floor (float): Floor of the initial delta. Default: 1e-4.
+        scan_backend (str): Backend of :func:`m3plugins.ops.selective_scan`.
+            Default: 'auto'.
+        init_cfg (dict, optional): mmengine initialisation config.
+
+    Shapes:
+        - input: (N, L, C)
+        - output: (N, L, C)
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 state_dims: int = 8,
+                 expand: int = 2,
+                 dt_rank=None,
+                 conv_kernel_size: int = 3,
+                 bidirectional: bool = True,
+                 dt_min: float = 1e-3,
+                 dt_max: float = 1e-1,
+                 dt_floor: float = 1e-4,
+                 scan_backend: str = 'auto',
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        for name, value in (('embed_dims', embed_dims),
+                            ('state_dims', state_dims), ('expand', expand),
+                            ('conv_kernel_size', conv_kernel_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be a positive int, got {value}')
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(
+                f'need 0 < dt_min <= dt_max, got {dt_min}, {dt_max}')
+        if scan_backend not in SCAN_BACKENDS:
+            raise ValueError(f'scan_backend must be one of {SCAN_BACKENDS}, '
+                             f'got {scan_backend!r}')
+        dt_rank = math.ceil(embed_dims / 16) if dt_rank is None else dt_rank
+        if dt_rank < 1:
+            raise ValueError(f'dt_rank must be >= 1, got {dt_rank}')
+        inner_dims = expand * embed_dims
+        self.embed_dims = embed_dims
+        self.bidirectional = bidirectional
+        self.scan_backend = scan_backend
+        self.norm = nn.LayerNorm(embed_dims)
+        self.in_proj = nn.Linear(embed_dims, 2 * inner_dims, bias=False)
+        args = (inner_dims, state_dims, dt_rank, conv_kernel_size, dt_min,
+                dt_max, dt_floor)
+        self.forward_scan = _ScanDirection(*args)
+        self.backward_scan = _ScanDirection(*args) if bidirectional else None
+        self.out_proj = nn.Linear(inner_dims, embed_dims, bias=False)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """(N, L, C) -> (N, L, C)."""
+        if tokens.dim() != 3 or tokens.shape[-1] != self.embed_dims:
+            raise ValueError(f'Expected (N, L, {self.embed_dims}), got '
+                             f'{tuple(tokens.shape)}')
+        x, z = self.in_proj(self.norm(tokens)).transpose(1, 2).chunk(2, dim=1)
+        y = self.forward_scan(x, z, self.scan_backend)
+        if self.backward_scan is not None:
+            y_back = self.backward_scan(
+                x.flip(-1), z.flip(-1), self.scan_backend)
+            y = (y + y_back.flip(-1)) / 2
+        return tokens + self.out_proj(y.transpose(1, 2))
