@@ -7,3 +7,4 @@ from .gated_spectral_spatial_merging import GatedSpectralSpatialMerging  # noqa:
 from .piecewise_sequential_scan import PiecewiseSequentialScan  # noqa: F401
 from .spectral_piece_embedding import SpectralPieceEmbedding  # noqa: F401
 from .spectral_s6_block import SpectralS6Block  # noqa: F401
+from .frozen_foundation_model import FrozenFoundationModel  # noqa: F401,E501
