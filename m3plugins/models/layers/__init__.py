@@ -8,3 +8,5 @@ from .piecewise_sequential_scan import PiecewiseSequentialScan  # noqa: F401
 from .spectral_piece_embedding import SpectralPieceEmbedding  # noqa: F401
 from .spectral_s6_block import SpectralS6Block  # noqa: F401
 from .frozen_foundation_model import FrozenFoundationModel  # noqa: F401,E501
+from .clip_modality_adapter import CLIPModalityAdapter  # noqa: F401
+from .pointwise_patch_embed import PointwisePatchEmbed  # noqa: F401

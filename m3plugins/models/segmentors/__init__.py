@@ -1,1 +1,2 @@
 """Segmentors; importing this module registers them."""
+from .m3amba import M3amba  # noqa: F401

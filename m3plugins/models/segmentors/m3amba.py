@@ -1,0 +1,129 @@
+"""M3amba as an MMSeg EncoderDecoder (arXiv 2503.06446)."""
+import copy
+from collections import OrderedDict
+from typing import Mapping, Union
+
+import torch
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptSampleList
+from torch import Tensor
+
+from m3plugins.utils.modalities import ModalityError
+
+
+def _with_value(cfg: ConfigType, key: str, value, owner: str) -> dict:
+    cfg = copy.deepcopy(cfg)
+    if key in cfg and cfg[key] is not None:
+        given = cfg[key]
+        same = (dict(given) == dict(value) if isinstance(value, Mapping)
+                else tuple(given) == tuple(value)
+                if isinstance(value, tuple) else given == value)
+        if not same:
+            raise ValueError(
+                f'M3amba sets {owner}.{key} from modality_channels to '
+                f'{value!r}, but the config gives {given!r}; remove it from '
+                f'{owner} or make it agree.')
+    cfg[key] = value
+    return cfg
+
+
+@MODELS.register_module()
+class M3amba(EncoderDecoder):
+    """M3amba: CLIP-driven Mamba model for multi-modal classification.
+
+    Cao et al., "M3amba: CLIP-driven Mamba Model for Multi-modal Remote
+    Sensing Classification", arXiv 2503.06446 (official code
+    kaka-Cao/M3amba). MMSeg's :class:`EncoderDecoder` with
+
+    * backbone :class:`M3ambaCLIPAdapterBackbone` (frozen CLIP encoder,
+      trainable modality adapters; main tokens and the initial fused stream),
+    * neck :class:`M3ambaFusionNeck` (Cross-SS2D fusion),
+    * decode head :class:`M3ambaHead` (three per-pixel heads, cross-entropy
+      and cosine consistency),
+
+    so training, ``predict``, whole / slide inference, ``tools/test.py`` and
+    the metrics are MMSeg's own. ``modality_channels`` is given once here
+    and passed on to the backbone (``modality_channels``), the neck
+    (``num_modalities``) and the head (``modality_names``); a conflicting
+    value in a sub-config is an error.
+
+    Inputs are the usual channel-stacked batch (B, sum C_m, H, W) (see
+    :mod:`m3plugins.utils.modalities`). Called directly, the model also
+    accepts a mapping modality name -> (B, C_m, H, W): the modalities are
+    checked (names, batch and spatial sizes, each named in the error) and
+    stacked in ``modality_channels`` order.
+
+    Args:
+        modality_channels: Modality name -> channel count, in stacking
+            order, e.g. ``dict(hsi=144, lidar=1)``.
+        backbone, neck, decode_head: Configs of the three parts.
+        **kwargs: Further :class:`EncoderDecoder` arguments (``train_cfg``,
+            ``test_cfg``, ``data_preprocessor``, ``init_cfg``, ...).
+    """
+
+    def __init__(self,
+                 modality_channels: Mapping[str, int],
+                 backbone: ConfigType,
+                 neck: ConfigType,
+                 decode_head: ConfigType,
+                 **kwargs) -> None:
+        if not isinstance(modality_channels, Mapping) or \
+                len(modality_channels) < 2:
+            raise ValueError('modality_channels must map at least two '
+                             'modality names to channel counts, got '
+                             f'{modality_channels!r}.')
+        channels = OrderedDict(
+            (name, int(count)) for name, count in modality_channels.items())
+        backbone = _with_value(backbone, 'modality_channels', channels,
+                               'backbone')
+        neck = _with_value(neck, 'num_modalities', len(channels), 'neck')
+        decode_head = _with_value(decode_head, 'modality_names',
+                                  tuple(channels), 'decode_head')
+        super().__init__(
+            backbone=backbone, neck=neck, decode_head=decode_head, **kwargs)
+        self.modality_channels = channels
+
+    def stack_modality_batch(self, modalities: Mapping[str, Tensor]) -> Tensor:
+        """Stack a mapping name -> (B, C_m, H, W) into (B, sum C_m, H, W).
+
+        Raises:
+            ModalityError: Missing or unknown modality names, a tensor that
+                is not (B, C, H, W), a wrong channel count, or modalities of
+                different batch or spatial sizes (each named).
+        """
+        expected = list(self.modality_channels)
+        missing = [n for n in expected if n not in modalities]
+        unknown = [n for n in modalities if n not in self.modality_channels]
+        if missing or unknown:
+            raise ModalityError(
+                f'The model expects modalities {expected}; missing '
+                f'{missing}, unknown {unknown}.')
+        for name in expected:
+            tensor = modalities[name]
+            if not isinstance(tensor, Tensor) or tensor.dim() != 4:
+                raise ModalityError(
+                    f'Modality {name!r} must be a (B, C, H, W) tensor, got '
+                    f'{getattr(tensor, "shape", type(tensor))}.')
+            if tensor.shape[1] != self.modality_channels[name]:
+                raise ModalityError(
+                    f'Modality {name!r} has {tensor.shape[1]} channels but '
+                    f'the model expects {self.modality_channels[name]}.')
+        sizes = {n: tuple(modalities[n].shape[-2:]) for n in expected}
+        batches = {n: modalities[n].shape[0] for n in expected}
+        if len(set(sizes.values())) > 1 or len(set(batches.values())) > 1:
+            listing = ', '.join(
+                f'{n} {batches[n]}x{sizes[n][0]}x{sizes[n][1]}'
+                for n in expected)
+            raise ModalityError('Modalities must share one batch and spatial '
+                                f'size (B x H x W), got {listing}.')
+        return torch.cat([modalities[n] for n in expected], dim=1)
+
+    def forward(self,
+                inputs: Union[Tensor, Mapping[str, Tensor]],
+                data_samples: OptSampleList = None,
+                mode: str = 'tensor'):
+        """MMSeg's forward; ``inputs`` may also be a modality mapping."""
+        if isinstance(inputs, Mapping):
+            inputs = self.stack_modality_batch(inputs)
+        return super().forward(inputs, data_samples, mode)
