@@ -55,7 +55,8 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
 
     Args:
         modality_channels: Modality name -> channel count, in stacking
-            order, e.g. ``dict(hsi=144, lidar=1)``. At least two modalities.
+            order; at least two modalities. Defaults to
+            ``dict(hsi=144, lidar=1)`` (Houston2013).
         crop_size: (H, W) of the input crops. Defaults to (32, 32).
         embed_dims: Token width D. Defaults to 384.
         foundation_model: Keyword arguments of
@@ -81,7 +82,7 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
     """
 
     def __init__(self,
-                 modality_channels: Mapping[str, int],
+                 modality_channels: Optional[Mapping[str, int]] = None,
                  crop_size: Sequence[int] = (32, 32),
                  embed_dims: int = 384,
                  foundation_model: Optional[dict] = None,
@@ -91,6 +92,8 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
                  norm_eps: float = 1e-5,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if modality_channels is None:
+            modality_channels = dict(hsi=144, lidar=1)
         self.modality_channels = self._check_modalities(modality_channels)
         if len(crop_size) != 2 or min(crop_size) < 1:
             raise ValueError(f'crop_size must be (H, W), got {crop_size!r}.')

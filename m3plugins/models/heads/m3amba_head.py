@@ -61,8 +61,8 @@ class M3ambaHead(BaseDecodeHead):
     cross-entropy; the consistency term uses every pixel (it needs no label).
 
     Args:
-        in_channels: Width C of every stream (384 in the paper).
-        num_classes: Number of classes K.
+        in_channels: Width C of every stream. Defaults to 384 (the paper).
+        num_classes: Number of classes K. Defaults to 15 (Houston2013).
         modality_names: Names of the N modality streams, in the neck's order;
             used in the loss keys. The M3amba segmentor fills it from its
             ``modality_channels``. Defaults to ``('modality0', 'modality1')``.
@@ -75,14 +75,17 @@ class M3ambaHead(BaseDecodeHead):
             Defaults to 0.
         **kwargs: ``BaseDecodeHead`` arguments (``loss_decode``,
             ``ignore_index``, ``align_corners``, ``init_cfg``, ...).
+            ``loss_decode`` defaults to MMSeg's ``CrossEntropyLoss`` with
+            ``avg_non_ignore=True``: the mean over labeled pixels, as the
+            official per-pixel cross-entropy on labeled pixels only.
 
     Shapes:
         inputs: N + 1 maps (B, C, H, W). forward -> (B, K, H, W).
     """
 
     def __init__(self,
-                 in_channels: int,
-                 num_classes: int,
+                 in_channels: int = 384,
+                 num_classes: int = 15,
                  modality_names: Sequence[str] = ('modality0', 'modality1'),
                  modality_loss_weight: float = 0.0,
                  loss_consistency: Optional[ConfigType] = dict(
@@ -98,6 +101,10 @@ class M3ambaHead(BaseDecodeHead):
             if key in kwargs:
                 raise TypeError(
                     f'M3ambaHead sets {key!r} itself; do not pass it.')
+        kwargs.setdefault(
+            'loss_decode',
+            dict(type='CrossEntropyLoss', loss_weight=1.0,
+                 avg_non_ignore=True))
         super().__init__(
             in_channels=in_channels,
             channels=in_channels,

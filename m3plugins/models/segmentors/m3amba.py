@@ -1,12 +1,13 @@
 """M3amba as an MMSeg EncoderDecoder (arXiv 2503.06446)."""
 import copy
 from collections import OrderedDict
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 
 import torch
+from mmengine.config import ConfigDict
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptSampleList
+from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
 from m3plugins.utils.modalities import ModalityError
@@ -54,20 +55,34 @@ class M3amba(EncoderDecoder):
     checked (names, batch and spatial sizes, each named in the error) and
     stacked in ``modality_channels`` order.
 
+    Defaults build the paper's Houston2013 model (HSI 144 + LiDAR 1,
+    15 classes, width 384, 9 layers) with a randomly initialised CLIP
+    ViT-B-32; the configs under ``configs/m3amba/`` set every value.
+
     Args:
         modality_channels: Modality name -> channel count, in stacking
-            order, e.g. ``dict(hsi=144, lidar=1)``.
-        backbone, neck, decode_head: Configs of the three parts.
+            order. Defaults to ``dict(hsi=144, lidar=1)`` (Houston2013).
+        backbone, neck, decode_head: Configs of the three parts. Default:
+            the paper's (see above).
+        test_cfg: MMSeg test config. Defaults to ``dict(mode='whole')``.
         **kwargs: Further :class:`EncoderDecoder` arguments (``train_cfg``,
-            ``test_cfg``, ``data_preprocessor``, ``init_cfg``, ...).
+            ``data_preprocessor``, ``init_cfg``, ...).
     """
 
     def __init__(self,
-                 modality_channels: Mapping[str, int],
-                 backbone: ConfigType,
-                 neck: ConfigType,
-                 decode_head: ConfigType,
+                 modality_channels: Optional[Mapping[str, int]] = None,
+                 backbone: OptConfigType = None,
+                 neck: OptConfigType = None,
+                 decode_head: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
                  **kwargs) -> None:
+        if modality_channels is None:
+            modality_channels = dict(hsi=144, lidar=1)
+        backbone = backbone or dict(type='M3ambaCLIPAdapterBackbone')
+        neck = neck or dict(type='M3ambaFusionNeck')
+        decode_head = decode_head or dict(
+            type='M3ambaHead', in_channels=384, num_classes=15)
+        test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
         if not isinstance(modality_channels, Mapping) or \
                 len(modality_channels) < 2:
             raise ValueError('modality_channels must map at least two '
@@ -81,7 +96,11 @@ class M3amba(EncoderDecoder):
         decode_head = _with_value(decode_head, 'modality_names',
                                   tuple(channels), 'decode_head')
         super().__init__(
-            backbone=backbone, neck=neck, decode_head=decode_head, **kwargs)
+            backbone=backbone,
+            neck=neck,
+            decode_head=decode_head,
+            test_cfg=test_cfg,
+            **kwargs)
         self.modality_channels = channels
 
     def stack_modality_batch(self, modalities: Mapping[str, Tensor]) -> Tensor:
