@@ -1,0 +1,178 @@
+"""Read one 2-D or 3-D array from the file formats remote-sensing scenes ship in.
+
+Hyperspectral benchmarks are distributed in a handful of formats, often mixed
+within one scene (a ``.mat`` cube next to GeoTIFF label maps):
+
+* MATLAB v5 ``.mat`` (``scipy.io.loadmat``): arrays come back (H, W[, C]).
+* MATLAB v7.3 ``.mat`` (an HDF5 file, read with ``h5py``): MATLAB stores
+  column-major, so h5py returns the axes reversed, (C, W, H). They are
+  transposed back so that v5 and v7.3 files of the same scene give identical
+  arrays.
+* GeoTIFF (``rasterio``): bands are moved last, (bands, H, W) -> (H, W, bands);
+  a one-band raster comes back (H, W).
+* NumPy ``.npy``.
+
+:func:`read_raster` is the single entry point. Every failure is a
+:class:`RasterReadError` (a ``ValueError``) or a ``FileNotFoundError`` whose
+message names the file, and for ``.mat`` files the variables it holds.
+
+Example:
+    >>> cube = read_raster('Houston2013/HSI.mat', key='HSI')   # (349, 1905, 144)
+    >>> gt = read_raster('PaviaU_gt.mat')        # the single variable, v5 or v7.3
+"""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+
+__all__ = ['RasterReadError', 'read_raster', 'list_mat_keys', 'RASTER_SUFFIXES']
+
+#: File suffixes understood by :func:`read_raster` (lower case).
+RASTER_SUFFIXES = ('.mat', '.tif', '.tiff', '.npy')
+
+Key = Optional[Union[str, Sequence[Optional[str]]]]
+
+
+class RasterReadError(ValueError):
+    """A raster file exists but cannot be read, or lacks the wanted variable."""
+
+
+def _is_hdf5(path: str) -> bool:
+    with open(path, 'rb') as f:
+        return f.read(8) == b'\x89HDF\r\n\x1a\n'
+
+
+def _public(keys) -> List[str]:
+    return sorted(k for k in keys if not k.startswith('__') and k != '#refs#')
+
+
+def list_mat_keys(path: str) -> List[str]:
+    """List the variables of a MATLAB file (v5 or v7.3), meta entries excluded.
+
+    Args:
+        path: Path of a ``.mat`` file.
+
+    Returns:
+        list[str]: Sorted variable names.
+
+    Raises:
+        RasterReadError: If the file is not a readable MATLAB file.
+    """
+    if _is_hdf5(path):
+        import h5py
+        try:
+            with h5py.File(path, 'r') as f:
+                return _public(f.keys())
+        except OSError as e:
+            raise RasterReadError(
+                f'Cannot read {path!r} as MATLAB v7.3 (HDF5): {e}') from e
+    from scipy.io import whosmat
+    try:
+        return _public(name for name, _, _ in whosmat(path))
+    except Exception as e:  # scipy raises several types for bad files
+        raise RasterReadError(
+            f'Cannot read {path!r} as a MATLAB file: {e}. The file may be '
+            'truncated or not a .mat file; download it again.') from e
+
+
+def _choose_key(path: str, available: List[str], key: Key) -> str:
+    candidates = [key] if key is None or isinstance(key, str) else list(key)
+    for candidate in candidates:
+        if candidate is None:
+            if len(available) == 1:
+                return available[0]
+        elif candidate in available:
+            return candidate
+    wanted = [c for c in candidates if c is not None]
+    if wanted:
+        raise RasterReadError(
+            f'{path!r} has no variable {" or ".join(map(repr, wanted))}; it '
+            f'holds {available}. Pass the right key.')
+    raise RasterReadError(
+        f'{path!r} holds {len(available)} variables {available}; pass `key` '
+        'to choose one.')
+
+
+def _read_mat(path: str, key: Key) -> np.ndarray:
+    available = list_mat_keys(path)
+    if not available:
+        raise RasterReadError(f'{path!r} holds no variables.')
+    name = _choose_key(path, available, key)
+    if _is_hdf5(path):
+        import h5py
+        with h5py.File(path, 'r') as f:
+            node = f[name]
+            if not isinstance(node, h5py.Dataset):
+                raise RasterReadError(
+                    f'Variable {name!r} of {path!r} is a MATLAB struct or '
+                    'cell, not a numeric array.')
+            array = node[()]
+        # MATLAB writes column-major: reverse the axes back to (H, W[, C]).
+        return np.ascontiguousarray(array.T)
+    from scipy.io import loadmat
+    try:
+        array = loadmat(path, variable_names=[name])[name]
+    except Exception as e:
+        raise RasterReadError(f'Cannot read {name!r} from {path!r}: {e}') \
+            from e
+    if array.dtype == object or array.dtype.names is not None:
+        raise RasterReadError(
+            f'Variable {name!r} of {path!r} is a MATLAB struct or cell, not a '
+            'numeric array.')
+    return array
+
+
+def _read_geotiff(path: str) -> np.ndarray:
+    import rasterio
+    from rasterio.errors import RasterioIOError
+    try:
+        with rasterio.open(path) as src:
+            array = src.read()
+    except RasterioIOError as e:
+        raise RasterReadError(f'Cannot read {path!r} as GeoTIFF: {e}') from e
+    array = np.moveaxis(array, 0, -1)
+    return array[..., 0] if array.shape[-1] == 1 else array
+
+
+def read_raster(path: Union[str, os.PathLike], key: Key = None) -> np.ndarray:
+    """Read a 2-D or 3-D array shaped (H, W) or (H, W, C).
+
+    Args:
+        path: A ``.mat`` (v5 or v7.3), ``.tif``/``.tiff`` or ``.npy`` file.
+        key: Variable of a ``.mat`` file. A string, or a sequence of accepted
+            names tried in order, where ``None`` in the sequence (or
+            ``key=None``) means "the file's only variable". Ignored for other
+            formats.
+
+    Returns:
+        np.ndarray: (H, W) or (H, W, C) array in the file's dtype.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        RasterReadError: If the file is corrupt, of an unknown type, lacks the
+            variable (the message lists those it holds), or is not 2-D / 3-D.
+    """
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'No such raster file: {path!r}')
+    suffix = osp.splitext(path)[1].lower()
+    if suffix == '.mat':
+        array = _read_mat(path, key)
+    elif suffix in ('.tif', '.tiff'):
+        array = _read_geotiff(path)
+    elif suffix == '.npy':
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise RasterReadError(f'Cannot read {path!r} as .npy: {e}') from e
+    else:
+        raise RasterReadError(
+            f'Unknown raster type {suffix!r} for {path!r}; expected one of '
+            f'{RASTER_SUFFIXES}.')
+    array = np.asarray(array)
+    if array.ndim not in (2, 3):
+        raise RasterReadError(
+            f'{path!r} gave an array of shape {array.shape}; expected (H, W) '
+            'or (H, W, C).')
+    return array

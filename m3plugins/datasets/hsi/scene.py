@@ -1,0 +1,451 @@
+"""Base class of the hyperspectral (+ LiDAR / SAR / DSM) scene datasets.
+
+A benchmark *scene* is one large co-registered raster per modality plus
+sparse label maps (0 = unlabeled, 1..K classes). :class:`HSIScene` is a
+TorchGeo :class:`~torchgeo.datasets.NonGeoDataset` holding one such scene in
+memory, read once, normalised per band over the whole scene and per modality,
+and stacked along channels in the order the user asked for (the m3plugins
+multimodal convention, :mod:`m3plugins.utils.modalities`).
+
+Subclasses (one file per scene) only declare facts: class names and palette,
+the accepted file names and ``.mat`` keys of each raster, the split files or
+the per-class sampling default, download URLs and checksums where the data is
+public. Everything else lives here:
+
+* ``_verify``: locate every needed file among the accepted layouts; download
+  it where a URL is known and ``download=True``; otherwise raise
+  :class:`SceneNotFoundError` saying which files to get from where and how to
+  lay them out.
+* Reading (:func:`~m3plugins.datasets.hsi.raster_io.read_raster`: MATLAB v5,
+  v7.3 / HDF5, GeoTIFF, ``.npy``), size and finiteness checks naming the
+  modality, per-modality normalisation
+  (:mod:`m3plugins.datasets.normalization`).
+* Splits: fixed train/test maps, or a seeded per-class sampling
+  (:func:`~m3plugins.datasets.hsi.sampling.sample_per_class`) of the ground
+  truth.
+
+The dataset has one sample, the whole scene::
+
+    {'image': FloatTensor (C, H, W), 'mask': LongTensor (H, W)}  # 0 = unlabeled
+
+``mask`` is the map of ``split``; both maps stay available as
+``scene.label_maps['train' | 'test']`` (np.int64 (H, W)), the normalised
+stacked image as ``scene.image`` (np.float32 (H, W, C)) and the channel layout
+as ``scene.modality_channels`` (e.g. ``{'hsi': 144, 'lidar': 1}``). To cut
+crops or patches for MMSeg, use
+:class:`~m3plugins.datasets.hsi_scene_dataset.HSISceneDataset`.
+"""
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import (Any, Callable, ClassVar, Dict, List, Mapping, Optional,
+                    Sequence, Tuple, Union)
+
+import numpy as np
+import torch
+from mmengine.registry import Registry
+from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
+from torchgeo.datasets.utils import check_integrity, download_url
+
+from m3plugins.utils.modalities import ModalityError, stack_modalities
+from ..normalization import (BandStatistics, band_statistics, normalize,
+                             resolve_normalization)
+from .raster_io import RasterReadError, read_raster
+from .sampling import TrainPerClass, per_class_counts, sample_per_class
+
+__all__ = ['HSI_SCENES', 'HSIScene', 'SceneNotFoundError', 'SceneFile']
+
+#: Registry of the scene classes, used by ``HSISceneDataset(scene=dict(
+#: type='Houston2013', ...))``. Kept apart from MMSeg's DATASETS because a
+#: scene is not a sample-level MMSeg dataset.
+HSI_SCENES = Registry('hsi scene')
+
+#: One accepted on-disk form of a raster: (file name relative to root,
+#: ``.mat`` key). The key may be a string, a tuple of accepted names, or None
+#: for "the file's only variable" (see ``read_raster``).
+SceneFile = Tuple[str, Any]
+
+
+class SceneNotFoundError(DatasetNotFoundError):
+    """A scene's files are missing; the message says what to get and where.
+
+    Subclass of :class:`torchgeo.datasets.DatasetNotFoundError` (and so of
+    ``FileNotFoundError``).
+    """
+
+    def __init__(self, dataset: 'HSIScene', missing: Sequence[str]) -> None:
+        # TorchGeo's generic message suggests download=True even where the
+        # data cannot be downloaded, so the message is written here.
+        message = (
+            f'Dataset not found: {type(dataset).__name__} in '
+            f'`root={dataset.root!r}` misses {"; ".join(missing)}.\n'
+            f'{dataset.layout_instructions()}')
+        FileNotFoundError.__init__(self, message)
+        self.missing = list(missing)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class HSIScene(NonGeoDataset):
+    """One hyperspectral (+ auxiliary modality) scene with sparse labels.
+
+    Subclasses set the class attributes below and document the scene.
+
+    Args:
+        root: Folder holding the scene's files (see the subclass docstring
+            for the accepted layouts).
+        split: ``'train'`` or ``'test'``: which label map ``mask`` is.
+        modalities: Modalities to load, stacked along channels in this order
+            (``None``: the scene's default). The first is usually ``'hsi'``.
+        normalization: One method for all modalities or a dict modality ->
+            method: ``'minmax'`` (per band over the whole scene, the default,
+            as the papers), ``'zscore'`` or ``'none'``.
+        train_per_class: Only for scenes without a standard split: training
+            pixels per class (int, fraction in (0, 1), or one int per class),
+            drawn with ``seed``; ``None`` uses the scene's documented default.
+        seed: Seed of the per-class sampling.
+        split_files: Only for scenes without a standard split: use these
+            fixed (train, test) label files instead of sampling (names
+            relative to ``root``, read with the same readers; ``.mat`` files
+            with one variable or keys ``TRLabel`` / ``TSLabel``).
+        transforms: Callable applied to the sample dict.
+        download: Download missing files where the scene is public.
+        checksum: Check the md5 of files whose checksum is known.
+
+    Raises:
+        SceneNotFoundError: If files are missing (and not downloadable).
+        RasterReadError: If a file is corrupt, lacks its variable, or fails
+            its checksum.
+        ModalityError: If a modality has NaN / Inf values or another spatial
+            size than the others.
+        ValueError: For bad arguments or label maps that do not fit.
+    """
+
+    #: Human-readable scene name.
+    name: ClassVar[str] = ''
+    #: Class names for labels 1..K.
+    classes: ClassVar[Tuple[str, ...]] = ()
+    #: RGB colour per class (same order as ``classes``).
+    palette: ClassVar[Tuple[Tuple[int, int, int], ...]] = ()
+    #: Modality -> accepted files, tried in order.
+    modality_files: ClassVar[Dict[str, Sequence[SceneFile]]] = {}
+    #: Modality -> band count of the real scene (documentation and plotting;
+    #: not enforced, so cropped or band-subset variants load).
+    modality_bands: ClassVar[Dict[str, int]] = {}
+    default_modalities: ClassVar[Tuple[str, ...]] = ('hsi', )
+    #: 'train' / 'test' -> accepted files of a standard split, or empty.
+    split_label_files: ClassVar[Dict[str, Sequence[SceneFile]]] = {}
+    #: Accepted files of the full ground truth (scenes without a split).
+    gt_files: ClassVar[Sequence[SceneFile]] = ()
+    #: Default ``train_per_class`` of scenes without a standard split.
+    default_train_per_class: ClassVar[Optional[TrainPerClass]] = None
+    #: Spatial size (H, W) of the real scene.
+    scene_size: ClassVar[Tuple[int, int]] = (0, 0)
+    #: File name -> URL for the files that are publicly downloadable.
+    urls: ClassVar[Dict[str, str]] = {}
+    #: File name -> md5 where known.
+    md5s: ClassVar[Dict[str, str]] = {}
+    #: Where to get the data, in words (used in SceneNotFoundError).
+    source: ClassVar[str] = ''
+    #: HSI bands shown as (R, G, B) by ``plot`` (0-based).
+    rgb_bands: ClassVar[Optional[Tuple[int, int, int]]] = None
+
+    def __init__(self,
+                 root: Union[str, os.PathLike] = 'data',
+                 split: str = 'train',
+                 modalities: Optional[Sequence[str]] = None,
+                 normalization: Union[str, Mapping[str, str]] = 'minmax',
+                 train_per_class: Optional[TrainPerClass] = None,
+                 seed: int = 0,
+                 split_files: Optional[Sequence[str]] = None,
+                 transforms: Optional[Callable[[Dict[str, torch.Tensor]],
+                                               Dict[str, Any]]] = None,
+                 download: bool = False,
+                 checksum: bool = False) -> None:
+        if split not in ('train', 'test'):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+        self.root = os.fspath(root)
+        self.split = split
+        modalities = tuple(modalities or self.default_modalities)
+        unknown = [m for m in modalities if m not in self.modality_files]
+        if unknown or not modalities or len(set(modalities)) != len(
+                modalities):
+            raise ValueError(
+                f'{type(self).__name__} modalities must be distinct names '
+                f'from {list(self.modality_files)}, got {list(modalities)}.')
+        self.modalities = modalities
+        self.normalization = resolve_normalization(normalization, modalities)
+        self.has_standard_split = bool(self.split_label_files)
+        if self.has_standard_split and (train_per_class is not None
+                                        or split_files is not None):
+            raise ValueError(
+                f'{type(self).__name__} has a standard split; '
+                'train_per_class / split_files do not apply.')
+        if split_files is not None and len(split_files) != 2:
+            raise ValueError('split_files must be (train file, test file).')
+        self.split_files = tuple(split_files) if split_files else None
+        self.train_per_class = (
+            self.default_train_per_class
+            if train_per_class is None else train_per_class)
+        self.seed = seed
+        self.transforms = transforms
+        self.download = download
+        self.checksum = checksum
+
+        self._paths = self._verify()
+        self._load()
+
+    # ------------------------------------------------------------------ files
+    def _needed(self) -> Dict[str, Sequence[SceneFile]]:
+        needed: Dict[str, Sequence[SceneFile]] = OrderedDict(
+            (m, self.modality_files[m]) for m in self.modalities)
+        if self.has_standard_split:
+            for split in ('train', 'test'):
+                needed[f'{split} labels'] = self.split_label_files[split]
+        elif self.split_files is not None:
+            needed['train labels'] = [(self.split_files[0],
+                                       ('TRLabel', None))]
+            needed['test labels'] = [(self.split_files[1], ('TSLabel', None))]
+        else:
+            needed['ground truth'] = self.gt_files
+        return needed
+
+    def _find(self, candidates: Sequence[SceneFile]) -> Optional[SceneFile]:
+        for filename, key in candidates:
+            if osp.isfile(osp.join(self.root, filename)):
+                return osp.join(self.root, filename), key
+        return None
+
+    def _verify(self) -> Dict[str, SceneFile]:
+        """Locate (and download where possible) every needed file."""
+        found: Dict[str, SceneFile] = OrderedDict()
+        missing: Dict[str, Sequence[SceneFile]] = OrderedDict()
+        for item, candidates in self._needed().items():
+            hit = self._find(candidates)
+            if hit is None:
+                missing[item] = candidates
+            else:
+                found[item] = hit
+        if missing and self.download:
+            for item, candidates in list(missing.items()):
+                for filename, key in candidates:
+                    if filename in self.urls:
+                        self._download(filename)
+                        found[item] = (osp.join(self.root, filename), key)
+                        del missing[item]
+                        break
+        if missing:
+            raise SceneNotFoundError(self, [
+                f'{item} ({" or ".join(f for f, _ in cands)})'
+                for item, cands in missing.items()
+            ])
+        if self.checksum:
+            for path, _ in found.values():
+                md5 = self.md5s.get(osp.basename(path))
+                if md5 is not None and not check_integrity(path, md5):
+                    raise RasterReadError(
+                        f'{path!r} failed its md5 check (expected {md5}); '
+                        'the file is corrupt or another version. Download it '
+                        'again.')
+        return found
+
+    def _download(self, filename: str) -> None:
+        """Download one public file into ``root`` (torchgeo's utility)."""
+        download_url(self.urls[filename], self.root, filename=filename,
+                     md5=self.md5s.get(filename) if self.checksum else None)
+
+    @classmethod
+    def layout_instructions(cls) -> str:
+        """How to obtain the scene and lay it out on disk, in words."""
+        lines = [f'Get the {cls.name or cls.__name__} files from: '
+                 f'{cls.source}', 'Accepted layout (one of the names per '
+                 'item, all in `root`):']
+
+        def describe(files: Sequence[SceneFile]) -> str:
+            forms = []
+            for filename, key in files:
+                if filename.endswith('.mat') and key is not None:
+                    keys = [key] if isinstance(key, str) else \
+                        [k for k in key if k is not None]
+                    forms.append(f'{filename} (key {" or ".join(keys)})')
+                else:
+                    forms.append(filename)
+            return ' | '.join(forms)
+
+        for modality, files in cls.modality_files.items():
+            bands = cls.modality_bands.get(modality)
+            size = f' ({bands} band{"s" if bands > 1 else ""})' \
+                if bands else ''
+            lines.append(f'  {modality}{size}: {describe(files)}')
+        if cls.split_label_files:
+            for split, files in cls.split_label_files.items():
+                lines.append(f'  {split} labels: {describe(files)}')
+        else:
+            lines.append(f'  ground truth: {describe(cls.gt_files)}')
+        if cls.urls:
+            lines.append('Pass download=True to fetch '
+                         f'{", ".join(cls.urls)} automatically.')
+        return '\n'.join(lines)
+
+    # ---------------------------------------------------------------- loading
+    def _read_labels(self, item: str) -> np.ndarray:
+        path, key = self._paths[item]
+        labels = read_raster(path, key)
+        if labels.ndim != 2:
+            raise ValueError(f'{item} map {path!r} must be 2-D, got shape '
+                             f'{labels.shape}.')
+        if np.issubdtype(labels.dtype, np.floating):
+            if not np.isfinite(labels).all() or \
+                    (labels != np.round(labels)).any():
+                raise ValueError(f'{item} map {path!r} holds non-integer '
+                                 'values.')
+        labels = labels.astype(np.int64)
+        # Some releases mark unlabeled pixels with -1 (e.g. MUUFL).
+        labels[labels < 0] = 0
+        if labels.max(initial=0) > len(self.classes):
+            raise ValueError(
+                f'{item} map {path!r} has label {labels.max()} but '
+                f'{type(self).__name__} has {len(self.classes)} classes.')
+        return labels
+
+    def _load(self) -> None:
+        raw = OrderedDict()
+        self.modality_channels: Dict[str, int] = OrderedDict()
+        for modality in self.modalities:
+            path, key = self._paths[modality]
+            raw[modality] = read_raster(path, key)
+            self.modality_channels[modality] = \
+                1 if raw[modality].ndim == 2 else raw[modality].shape[-1]
+        # Checks sizes and NaN / Inf, naming the modality; float32 (H, W, C).
+        stacked = stack_modalities(raw)
+        del raw
+        # Per band, so normalising each modality's slice of the stack is the
+        # same as normalising the modality alone.
+        self.statistics: Dict[str, BandStatistics] = OrderedDict()
+        start = 0
+        for modality, count in self.modality_channels.items():
+            part = stacked[..., start:start + count]
+            self.statistics[modality] = band_statistics(part)
+            part[...] = normalize(part, self.normalization[modality],
+                                  self.statistics[modality])
+            start += count
+        self.image: np.ndarray = stacked
+
+        if self.has_standard_split or self.split_files is not None:
+            train = self._read_labels('train labels')
+            test = self._read_labels('test labels')
+            overlap = int(((train > 0) & (test > 0)).sum())
+            if overlap:
+                raise ValueError(
+                    f'The train and test label maps share {overlap} pixels.')
+        else:
+            gt = self._read_labels('ground truth')
+            self._check_size('ground truth', gt)
+            train, test = sample_per_class(gt, len(self.classes),
+                                           self.train_per_class, self.seed)
+        self._check_size('train labels', train)
+        self._check_size('test labels', test)
+        self.label_maps: Dict[str, np.ndarray] = {
+            'train': train,
+            'test': test
+        }
+
+    def _check_size(self, item: str, labels: np.ndarray) -> None:
+        if labels.shape != self.image.shape[:2]:
+            raise ModalityError(
+                f'{item} map is {labels.shape[0]}x{labels.shape[1]} but the '
+                f'modalities are {self.image.shape[0]}x'
+                f'{self.image.shape[1]}.')
+
+    # -------------------------------------------------------------- interface
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def metainfo(self) -> Dict[str, Any]:
+        """MMSeg-style metainfo: class names and palette."""
+        return dict(classes=tuple(self.classes),
+                    palette=[list(c) for c in self.palette])
+
+    def class_counts(self, split: Optional[str] = None) -> np.ndarray:
+        """Labeled pixels per class (K,) of ``split`` (default: own split)."""
+        return per_class_counts(self.label_maps[split or self.split],
+                                self.num_classes)
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
+        """Return the whole scene.
+
+        Args:
+            index: Must be 0 (or -1).
+
+        Returns:
+            dict: ``image`` FloatTensor (C, H, W), ``mask`` LongTensor (H, W)
+            of ``split`` with 0 = unlabeled and 1..K classes.
+        """
+        if index not in (0, -1):
+            raise IndexError(f'A scene has one sample; got index {index}.')
+        sample = {
+            'image': torch.from_numpy(self.image).permute(2, 0, 1),
+            'mask': torch.from_numpy(self.label_maps[self.split]),
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def plot(self,
+             sample: Dict[str, torch.Tensor],
+             show_titles: bool = True,
+             suptitle: Optional[str] = None):
+        """Plot a sample: HSI false colour, labels and (if any) prediction.
+
+        Args:
+            sample: A sample from ``__getitem__``, optionally with
+                ``prediction`` (H, W) holding labels 1..K (0 = none).
+            show_titles: Title each panel.
+            suptitle: Figure title.
+
+        Returns:
+            matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+
+        image = sample['image'].numpy()
+        bands = image.shape[0]
+        hsi_bands = self.modality_channels.get('hsi', bands)
+        rgb = self.rgb_bands if self.rgb_bands is not None and \
+            max(self.rgb_bands) < hsi_bands else tuple(
+                int(b) for b in np.linspace(hsi_bands - 1, 0, 3))
+        rgb_image = np.stack([image[b] for b in rgb], axis=-1)
+        low, high = np.percentile(rgb_image, (2, 98))
+        rgb_image = np.clip((rgb_image - low) / max(high - low, 1e-12), 0, 1)
+        colours = np.concatenate(
+            [np.zeros((1, 3)), np.asarray(self.palette, float) / 255.0])
+
+        panels = [('Image', rgb_image),
+                  ('Mask', colours[sample['mask'].numpy()])]
+        if 'prediction' in sample:
+            panels.append(('Prediction',
+                           colours[sample['prediction'].numpy()]))
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
+        for ax, (title, data) in zip(axes[0], panels):
+            ax.imshow(data)
+            ax.axis('off')
+            if show_titles:
+                ax.set_title(title)
+        if suptitle is not None:
+            fig.suptitle(suptitle)
+        return fig
+
+    def __str__(self) -> str:
+        channels = ' + '.join(f'{m} {c}'
+                              for m, c in self.modality_channels.items())
+        h, w = self.image.shape[:2]
+        return (f'{type(self).__name__} scene {h}x{w}, {channels}, '
+                f'{self.num_classes} classes, split {self.split}: '
+                f'{int(self.class_counts().sum())} labeled pixels')

@@ -1,0 +1,172 @@
+"""A small deterministic HSI + LiDAR scene in Houston2013's on-disk format.
+
+:func:`make_demo_hsi_scene` writes, from a seed and without any download, a
+96 x 160 scene with 144 bands and 7 classes, as the four MATLAB v5 files of
+the Houston2013 layout (``HSI.mat``, ``LiDAR.mat``, ``TRLabel.mat``,
+``TSLabel.mat``), so ``Houston2013(root)`` reads it through the real reader
+path. It is meant for demos, smoke tests and CPU tutorials: a tiny model
+trains to clearly better-than-chance accuracy on it within a minute or two.
+
+How the scene is made (all from ``numpy.random.default_rng(seed)``):
+
+* Class regions: a Voronoi partition of 2 seeds per class under a smooth
+  random warp, so regions are spatially coherent with irregular borders.
+* HSI: each class has two smooth "endmember" spectra over 380-1050 nm (a
+  sloped baseline plus three Gaussian absorption/reflection features); a
+  pixel mixes its class's two endmembers with a spatially smooth abundance,
+  is scaled by a smooth illumination field (0.85-1.15) and gets white noise
+  (sigma 0.02). Values are reflectance-like, roughly 0..1, float32.
+* LiDAR: a class-dependent height (0-20 m) plus smooth and white noise.
+* Labels (0 = unlabeled): pixels within 2 pixels of a region border and a few
+  random blocks are unlabeled. ``TRLabel``: 20 random pixels per class.
+  ``TSLabel``: every other labeled pixel (disjoint from the training set).
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+from typing import Dict
+
+import numpy as np
+from scipy import ndimage
+from scipy.io import savemat
+
+__all__ = ['make_demo_hsi_scene', 'DEMO_SCENE_SHAPE', 'DEMO_NUM_CLASSES']
+
+DEMO_SCENE_SHAPE = (96, 160)
+DEMO_BANDS = 144
+DEMO_NUM_CLASSES = 7
+DEMO_TRAIN_PER_CLASS = 20
+_FILES = ('HSI.mat', 'LiDAR.mat', 'TRLabel.mat', 'TSLabel.mat')
+_MANIFEST = 'demo_manifest.json'
+_VERSION = 1
+
+
+def _md5(path: str) -> str:
+    with open(path, 'rb') as f:
+        return hashlib.md5(f.read()).hexdigest()
+
+
+def _smooth_field(rng, shape, sigma) -> np.ndarray:
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma)
+    return field / (np.abs(field).max() + 1e-12)
+
+
+def _class_regions(rng, shape, num_classes) -> np.ndarray:
+    height, width = shape
+    seeds = rng.uniform([0, 0], [height, width], size=(2 * num_classes, 2))
+    seed_class = np.repeat(np.arange(num_classes), 2)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    # A smooth warp makes the region borders irregular.
+    yy = yy + 8 * _smooth_field(rng, shape, 10)
+    xx = xx + 8 * _smooth_field(rng, shape, 10)
+    dist = (yy[None] - seeds[:, 0, None, None])**2 + \
+        (xx[None] - seeds[:, 1, None, None])**2
+    return seed_class[np.argmin(dist, axis=0)] + 1
+
+
+def _spectra(rng, num_classes, bands) -> np.ndarray:
+    wavelengths = np.linspace(380, 1050, bands)
+    t = (wavelengths - 380) / 670
+    spectra = np.empty((num_classes, 2, bands))
+    for k in range(num_classes):
+        for e in range(2):
+            curve = rng.uniform(0.15, 0.35) + rng.uniform(-0.15, 0.25) * t
+            for _ in range(3):
+                centre = rng.uniform(420, 1000)
+                width = rng.uniform(25, 90)
+                curve = curve + rng.uniform(-0.15, 0.2) * np.exp(
+                    -0.5 * ((wavelengths - centre) / width)**2)
+            spectra[k, e] = np.clip(curve, 0.02, None)
+    return spectra
+
+
+def _build(seed: int) -> Dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shape, k = DEMO_SCENE_SHAPE, DEMO_NUM_CLASSES
+    regions = _class_regions(rng, shape, k)
+    spectra = _spectra(rng, k, DEMO_BANDS)
+
+    abundance = 0.5 + 0.5 * _smooth_field(rng, shape, 4)  # 0..1
+    mixed = (abundance[..., None] * spectra[regions - 1, 0] +
+             (1 - abundance[..., None]) * spectra[regions - 1, 1])
+    illumination = 1.0 + 0.15 * _smooth_field(rng, shape, 12)
+    hsi = mixed * illumination[..., None] + 0.02 * rng.standard_normal(
+        shape + (DEMO_BANDS, ))
+
+    heights = rng.permutation(np.linspace(0, 20, k))
+    lidar = heights[regions - 1] + 1.5 * _smooth_field(rng, shape, 6) + \
+        0.3 * rng.standard_normal(shape)
+
+    # Unlabeled: borders between regions and a few random blocks.
+    border = np.zeros(shape, bool)
+    border[:-1] |= regions[:-1] != regions[1:]
+    border[:, :-1] |= regions[:, :-1] != regions[:, 1:]
+    border = ndimage.binary_dilation(border, iterations=2)
+    gt = np.where(border, 0, regions)
+    for _ in range(6):
+        y, x = rng.integers(0, shape[0] - 12), rng.integers(0, shape[1] - 12)
+        gt[y:y + 12, x:x + 12] = 0
+
+    train = np.zeros(shape, np.uint8)
+    for c in range(1, k + 1):
+        pixels = np.flatnonzero(gt == c)
+        chosen = rng.choice(pixels, DEMO_TRAIN_PER_CLASS, replace=False)
+        train.flat[chosen] = c
+    test = np.where(train > 0, 0, gt).astype(np.uint8)
+    return dict(
+        HSI=hsi.astype(np.float32),
+        LiDAR=lidar.astype(np.float32),
+        TRLabel=train,
+        TSLabel=test)
+
+
+def _is_valid(root: str, seed: int) -> bool:
+    manifest = osp.join(root, _MANIFEST)
+    if not osp.isfile(manifest):
+        return False
+    try:
+        with open(manifest) as f:
+            recorded = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if recorded.get('seed') != seed or recorded.get('version') != _VERSION:
+        return False
+    md5s = recorded.get('md5', {})
+    return all(
+        osp.isfile(osp.join(root, name))
+        and md5s.get(name) == _md5(osp.join(root, name)) for name in _FILES)
+
+
+def make_demo_hsi_scene(root: str, seed: int = 0) -> str:
+    """Write the demo scene into ``root`` (skipped if already there, valid).
+
+    Args:
+        root: Folder to write ``HSI.mat`` (96 x 160 x 144 float32, key
+            ``HSI``), ``LiDAR.mat`` (96 x 160 float32, key ``LiDAR``),
+            ``TRLabel.mat`` / ``TSLabel.mat`` (96 x 160 uint8, 0 = unlabeled,
+            classes 1..7) and a manifest with their md5 and the seed.
+        seed: Seed of everything random; the same seed gives the same arrays.
+
+    Returns:
+        str: ``root``, ready for ``Houston2013(root)``. The demo's 7 classes
+        are labels 1..7 of Houston2013's 15 (their names are Houston's).
+    """
+    root = os.fspath(root)
+    if _is_valid(root, seed):
+        return root
+    os.makedirs(root, exist_ok=True)
+    arrays = _build(seed)
+    for name in _FILES:
+        key = osp.splitext(name)[0]
+        savemat(osp.join(root, name), {key: arrays[key]}, do_compression=True)
+    with open(osp.join(root, _MANIFEST), 'w') as f:
+        json.dump(
+            dict(
+                version=_VERSION,
+                seed=seed,
+                md5={n: _md5(osp.join(root, n))
+                     for n in _FILES}),
+            f,
+            indent=1)
+    return root
