@@ -1,0 +1,240 @@
+"""Selective scan: fast chunked implementation vs the float64 sequential reference.
+
+Tolerances (stated once, used everywhere below): the reference always runs in
+float64 on the same (rounded) inputs. float64 results must agree to
+``rtol=1e-9, atol=1e-9 * scale``; float32 results to ``rtol=2e-4,
+atol=2e-4 * scale``, where ``scale`` is the largest magnitude of the reference
+tensor (accumulation over up to 1000 steps in float32). bf16 under autocast:
+``rtol=atol=3e-2 * scale`` (only the bf16 rounding of the output/gradients).
+"""
+import importlib
+
+import pytest
+import torch
+
+from m3plugins.ops import (SCAN_BACKENDS, ScanBackendUnavailable,
+                           mamba_ssm_available, selective_scan,
+                           selective_scan_reference)
+from m3plugins.ops.selective_scan_chunked import selective_scan_chunked
+
+# The package exports a function of the same name as this module.
+scan_module = importlib.import_module('m3plugins.ops.selective_scan')
+
+TOL = {torch.float64: 1e-9, torch.float32: 2e-4}
+NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
+
+
+def make_inputs(batch, channels, length, state, groups, dtype, *, use_D=True,
+                use_z=True, use_bias=True, softplus=True, seed=0,
+                device='cpu'):
+    """Random scan inputs; ``groups=None`` gives ungrouped (batch, N, L) B/C."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    u = rand(batch, channels, length)
+    # Without softplus the step must already be positive for a stable scan.
+    delta = rand(batch, channels, length) * 0.5 if softplus else \
+        torch.rand(batch, channels, length, generator=gen, dtype=torch.float64) * 0.5
+    A = -torch.rand(channels, state, generator=gen, dtype=torch.float64) * 2 - 0.1
+    bc_shape = (batch, state, length) if groups is None else (batch, groups, state, length)
+    B, C = rand(*bc_shape), rand(*bc_shape)
+    D = rand(channels) if use_D else None
+    z = rand(batch, channels, length) if use_z else None
+    bias = rand(channels) * 0.3 if use_bias else None
+    return [t.to(device=device, dtype=dtype).requires_grad_() if t is not None else None
+            for t in (u, delta, A, B, C, D, z, bias)]
+
+
+def run_with_grads(fn, inputs, softplus, grad_out, **kwargs):
+    y = fn(*inputs, delta_softplus=softplus, **kwargs)
+    present = [t for t in inputs if t is not None]
+    grads = torch.autograd.grad(y, present, grad_out)
+    return y, grads
+
+
+def reference64(inputs, softplus, grad_out):
+    inputs64 = [t.detach().double().requires_grad_() if t is not None else None
+                for t in inputs]
+    return run_with_grads(selective_scan_reference, inputs64, softplus, grad_out.double())
+
+
+def assert_close(actual, expected, dtype, what):
+    tol = TOL[dtype]
+    scale = expected.abs().max().item() + 1e-30
+    torch.testing.assert_close(actual.double(), expected, rtol=tol, atol=tol * scale,
+                               msg=lambda m: f'{what}: {m}')
+
+
+CASES = [
+    # batch, channels, length, state, groups, chunk_size
+    (2, 8, 1, 4, 4, None),
+    (2, 8, 7, 4, 2, 3),
+    (2, 6, 7, 5, None, 2),
+    (1, 4, 1000, 3, 1, 64),
+    (1, 8, 1000, 4, 4, None),
+]
+OPTIONS = [
+    dict(use_D=True, use_z=True, use_bias=True, softplus=True),
+    dict(use_D=False, use_z=False, use_bias=False, softplus=False),
+    dict(use_D=True, use_z=False, use_bias=True, softplus=False),
+    dict(use_D=False, use_z=True, use_bias=False, softplus=True),
+]
+
+
+# Long sequences with the two extreme option sets only (test budget).
+COMBOS = [
+    pytest.param(case, opts, id=f'L{case[2]}-G{case[4]}-chunk{case[5]}-' +
+                 ('+'.join(k for k, v in opts.items() if v) or 'plain'))
+    for case in CASES for opts in OPTIONS
+    if case[2] < 1000 or opts in OPTIONS[:2]
+]
+
+
+@pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
+@pytest.mark.parametrize('case,opts', COMBOS)
+def test_chunked_matches_float64_reference(dtype, case, opts):
+    batch, channels, length, state, groups, chunk = case
+    softplus = opts['softplus']
+    flags = {k: v for k, v in opts.items() if k != 'softplus'}
+    inputs = make_inputs(batch, channels, length, state, groups, dtype,
+                         softplus=softplus, **flags)
+    grad_out = torch.randn(batch, channels, length, dtype=torch.float64,
+                           generator=torch.Generator().manual_seed(1))
+    y, grads = run_with_grads(selective_scan_chunked, inputs, softplus,
+                              grad_out.to(dtype), chunk_size=chunk)
+    y_ref, grads_ref = reference64(inputs, softplus, grad_out)
+    assert y.dtype == dtype and y.shape == (batch, channels, length)
+    assert_close(y, y_ref, dtype, 'output')
+    names = [n for n, t in zip(NAMES, inputs) if t is not None]
+    for name, g, g_ref, t in zip(names, grads, grads_ref, [t for t in inputs if t is not None]):
+        assert g.shape == t.shape and g.dtype == t.dtype, name
+        assert_close(g, g_ref, dtype, f'grad {name}')
+
+
+def test_public_api_dispatches_to_chunked_on_cpu():
+    inputs = make_inputs(2, 8, 9, 4, 2, torch.float64)
+    y_auto = selective_scan(*inputs, delta_softplus=True)
+    y_torch = selective_scan(*inputs, delta_softplus=True, backend='torch')
+    y_ref = selective_scan(*inputs, delta_softplus=True, backend='reference')
+    assert torch.equal(y_auto, y_torch)
+    torch.testing.assert_close(y_torch, y_ref, rtol=1e-9, atol=1e-9)
+    assert scan_module.resolve_backend('auto', 'cpu') == 'torch'
+
+
+@pytest.mark.parametrize('opts', OPTIONS[:2])
+def test_gradcheck_tiny(opts):
+    flags = {k: v for k, v in opts.items() if k != 'softplus'}
+    inputs = make_inputs(1, 4, 5, 2, 2, torch.float64, softplus=opts['softplus'], **flags)
+    present = [t for t in inputs if t is not None]
+
+    def fn(*args):
+        it = iter(args)
+        full = [next(it) if t is not None else None for t in inputs]
+        return selective_scan_chunked(*full, delta_softplus=opts['softplus'], chunk_size=2)
+
+    assert torch.autograd.gradcheck(fn, present, eps=1e-6, atol=1e-7)
+
+
+def test_bf16_under_autocast_keeps_fp32_state():
+    inputs = make_inputs(2, 8, 256, 8, 4, torch.float32, use_z=False)
+    bf16 = [t.detach().bfloat16().requires_grad_() for t in inputs if t is not None]
+    full = bf16[:5] + [bf16[5], None, bf16[6]]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y = selective_scan(*full, delta_softplus=True, backend='torch')
+    assert y.dtype == torch.bfloat16
+    grad_out = torch.randn_like(y, dtype=torch.float64)
+    grads = torch.autograd.grad(y, bf16, grad_out.bfloat16())
+    # Reference on the same bf16-rounded values in float64.
+    y_ref, grads_ref = reference64(full, True, grad_out)
+    scale = y_ref.abs().max().item()
+    torch.testing.assert_close(y.double(), y_ref, rtol=3e-2, atol=3e-2 * scale)
+    for g, g_ref, t in zip(grads, grads_ref, bf16):
+        assert g.dtype == torch.bfloat16 and g.shape == t.shape
+        torch.testing.assert_close(g.double(), g_ref, rtol=3e-2,
+                                   atol=3e-2 * g_ref.abs().max().item())
+
+
+def _saved_tensor_numels(fn, inputs):
+    numels = []
+
+    def pack(t):
+        numels.append(t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = fn(*inputs, delta_softplus=True)
+    y.sum().backward()
+    return numels
+
+
+def test_backward_keeps_no_hidden_state_history():
+    batch, channels, length, state = 2, 8, 256, 16
+    inputs = make_inputs(batch, channels, length, state, 2, torch.float32)
+    history = batch * channels * length * state  # (B, D, L, N)
+    largest_input = max(t.numel() for t in inputs if t is not None)
+    numels = _saved_tensor_numels(
+        lambda *a, **k: selective_scan(*a, backend='torch', **k), inputs)
+    assert max(numels) <= largest_input < history
+    # Chunk-boundary states only: per (batch, channel) fewer than L*N values.
+    assert sum(numels) <= 8 * largest_input
+    # The check can fail: the autograd reference does keep the history.
+    ref_numels = _saved_tensor_numels(selective_scan_reference, inputs)
+    assert max(ref_numels) >= history
+
+
+def test_bad_arguments():
+    u, delta, A, B, C, D, z, bias = make_inputs(2, 8, 7, 4, 2, torch.float32)
+    with pytest.raises(ValueError, match='unknown scan backend'):
+        selective_scan(u, delta, A, B, C, backend='cuda_magic')
+    with pytest.raises(ValueError, match='delta must have the shape'):
+        selective_scan(u, delta[:, :, :5], A, B, C)
+    with pytest.raises(ValueError, match='A must be'):
+        selective_scan(u, delta, A[:3], B, C)
+    with pytest.raises(ValueError, match='G dividing'):
+        selective_scan(u, delta, A, B.new_zeros(2, 3, 4, 7), C)
+    with pytest.raises(ValueError, match='B must be'):
+        selective_scan(u, delta, A, B[..., :6], C)
+    with pytest.raises(ValueError, match='only a real-valued A'):
+        selective_scan(u, delta, A.detach().to(torch.complex64), B, C)
+    with pytest.raises(ValueError, match='D must be'):
+        selective_scan(u, delta, A, B, C, D=D[:4])
+    with pytest.raises(ValueError, match='z must have'):
+        selective_scan(u, delta, A, B, C, z=z[:1])
+    with pytest.raises(ValueError, match='u must be'):
+        selective_scan(u[0], delta[0], A, B, C)
+    with pytest.raises(ValueError, match='chunk_size'):
+        selective_scan_chunked(u, delta, A, B, C, chunk_size=0)
+    assert set(SCAN_BACKENDS) == {'auto', 'mamba_ssm', 'torch', 'reference'}
+
+
+def test_forcing_mamba_ssm_where_unusable_raises(monkeypatch):
+    u, delta, A, B, C = make_inputs(1, 4, 3, 2, 1, torch.float32)[:5]
+    monkeypatch.setattr(scan_module, '_load_mamba_ssm',
+                        lambda: (None, 'ModuleNotFoundError: mamba_ssm'))
+    with pytest.raises(ScanBackendUnavailable, match='does not import'):
+        selective_scan(u, delta, A, B, C, backend='mamba_ssm')
+    assert scan_module.resolve_backend('auto', 'cuda') == 'torch'
+    # Importable kernel but CPU tensors: still a clear error, and auto picks it on CUDA only.
+    monkeypatch.setattr(scan_module, '_load_mamba_ssm', lambda: (object(), ''))
+    with pytest.raises(ScanBackendUnavailable, match='CUDA tensors only'):
+        selective_scan(u, delta, A, B, C, backend='mamba_ssm')
+    assert scan_module.resolve_backend('auto', 'cuda') == 'mamba_ssm'
+    assert scan_module.resolve_backend('auto', 'cpu') == 'torch'
+
+
+@pytest.mark.skipif(not (torch.cuda.is_available() and mamba_ssm_available()),
+                    reason='needs CUDA and mamba-ssm')
+@pytest.mark.parametrize('groups', [None, 1, 4])
+def test_equals_mamba_ssm_kernel_on_cuda(groups):
+    # fp32 on GPU: rtol/atol 1e-3 * scale (different summation orders).
+    inputs = make_inputs(2, 16, 200, 8, groups, torch.float32, device='cuda')
+    grad_out = torch.randn(2, 16, 200, device='cuda')
+    y_m, g_m = run_with_grads(lambda *a, **k: selective_scan(*a, backend='mamba_ssm', **k),
+                              inputs, True, grad_out)
+    y_t, g_t = run_with_grads(lambda *a, **k: selective_scan(*a, backend='torch', **k),
+                              inputs, True, grad_out)
+    for name, a, b in zip(('output', ) + NAMES, (y_m, ) + g_m, (y_t, ) + g_t):
+        scale = b.abs().max().item()
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3 * scale, msg=name)
