@@ -1,0 +1,310 @@
+"""Shared machinery of the TorchGeo-style ISPRS Potsdam / Vaihingen datasets.
+
+API (for :mod:`.potsdam` and :mod:`.vaihingen`, not for users):
+    ISPRSMultimodalTiles  # mixin placed before Potsdam2D / Vaihingen2D
+
+A subclass states the facts of its benchmark (class attributes below) and
+how a tile id maps to candidate file paths; this mixin resolves the files,
+verifies them (a missing file raises
+:class:`~m3plugins.datasets.isprs.errors.ISPRSDataNotFoundError` saying which
+archives to request from ISPRS and how to lay them out), and serves samples
+``{'image': (C + 1, H, W) float32, 'mask': (H, W) int64}`` with the optical
+bands first and the scaled DSM last (the channel order of
+:func:`m3plugins.utils.modalities.stack_modalities`).
+"""
+import os
+import warnings
+from collections import OrderedDict
+from typing import (Callable, ClassVar, Dict, List, Optional, Sequence,
+                    Tuple)
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from rasterio.windows import Window
+from torch import Tensor
+from torchgeo.datasets.utils import check_integrity
+
+from ...utils.modalities import stack_modalities
+from ..normalization import NORMALIZATION_METHODS
+from .classes import ISPRS_CLASSES, indices_to_colour_labels
+from .errors import ISPRSDataNotFoundError
+from .tile_reader import TileFiles, read_tile, tile_shape
+
+__all__ = ['ISPRSMultimodalTiles', 'LABEL_KINDS']
+
+#: ``'noBoundary'``: eroded labels, boundaries ignored (the papers' protocol);
+#: ``'full'``: every pixel labelled.
+LABEL_KINDS = ('noBoundary', 'full')
+
+#: How many missing files the error message lists before summarising.
+_MAX_LISTED_MISSING = 6
+
+
+class ISPRSMultimodalTiles:
+    """Mixin: optical + DSM + label tiles of an ISPRS 2D labelling benchmark.
+
+    Subclasses set:
+        benchmark_name: e.g. ``'ISPRS Potsdam'``.
+        benchmark_url: The ISPRS page to request the data from.
+        optical_variants: Variant -> band names in file order.
+        default_optical: The variant used when none is given.
+        tile_splits: Split name -> tile ids.
+
+    and implement :meth:`optical_candidates`, :meth:`dsm_candidates`,
+    :meth:`label_candidates` (lists of paths, the first one is the
+    documented layout) and :meth:`archives_needed`.
+    """
+
+    benchmark_name: ClassVar[str] = ''
+    benchmark_url: ClassVar[str] = ''
+    optical_variants: ClassVar[Dict[str, Tuple[str, ...]]] = {}
+    default_optical: ClassVar[str] = ''
+    tile_splits: ClassVar[Dict[str, Tuple[str, ...]]] = {}
+    classes: ClassVar[Tuple[str, ...]] = ISPRS_CLASSES
+
+    def __init__(self,
+                 root: str = 'data',
+                 split: str = 'train',
+                 tiles: Optional[Sequence[str]] = None,
+                 optical: Optional[str] = None,
+                 label_kind: str = 'noBoundary',
+                 dsm_normalization: str = 'minmax',
+                 transforms: Optional[Callable[[Dict[str, Tensor]],
+                                               Dict[str, Tensor]]] = None,
+                 checksum: bool = False) -> None:
+        """Resolve and verify the files of the chosen tiles.
+
+        Args:
+            root: Directory holding the extracted ISPRS archives.
+            split: One of :attr:`tile_splits`; ignored when ``tiles`` is
+                given.
+            tiles: Explicit tile ids (e.g. ``['2_10', '3_11']``), overriding
+                ``split``; this is how the demo configs pick the demo tiles.
+            optical: Optical variant, one of :attr:`optical_variants`.
+            label_kind: ``'noBoundary'`` (eroded, papers' protocol) or
+                ``'full'``.
+            dsm_normalization: DSM scaling per tile: ``'minmax'`` (MoBaNet),
+                ``'zscore'`` or ``'none'``.
+            transforms: Applied to each sample dict.
+            checksum: Check the MD5 of the ISPRS archives found in ``root``
+                against TorchGeo's recorded sums. Off by default: the tiles
+                are read from the extracted files, which have no published
+                sums, and TorchGeo 0.8.1 records the Potsdam label archive's
+                MD5 truncated to 22 characters, so that sum can never match
+                and is skipped with a warning.
+
+        Raises:
+            ValueError: For an unknown split, variant, label kind or
+                normalisation, or tile ids not in the benchmark.
+            ISPRSDataNotFoundError: If any file of the chosen tiles is
+                missing; the message lists them and the archives to get.
+            RuntimeError: If ``checksum`` and an archive's MD5 differs.
+        """
+        if optical is None:
+            optical = self.default_optical
+        self._check_choice('optical', optical, self.optical_variants)
+        self._check_choice('label_kind', label_kind, LABEL_KINDS)
+        self._check_choice('dsm_normalization', dsm_normalization,
+                           NORMALIZATION_METHODS)
+        if tiles is None:
+            self._check_choice('split', split, self.tile_splits)
+            tiles = self.tile_splits[split]
+        else:
+            known = {t for ids in self.tile_splits.values() for t in ids}
+            tiles = [str(t) for t in tiles]
+            unknown = [t for t in tiles if t not in known]
+            if unknown or not tiles:
+                raise ValueError(
+                    f'tiles {unknown or tiles} are not {self.benchmark_name} '
+                    f'tiles; known tiles: {sorted(known)}.')
+        self.root = str(root)
+        self.split = split
+        self.tiles: List[str] = list(tiles)
+        self.optical = optical
+        self.label_kind = label_kind
+        self.dsm_normalization = dsm_normalization
+        self.transforms = transforms
+        self.checksum = checksum
+        if checksum:
+            self._check_archives()
+        self.files: List[TileFiles] = self._resolve_files()
+
+    # -- facts a subclass provides ---------------------------------------
+    def optical_candidates(self, tile: str) -> List[str]:
+        raise NotImplementedError
+
+    def dsm_candidates(self, tile: str) -> List[str]:
+        raise NotImplementedError
+
+    def label_candidates(self, tile: str) -> List[str]:
+        raise NotImplementedError
+
+    def archives_needed(self) -> List[Tuple[str, str]]:
+        """(archive, how to extract it) for the chosen variant and labels."""
+        raise NotImplementedError
+
+    # -- resolution and verification --------------------------------------
+    @staticmethod
+    def _check_choice(name: str, value, choices) -> None:
+        if value not in choices:
+            raise ValueError(
+                f'Unknown {name} {value!r}; choose one of {list(choices)}.')
+
+    def _check_archives(self) -> None:
+        for filename, md5 in zip(self.filenames, self.md5s):
+            path = os.path.join(self.root, filename)
+            if not os.path.isfile(path):
+                continue
+            if len(md5) != 32:
+                warnings.warn(
+                    f'Skipping the MD5 check of {filename}: TorchGeo records '
+                    f'its sum truncated to {len(md5)} characters.')
+                continue
+            if not check_integrity(path, md5):
+                raise RuntimeError(
+                    f'{path} is corrupted (MD5 differs from {md5}); '
+                    'download it again.')
+
+    def _resolve_files(self) -> List[TileFiles]:
+        files, missing = [], []
+        for tile in self.tiles:
+            found = {}
+            for modality, candidates in (
+                ('optical', self.optical_candidates(tile)),
+                ('DSM', self.dsm_candidates(tile)),
+                ('label', self.label_candidates(tile)),
+            ):
+                path = next((p for p in candidates if os.path.isfile(p)),
+                            None)
+                if path is None:
+                    missing.append((tile, modality, candidates))
+                found[modality] = path
+            files.append(
+                TileFiles(tile, found['optical'], found['DSM'],
+                          found['label']))
+        if missing:
+            raise ISPRSDataNotFoundError(self._missing_message(missing))
+        return files
+
+    def _missing_message(self, missing) -> str:
+        what = (f'{self.benchmark_name} ({self.optical} + DSM, '
+                f'{self.label_kind} labels)')
+        incomplete = sorted({tile for tile, _, _ in missing},
+                            key=self.tiles.index)
+        lines = [
+            f'{what} not found in root={self.root!r}: {len(incomplete)} of '
+            f'{len(self.tiles)} requested tiles are incomplete.',
+            'Missing files (the first path is the expected layout, the '
+            'others are also accepted):'
+        ]
+        for tile, modality, candidates in missing[:_MAX_LISTED_MISSING]:
+            lines.append(f'  tile {tile} {modality}: ' +
+                         ' | '.join(candidates))
+        if len(missing) > _MAX_LISTED_MISSING:
+            lines.append(f'  ... and {len(missing) - _MAX_LISTED_MISSING} '
+                         'more.')
+        lines += [
+            f'The data cannot be downloaded automatically and may not be '
+            f'redistributed: request it from the ISPRS benchmark page '
+            f'{self.benchmark_url} and extract these archives into '
+            f'{self.root!r}:'
+        ]
+        lines += [f'  {archive}: {how}' for archive, how in
+                  self.archives_needed()]
+        example = self.tiles[0]
+        lines.append(f'Expected layout (tile {example}):')
+        lines += [
+            f'  {self.optical_candidates(example)[0]}',
+            f'  {self.dsm_candidates(example)[0]}',
+            f'  {self.label_candidates(example)[0]}',
+        ]
+        lines += [
+            'To try the pipeline without the data, generate synthetic demo '
+            'tiles in the Potsdam layout with:',
+            '  python -c "from m3plugins.demo.isprs_tiles import '
+            'make_demo_isprs; make_demo_isprs(\'data/isprs_demo\')"'
+        ]
+        return '\n'.join(lines)
+
+    # -- samples -----------------------------------------------------------
+    @property
+    def modality_channels(self) -> Dict[str, int]:
+        """Channels per modality in stacking order (optical, then DSM)."""
+        return OrderedDict(
+            optical=len(self.optical_variants[self.optical]), dsm=1)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def tile_shape(self, index: int) -> Tuple[int, int]:
+        """(height, width) of tile ``index``, checking all modalities."""
+        return tile_shape(self.files[index])
+
+    def read(self, index: int,
+             window: Optional[Window] = None) -> Dict[str, np.ndarray]:
+        """Arrays of tile ``index`` (or a window of it).
+
+        Returns:
+            dict: ``image`` (h, w, C + 1) float32 (optical 0..255 then the
+            scaled DSM) and ``label`` (h, w) uint8 (255 = ignore).
+        """
+        arrays = read_tile(self.files[index], window,
+                           dsm_normalization=self.dsm_normalization)
+        image = stack_modalities(
+            OrderedDict(optical=arrays['optical'], dsm=arrays['dsm']))
+        return dict(image=image, label=arrays['label'])
+
+    def __getitem__(self, index: int) -> Dict[str, Tensor]:
+        """Whole tile ``index``.
+
+        Returns:
+            dict: ``image`` (C + 1, H, W) float32, ``mask`` (H, W) int64 with
+            255 at ignored pixels.
+        """
+        arrays = self.read(index)
+        sample = {
+            'image': torch.from_numpy(arrays['image']).permute(2, 0, 1),
+            'mask': torch.from_numpy(arrays['label']).long(),
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def plot(self,
+             sample: Dict[str, Tensor],
+             show_titles: bool = True,
+             suptitle: Optional[str] = None) -> Figure:
+        """Plot optical bands 1-3, the DSM, the mask and any prediction.
+
+        Args:
+            sample: A sample of :meth:`__getitem__` (optionally with
+                ``prediction``).
+            show_titles: Title each panel.
+            suptitle: Figure title.
+
+        Returns:
+            Figure: The rendered sample.
+        """
+        import matplotlib.pyplot as plt
+        image = sample['image'].numpy()
+        panels = [
+            ('Optical (bands 1-3)',
+             np.clip(image[:3].transpose(1, 2, 0) / 255.0, 0, 1)),
+            ('DSM', image[-1]),
+            ('Ground truth', indices_to_colour_labels(
+                sample['mask'].numpy())),
+        ]
+        if 'prediction' in sample:
+            panels.append(('Prediction', indices_to_colour_labels(
+                sample['prediction'].numpy())))
+        fig, axs = plt.subplots(ncols=len(panels),
+                                figsize=(4 * len(panels), 4))
+        for ax, (title, array) in zip(axs, panels):
+            ax.imshow(array, cmap='viridis' if array.ndim == 2 else None)
+            ax.axis('off')
+            if show_titles:
+                ax.set_title(title)
+        if suptitle is not None:
+            fig.suptitle(suptitle)
+        return fig

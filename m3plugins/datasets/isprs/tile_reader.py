@@ -1,0 +1,235 @@
+"""Read an optical + DSM + label tile, or a window of it, with rasterio.
+
+API:
+    TileFiles(tile, optical, dsm, label=None)        # the files of one tile
+    tile_shape(files) -> (H, W)                      # checks all modalities agree
+    dsm_statistics(path) -> BandStatistics           # whole-tile, cached
+    read_tile(files, window=None, dsm_stats=None, dsm_normalization='minmax',
+              with_label=True) -> dict(optical, dsm, label)
+
+ISPRS tiles are large (Potsdam: 6000 x 6000 pixels, a 4-band uint8 image of
+144 MB plus a float32 DSM of 144 MB). Training on random crops must not
+decode whole tiles per sample, so every read here takes an optional
+``rasterio.windows.Window`` and decodes only that window.
+
+Conventions of the returned arrays:
+
+* ``optical``: (h, w, C) float32 holding the file's values (0..255 for the
+  ISPRS uint8 orthophotos), bands in file order (RGB, IRRG or RGBIR).
+  Mean/std normalisation is left to the model's data preprocessor.
+* ``dsm``: (h, w) float32 scaled with statistics of the *whole tile*
+  (MoBaNet, arXiv 2603.17705: min-max per tile, so values lie in [0, 1]);
+  the method is any of :data:`m3plugins.datasets.normalization.NORMALIZATION_METHODS`.
+  The statistics are computed once per tile (strip by strip, so memory stays
+  bounded) and cached per process; a window of a tile is therefore scaled
+  exactly like the same region of the whole tile. DSM no-data pixels (the
+  raster's declared nodata value, or NaN) are left out of the statistics
+  and set to 0 after scaling.
+* ``label``: (h, w) uint8 class indices via
+  :func:`~m3plugins.datasets.isprs.classes.colour_labels_to_indices`
+  (boundary and unknown colours -> 255).
+
+All modalities of a tile must have the same pixel size; a mismatch raises
+:class:`~m3plugins.datasets.isprs.errors.ISPRSTileError` naming the modality
+(for example a DSM one column short). Unreadable files raise the same error
+naming the tile, the modality and the path.
+"""
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Dict, Iterator, Optional, Tuple
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from ..normalization import (BandStatistics, band_statistics,
+                             merge_band_statistics, normalize)
+from .classes import colour_labels_to_indices
+from .errors import ISPRSTileError
+
+__all__ = ['TileFiles', 'tile_shape', 'dsm_statistics', 'read_tile']
+
+#: Rows per strip when computing DSM statistics of a whole tile.
+_STATISTICS_STRIP_ROWS = 512
+
+
+@dataclass(frozen=True)
+class TileFiles:
+    """Paths of one tile's modalities.
+
+    Args:
+        tile: Tile id, e.g. ``'2_10'`` (Potsdam) or ``'1'`` (Vaihingen area).
+        optical: Optical orthophoto (uint8, 3 or 4 bands).
+        dsm: Digital surface model (one float32 band).
+        label: RGB colour label map, or None (no ground truth).
+    """
+    tile: str
+    optical: str
+    dsm: str
+    label: Optional[str] = None
+
+    def modalities(self) -> Dict[str, str]:
+        """Modality name -> path, label included when present."""
+        paths = dict(optical=self.optical, dsm=self.dsm)
+        if self.label is not None:
+            paths['label'] = self.label
+        return paths
+
+
+@contextmanager
+def _open(path: str, modality: str, tile: str) -> Iterator:
+    """Open a raster; read errors become ISPRSTileError naming the file."""
+    try:
+        with rasterio.open(path) as src:
+            yield src
+    except RasterioError as err:
+        raise ISPRSTileError(
+            f'Cannot read the {modality} raster of tile {tile}: {path} '
+            f'({err}). The file is probably truncated or corrupt; extract it '
+            'again from its ISPRS archive.') from err
+
+
+def tile_shape(files: TileFiles) -> Tuple[int, int]:
+    """Pixel size of a tile, checking that every modality agrees.
+
+    Args:
+        files: The tile's files.
+
+    Returns:
+        tuple[int, int]: (height, width).
+
+    Raises:
+        ISPRSTileError: For an unreadable file, modalities of different
+            sizes (naming each), a DSM with more than one band, or a label
+            map that is not 3-band RGB.
+    """
+    sizes = {}
+    for modality, path in files.modalities().items():
+        with _open(path, modality, files.tile) as src:
+            sizes[modality] = (src.height, src.width)
+            if modality == 'dsm' and src.count != 1:
+                raise ISPRSTileError(
+                    f'The DSM of tile {files.tile} must have 1 band, '
+                    f'{path} has {src.count}.')
+            if modality == 'label' and src.count != 3:
+                raise ISPRSTileError(
+                    f'The label map of tile {files.tile} must be an RGB '
+                    f'colour map (3 bands), {path} has {src.count}.')
+    if len(set(sizes.values())) > 1:
+        listing = ', '.join(f'{m} {h}x{w}' for m, (h, w) in sizes.items())
+        raise ISPRSTileError(
+            f'The modalities of tile {files.tile} differ in size: {listing} '
+            '(height x width). Every modality must cover the same pixels.')
+    return sizes['optical']
+
+
+def _read(src, window: Optional[Window], modality: str, tile: str,
+          path: str, indexes=None) -> np.ndarray:
+    try:
+        return src.read(indexes, window=window, masked=modality == 'dsm')
+    except RasterioError as err:
+        raise ISPRSTileError(
+            f'Cannot read the {modality} raster of tile {tile}: {path} '
+            f'({err}). The file is probably truncated or corrupt; extract it '
+            'again from its ISPRS archive.') from err
+
+
+def _dsm_as_float(array) -> np.ndarray:
+    """Masked or plain DSM band -> float32 with NaN at no-data pixels."""
+    if np.ma.isMaskedArray(array):
+        return np.ma.filled(array.astype(np.float32), np.nan)
+    return np.asarray(array, dtype=np.float32)
+
+
+@lru_cache(maxsize=256)
+def _cached_statistics(path: str, mtime_ns: int, size: int) -> BandStatistics:
+    with _open(path, 'dsm', os.path.basename(path)) as src:
+        parts = []
+        for row in range(0, src.height, _STATISTICS_STRIP_ROWS):
+            rows = min(_STATISTICS_STRIP_ROWS, src.height - row)
+            strip = _read(src, Window(0, row, src.width, rows), 'dsm',
+                          os.path.basename(path), path, 1)
+            parts.append(band_statistics(_dsm_as_float(strip)))
+    return merge_band_statistics(parts)
+
+
+def dsm_statistics(path: str) -> BandStatistics:
+    """Statistics (min, max, mean, std) of a whole DSM tile, computed once.
+
+    The result is cached per process, keyed by path, modification time and
+    size, so every crop of a tile reuses it.
+
+    Args:
+        path: DSM GeoTIFF.
+
+    Returns:
+        BandStatistics: One-band statistics of the finite, non-nodata pixels.
+    """
+    stat = os.stat(path)
+    return _cached_statistics(os.path.abspath(path), stat.st_mtime_ns,
+                              stat.st_size)
+
+
+def read_tile(files: TileFiles,
+              window: Optional[Window] = None,
+              dsm_stats: Optional[BandStatistics] = None,
+              dsm_normalization: str = 'minmax',
+              with_label: bool = True,
+              shape: Optional[Tuple[int, int]] = None
+              ) -> Dict[str, Optional[np.ndarray]]:
+    """Read a tile, or one window of it, as arrays.
+
+    Args:
+        files: The tile's files.
+        window: Region to read (``Window(col_off, row_off, width, height)``);
+            None reads the whole tile. It must lie inside the tile.
+        dsm_stats: Whole-tile DSM statistics; computed (and cached) when
+            None.
+        dsm_normalization: How the DSM is scaled: ``'minmax'`` (default,
+            MoBaNet), ``'zscore'`` or ``'none'``.
+        with_label: Read the label map (requires ``files.label``).
+        shape: The tile's (H, W) from an earlier :func:`tile_shape` call;
+            when None the files are opened once more to check the sizes.
+
+    Returns:
+        dict: ``optical`` (h, w, C) float32, ``dsm`` (h, w) float32,
+        ``label`` (h, w) uint8 or None.
+
+    Raises:
+        ISPRSTileError: For unreadable files, size mismatches, or a window
+            outside the tile.
+    """
+    height, width = tile_shape(files) if shape is None else shape
+    if window is not None:
+        window = Window(*map(int, (window.col_off, window.row_off,
+                                   window.width, window.height)))
+        if (window.col_off < 0 or window.row_off < 0 or window.width <= 0
+                or window.height <= 0
+                or window.col_off + window.width > width
+                or window.row_off + window.height > height):
+            raise ISPRSTileError(
+                f'Window {window} lies outside tile {files.tile} '
+                f'({height}x{width}).')
+    with _open(files.optical, 'optical', files.tile) as src:
+        optical = _read(src, window, 'optical', files.tile, files.optical)
+    with _open(files.dsm, 'dsm', files.tile) as src:
+        dsm = _dsm_as_float(
+            _read(src, window, 'dsm', files.tile, files.dsm, 1))
+    if dsm_stats is None and dsm_normalization != 'none':
+        dsm_stats = dsm_statistics(files.dsm)
+    dsm = normalize(dsm, dsm_normalization, dsm_stats)
+    dsm[~np.isfinite(dsm)] = 0
+    label = None
+    if with_label:
+        if files.label is None:
+            raise ISPRSTileError(f'Tile {files.tile} has no label file.')
+        with _open(files.label, 'label', files.tile) as src:
+            rgb = _read(src, window, 'label', files.tile, files.label)
+        label = colour_labels_to_indices(np.moveaxis(rgb, 0, -1))
+    return dict(
+        optical=np.moveaxis(optical, 0, -1).astype(np.float32),
+        dsm=dsm,
+        label=label)
