@@ -1,1 +1,2 @@
 """Registered components; importing this module registers them."""
+from .modality_conditional_random_masking_hook import ModalityConditionalRandomMaskingHook  # noqa: F401,E501

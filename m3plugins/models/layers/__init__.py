@@ -10,3 +10,5 @@ from .spectral_s6_block import SpectralS6Block  # noqa: F401
 from .frozen_foundation_model import FrozenFoundationModel  # noqa: F401,E501
 from .clip_modality_adapter import CLIPModalityAdapter  # noqa: F401
 from .pointwise_patch_embed import PointwisePatchEmbed  # noqa: F401
+from .cross_modal_prompt_injected_adapter import CrossModalPromptInjectedAdapter  # noqa: F401,E501
+from .difference_guided_gate import DifferenceGuidedGate  # noqa: F401

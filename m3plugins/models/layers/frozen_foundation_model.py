@@ -307,6 +307,9 @@ class FrozenFoundationModel(nn.Module):
                 '(size, patch, registers) or pass strict=False.')
 
     # ------------------------------------------------------------------ mode
+    def init_weights(self):
+        """No-op: mmengine's init pass must not re-initialise the tower."""
+
     def train(self, mode: bool = True) -> 'FrozenFoundationModel':
         """Set the training flag of this wrapper; the tower stays in eval."""
         super().train(mode)

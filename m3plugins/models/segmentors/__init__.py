@@ -1,2 +1,3 @@
 """Segmentors; importing this module registers them."""
 from .m3amba import M3amba  # noqa: F401
+from .mobanet_segmentor import MoBaNetSegmentor  # noqa: F401

@@ -1,0 +1,92 @@
+# MoBaNet (Li et al., arXiv 2603.17705) with a frozen DINOv2 ViT-L/14, as the
+# official code (sauryeo/MoBaNet): optical (3) + DSM (1) stacked channels,
+# CPIA before each stage, taps after blocks 5/11/17/23, DGFM fusion, shared
+# 1x1 projections to 256, UPerHead 64, hard-pixel auxiliary heads (0.01).
+# Trainable: 8.98M (7.80M without the auxiliary heads); frozen 304.37M.
+# Weights: pretrained='lvd142m' downloads timm's DINOv2 weights; offline,
+# pass a local file instead (the error names the file and where to get it).
+modality_channels = dict(optical=3, dsm=1)
+num_classes = 6
+norm_cfg = dict(type='BN', requires_grad=True)
+# Optical: the tower's ImageNet statistics on 0-255 pixels; DSM: already
+# min-max scaled to [0, 1] per tile by the dataset, so left as it is.
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[123.675, 116.28, 103.53, 0.0],
+    std=[58.395, 57.12, 57.375, 1.0],
+    bgr_to_rgb=False,
+    pad_val=0,
+    seg_pad_val=255,
+    size=(256, 256))
+model = dict(
+    type='MoBaNetSegmentor',
+    data_preprocessor=data_preprocessor,
+    modality_channels=modality_channels,
+    missing_modality=None,
+    aux_hard_pixels_only=True,
+    backbone=dict(
+        type='MoBaNetBackbone',
+        modality_channels=modality_channels,
+        foundation_model=dict(
+            source='timm',
+            name='vit_large_patch14_dinov2',
+            pretrained='lvd142m'),
+        tap_indices=None,  # (5, 11, 17, 23) for 24 blocks
+        cpia_ratio=0.25,
+        cpia_activation=None,  # the official CPIA is affine
+        use_cpia=True,
+        trainable_dsm_patch_embed=True,
+        norm_taps=True),
+    neck=dict(
+        type='DifferenceGuidedGatedFusion',
+        in_channels=1024,
+        num_stages=4,
+        out_channels=256,
+        gate_ratio=0.25,
+        shared_projection=True,
+        out_scales=None),  # all stages at 1/14, as the official model
+    # Neck output: fused 0-3, optical 4-7, DSM 8-11.
+    decode_head=dict(
+        type='UPerHead',
+        in_channels=[256, 256, 256, 256],
+        in_index=[0, 1, 2, 3],
+        pool_scales=(1, 2, 3, 6),
+        channels=64,
+        dropout_ratio=0.1,
+        num_classes=num_classes,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=[
+        dict(
+            type='FCNHead',
+            in_channels=256,
+            in_index=4,  # stage-1 optical
+            channels=256,
+            num_convs=1,
+            concat_input=False,
+            dropout_ratio=0.1,
+            num_classes=num_classes,
+            norm_cfg=norm_cfg,
+            align_corners=False,
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False,
+                loss_weight=0.01, avg_non_ignore=True)),
+        dict(
+            type='FCNHead',
+            in_channels=256,
+            in_index=8,  # stage-1 DSM
+            channels=256,
+            num_convs=1,
+            concat_input=False,
+            dropout_ratio=0.1,
+            num_classes=num_classes,
+            norm_cfg=norm_cfg,
+            align_corners=False,
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False,
+                loss_weight=0.01, avg_non_ignore=True)),
+    ],
+    train_cfg=dict(),
+    test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(32, 32)))
