@@ -80,8 +80,8 @@ class CrossSS2D(nn.Module):
               Cs: Tensor, params: DirectionalScanParams, H: int, W: int) -> Tensor:
         batch = xs.shape[0]
         ys = selective_scan(
-            xs.reshape(batch, -1, H * W), delta, A, Bs, Cs, params.Ds.float(),
-            delta_bias=params.dt_projs_bias.reshape(-1).float(),
+            xs.reshape(batch, -1, H * W), delta, A, Bs, Cs, params.D,
+            delta_bias=params.delta_bias,
             delta_softplus=True, backend=self.scan_backend)
         return cross_merge(ys.view(batch, NUM_DIRECTIONS, -1, H * W), H, W)
 

@@ -23,6 +23,10 @@ def resolve_dt_rank(dt_rank: Union[int, str], d_model: int) -> int:
     return dt_rank
 
 
+def _at_least_fp32(t: Tensor) -> Tensor:
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 class DirectionalScanParams(nn.Module):
     """Input-dependent ``delta, B, C`` and the ``A``/``D`` of K scan directions.
 
@@ -98,8 +102,18 @@ class DirectionalScanParams(nn.Module):
 
     @property
     def A(self) -> Tensor:
-        """``-exp(A_logs)``, ``(K * d_inner, N)``, always float32."""
-        return -torch.exp(self.A_logs.float())
+        """``-exp(A_logs)``, ``(K * d_inner, N)``, at least float32."""
+        return -torch.exp(_at_least_fp32(self.A_logs))
+
+    @property
+    def D(self) -> Tensor:
+        """Skip weights ``(K * d_inner,)``, at least float32."""
+        return _at_least_fp32(self.Ds)
+
+    @property
+    def delta_bias(self) -> Tensor:
+        """``dt_proj`` biases flattened to ``(K * d_inner,)``, at least float32."""
+        return _at_least_fp32(self.dt_projs_bias).reshape(-1)
 
     def project(self, xs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Computes the input-dependent scan parameters.

@@ -25,9 +25,10 @@ class GatedSpectralSpatialMerging(BaseModule):
     ``merged = x * mask``, where
 
     * ``dw_kxk`` is a depthwise ``kernel_size x kernel_size`` convolution per
-      band (spatial regularity; zero padding ``kernel_size // 2`` keeps the
-      size, so a scene border acts like the zero padding of the crop
-      protocol). ``kernel_size=1`` (pixelwise variant) only rescales bands.
+      band (spatial regularity), zero-padded by ``kernel_size // 2`` to keep
+      the size (``same_padding=True``) or unpadded (the output shrinks by
+      ``kernel_size - 1``; the caller pads the input). ``kernel_size=1``
+      (pixelwise variant) only rescales bands.
     * ``pw_down`` / ``pw_up`` are pointwise (1x1) convolutions across bands
       through a bottleneck of ``max(min_hidden, ceil(C / reduction))``
       channels (spectral peculiarity at a fraction of a ``C x C`` cost).
@@ -42,11 +43,14 @@ class GatedSpectralSpatialMerging(BaseModule):
         reduction (int): Band reduction of the pointwise bottleneck.
             Default: 8.
         min_hidden (int): Smallest bottleneck width. Default: 8.
+        same_padding (bool): Zero-pad the depthwise convolution so the
+            output keeps the input size. Default: True.
         init_cfg (dict, optional): mmengine initialisation config.
 
     Shapes:
         - input: (B, C, H, W)
-        - output: (B, C, H, W), the merged spectrum.
+        - output: (B, C, H, W), the merged spectrum; (B, C, H - k + 1,
+          W - k + 1) with ``same_padding=False``.
     """
 
     def __init__(self,
@@ -54,6 +58,7 @@ class GatedSpectralSpatialMerging(BaseModule):
                  kernel_size: int = 3,
                  reduction: int = 8,
                  min_hidden: int = 8,
+                 same_padding: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if in_channels < 1:
@@ -66,12 +71,13 @@ class GatedSpectralSpatialMerging(BaseModule):
                              f'{reduction} and {min_hidden}')
         self.in_channels = in_channels
         self.kernel_size = kernel_size
+        self.same_padding = same_padding
         hidden = max(min_hidden, math.ceil(in_channels / reduction))
         self.spatial = nn.Conv2d(
             in_channels,
             in_channels,
             kernel_size,
-            padding=kernel_size // 2,
+            padding=kernel_size // 2 if same_padding else 0,
             groups=in_channels)
         self.squeeze = nn.Conv2d(in_channels, hidden, 1)
         self.act = nn.GELU()
@@ -83,9 +89,13 @@ class GatedSpectralSpatialMerging(BaseModule):
             self.spatial(x)))))
 
     def forward(self, x: Tensor) -> Tensor:
-        """Gate the spectrum: (B, C, H, W) -> (B, C, H, W)."""
+        """Gate the spectrum: (B, C, H, W) -> (B, C, H', W')."""
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f'Expected (B, {self.in_channels}, H, W), got '
                 f'{tuple(x.shape)}')
-        return x * self.mask(x)
+        mask = self.mask(x)
+        if not self.same_padding and self.kernel_size > 1:
+            trim = self.kernel_size // 2
+            x = x[..., trim:-trim, trim:-trim]
+        return x * mask

@@ -128,7 +128,7 @@ class SS2D(nn.Module):
         delta, Bs, Cs = params.project(xs)
         ys = selective_scan(
             xs.reshape(batch, -1, H * W), delta, params.A, Bs, Cs,
-            params.Ds.float(), delta_bias=params.dt_projs_bias.reshape(-1).float(),
+            params.D, delta_bias=params.delta_bias,
             delta_softplus=True, backend=self.scan_backend)
         return cross_merge(ys.view(batch, NUM_DIRECTIONS, -1, H * W), H, W)
 
