@@ -27,7 +27,8 @@ model = dict(
         pooling='mean',
         auxiliary_fusion='token',  # LiDAR/SAR as one extra token per pixel
         block_cfg=dict(
-            state_dims=8, expand=2, bidirectional=True, conv_kernel_size=3),
+            state_dims=4, expand=1, bidirectional=True, conv_kernel_size=3,
+            scan_backend='auto'),
         pixel_chunk_size=65536),
     decode_head=dict(
         type='FCNHead',  # num_convs=0 + kernel 1: a per-pixel linear head

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Mapping, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -42,20 +43,23 @@ class SpectralMamba(BaseModule):
     * variant: ``'pixelwise'`` uses only the pixel's own spectrum (every
       kernel 1x1); ``'patchwise'`` lets the spatial neighbourhood enter
       through the GSSM depthwise ``spatial_kernel_size`` conv and a residual
-      depthwise ``spatial_kernel_size`` conv on the pooled features. All
-      spatial convs zero-pad by ``k // 2``, so the receptive field is
-      :attr:`receptive_field` pixels square (5 for k = 3) and scene borders
-      behave like the zero padding of the crop protocol. A pixel's output
-      is therefore identical whether the scene is processed whole or as
-      crops, as long as the pixel lies at least ``receptive_field // 2``
-      pixels inside the crop (or the crop edge is the scene edge). The
-      "patch size" of the patch protocol only needs to be >=
-      :attr:`receptive_field`.
-    * widths: ``embed_dims=32`` tokens, ``depth=2`` S6 blocks, state size 8,
-      expand 2, bidirectional scans (see ``block_cfg``), ``num_pieces=6``
+      depthwise ``spatial_kernel_size`` conv on the pooled features. The
+      receptive field is :attr:`receptive_field` pixels square (5 for
+      k = 3). Borders: the input is zero-padded once by
+      ``receptive_field // 2`` and the convolutions run unpadded, i.e. the
+      image is extended by zero *pixels* that pass through the whole model,
+      exactly like the zero-padded scene of the crop protocol. So a pixel's
+      output is identical whether the scene is processed whole or cut into
+      crops of the zero-padded scene, as long as the pixel lies at least
+      ``receptive_field // 2`` pixels inside its crop (crops with that halo
+      reproduce the whole-scene map everywhere). The "patch size" of the
+      patch protocol only needs to be >= :attr:`receptive_field`.
+    * widths: ``embed_dims=32`` tokens, ``depth=2`` S6 blocks, state size 4,
+      expand 1, bidirectional scans (see ``block_cfg``), ``num_pieces=6``
       (zero-padding the band count to a multiple of R), a shared piece
       embedding plus piece position embedding, mean pooling of the piece
-      sequence. About 30K parameters for Houston2013 (144 + 1 bands).
+      sequence. About 17K parameters for Houston2013 (144 + 1 bands), of
+      which 6.8K are the GSSM.
     * auxiliary modalities (all modalities after the first one in
       ``modality_channels``, e.g. LiDAR/SAR): ``'token'`` (default) embeds
       them with a pointwise conv to one extra token appended to each
@@ -86,8 +90,10 @@ class SpectralMamba(BaseModule):
         auxiliary_fusion (str): One of ``AUXILIARY_FUSIONS``.
             Default: 'token'.
         block_cfg (dict, optional): Arguments of every
-            :class:`SpectralS6Block`. Default: ``dict(state_dims=8,
-            expand=2, bidirectional=True, conv_kernel_size=3)``.
+            :class:`SpectralS6Block` (state_dims, expand, bidirectional,
+            conv_kernel_size, scan_backend, ...); None keeps its defaults
+            (state 4, expand 1, bidirectional, conv kernel 3, backend
+            'auto').
         pixel_chunk_size (int, optional): Pixels scanned per call (bounds
             whole-scene memory; exact). Default: 65536.
         check_finite (bool): Reject NaN / Inf inputs. Default: True.
@@ -160,11 +166,10 @@ class SpectralMamba(BaseModule):
         if auxiliary_fusion == 'band':
             spectrum_channels = total
         self.gssm = GatedSpectralSpatialMerging(
-            spectrum_channels, kernel_size=kernel, reduction=gssm_reduction)
-        if block_cfg is None:
-            block_cfg = dict(
-                state_dims=8, expand=2, bidirectional=True,
-                conv_kernel_size=3)
+            spectrum_channels,
+            kernel_size=kernel,
+            reduction=gssm_reduction,
+            same_padding=False)
         self.pss = PiecewiseSequentialScan(
             spectrum_channels,
             embed_dims=embed_dims,
@@ -183,7 +188,6 @@ class SpectralMamba(BaseModule):
                 embed_dims,
                 embed_dims,
                 kernel,
-                padding=kernel // 2,
                 groups=embed_dims)
         self.norm = nn.LayerNorm(embed_dims)
 
@@ -208,11 +212,20 @@ class SpectralMamba(BaseModule):
     def forward(self, x: Tensor) -> Tuple[Tensor]:
         """(B, in_channels, H, W) -> ((B, embed_dims, H, W),)."""
         spectrum, aux = self._split(x)
+        halo = self.receptive_field // 2
+        trim = self.spatial_kernel_size // 2
+        if halo:
+            # zero pixels around the input; the convolutions are unpadded
+            spectrum = F.pad(spectrum, (halo, ) * 4)
+        merged = self.gssm(spectrum)
         extra = None
         if aux is not None:
+            if halo:
+                aux = F.pad(aux, (halo - trim, ) * 4)
             extra = self.auxiliary_embedding(aux)
-        feats = self.pss(self.gssm(spectrum), extra)
+        feats = self.pss(merged, extra)
         if self.spatial_mixing is not None:
-            feats = feats + self.spatial_mixing(feats)
+            feats = feats[..., trim:-trim, trim:-trim] + \
+                self.spatial_mixing(feats)
         feats = self.norm(feats.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         return (feats.contiguous(), )

@@ -86,8 +86,11 @@ class SpectralS6Block(BaseModule):
 
     Args:
         embed_dims (int): Token width C.
-        state_dims (int): SSM state size N. Default: 8.
-        expand (int): Inner width ``E = expand * embed_dims``. Default: 2.
+        state_dims (int): SSM state size N. Default: 4 (Mamba uses 16 on
+            long sequences; the cost of the scan grows with E * N, and a piece
+            sequence is only about 6 long).
+        expand (int): Inner width ``E = expand * embed_dims``. Default: 1
+            (Mamba: 2; kept small for a tiny per-pixel model).
         dt_rank (int, optional): Rank of the delta projection; default
             ``ceil(embed_dims / 16)`` as in Mamba.
         conv_kernel_size (int): Causal depthwise convolution along the
@@ -108,8 +111,8 @@ class SpectralS6Block(BaseModule):
 
     def __init__(self,
                  embed_dims: int,
-                 state_dims: int = 8,
-                 expand: int = 2,
+                 state_dims: int = 4,
+                 expand: int = 1,
                  dt_rank=None,
                  conv_kernel_size: int = 3,
                  bidirectional: bool = True,
