@@ -37,7 +37,8 @@ def _wanted(train_per_class: TrainPerClass, k: int, available: int) -> int:
         if not 0 < train_per_class < 1:
             raise ValueError('A fractional train_per_class must lie in '
                              f'(0, 1), got {train_per_class}.')
-        wanted = int(round(train_per_class * available))
+        # At least one pixel, so small classes are not left out.
+        wanted = max(1, int(round(train_per_class * available)))
     elif isinstance(train_per_class, (int, np.integer)):
         wanted = int(train_per_class)
     else:
@@ -66,7 +67,7 @@ def sample_per_class(gt: np.ndarray,
         gt: (H, W) ground truth, 0 = unlabeled, 1..K classes.
         num_classes: K.
         train_per_class: Training pixels per class: an int (same for all), a
-            float in (0, 1) (fraction of each class, rounded), or a sequence
+            float in (0, 1) (fraction of each class, rounded, at least one), or a sequence
             of K ints. A class with no more pixels than asked gives half of
             them (at least one), so it keeps test pixels.
         seed: Seed of the generator.

@@ -335,6 +335,8 @@ class HSIScene(NonGeoDataset):
         if self.has_standard_split or self.split_files is not None:
             train = self._read_labels('train labels')
             test = self._read_labels('test labels')
+            self._check_size('train labels', train)
+            self._check_size('test labels', test)
             overlap = int(((train > 0) & (test > 0)).sum())
             if overlap:
                 raise ValueError(
@@ -344,8 +346,6 @@ class HSIScene(NonGeoDataset):
             self._check_size('ground truth', gt)
             train, test = sample_per_class(gt, len(self.classes),
                                            self.train_per_class, self.seed)
-        self._check_size('train labels', train)
-        self._check_size('test labels', test)
         self.label_maps: Dict[str, np.ndarray] = {
             'train': train,
             'test': test
