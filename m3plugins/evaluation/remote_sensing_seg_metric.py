@@ -32,10 +32,11 @@ averages over every class and has neither F1-mean naming nor Kappa. Here:
 The per-sample statistics are MMSeg's intersection / union / areas in
 spirit, but counted exactly with ``torch.bincount`` (int64) into a
 confusion matrix: ``IoUMetric.intersect_and_union`` counts with
-``torch.histc`` in float32, which saturates at 2**24 = 16,777,216 pixels
-per class and sample, and a whole 6000 x 6000 Potsdam tile has 36 M pixels
-(a tile of one class counts 33,554,432 there). The confusion matrix is also
-what Kappa needs.
+``torch.histc`` in float32, whose counts stop being exact above 2**24 =
+16,777,216 pixels per class and sample, while a whole 6000 x 6000 Potsdam
+tile has 36 M pixels (on the CPU a tile of one class counts 33,554,432
+there; a 4097 x 4097 one 16,785,408). The confusion matrix is also what
+Kappa needs.
 
 Results: ``output_dir`` (``tools/test.py --out DIR`` sets it) receives
 ``metrics.json`` (summary, per-class values and the confusion matrix);
