@@ -1,0 +1,307 @@
+"""Open one raster per modality and check that they describe the same grid.
+
+Large-scene inference (:mod:`m3plugins.apis.large_scene_inference`) reads a
+scene as a set of co-registered rasters, one per modality (an optical GeoTIFF
+and a DSM GeoTIFF, or the ``.mat`` cubes of a hyperspectral benchmark). This
+module opens them, checks them against each other and against the model's
+``modality_channels``, and reads aligned windows from all of them at once.
+
+Memory contract, by format:
+
+* GeoTIFF (``.tif``/``.tiff``): opened with rasterio and read window by
+  window, so only the windows being processed are in memory.
+* NumPy ``.npy``: memory-mapped (``np.load(mmap_mode='r')``), so windows are
+  read from disk as well.
+* MATLAB ``.mat`` (v5 or v7.3): loaded whole into memory with
+  :func:`m3plugins.datasets.hsi.raster_io.read_raster` (neither format can be
+  read by window in general). The hyperspectral benchmark scenes that ship as
+  ``.mat`` are small (Houston2013 144 x 349 x 1905 float32 is 383 MB). A
+  ``.mat`` path may name its variable as ``path.mat:KEY``; without a key the
+  variable named like the modality is used, else the file's only variable.
+
+Windows come back as ``(h, w, C)`` arrays in the file's band order, the
+layout of :func:`read_raster` and of the package's datasets.
+
+Alignment rules, each failure a :class:`RasterAlignmentError` naming the
+modality and file:
+
+* every modality named in ``modality_channels`` has exactly one raster, and
+  no raster names an unknown modality;
+* every raster's band count equals the modality's channel count;
+* all rasters share one size (height x width);
+* georeferenced rasters (GeoTIFFs with a CRS) share one CRS and one affine
+  transform (equal to within 1/1000 of a pixel). Rasters without
+  georeferencing (``.mat``, ``.npy``, GeoTIFFs without CRS) only need the
+  same size; the scene's georeferencing is then taken from the georeferenced
+  ones, if any.
+"""
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import Dict, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from m3plugins.datasets.hsi.raster_io import RasterReadError, read_raster
+
+__all__ = [
+    'RasterAlignmentError', 'ModalityRaster', 'ModalityRasterStack',
+    'open_modality_rasters', 'split_mat_key'
+]
+
+#: Fraction of a pixel by which two transforms may differ and still align.
+TRANSFORM_TOLERANCE_PIXELS = 1e-3
+_GEOTIFF_SUFFIXES = ('.tif', '.tiff')
+
+
+class RasterAlignmentError(ValueError):
+    """Modality rasters do not fit the model or do not share one grid."""
+
+
+def split_mat_key(path: str) -> Tuple[str, Optional[str]]:
+    """Split ``'scene.mat:KEY'`` into ``('scene.mat', 'KEY')``.
+
+    Args:
+        path: A raster path, for ``.mat`` files optionally followed by
+            ``:KEY`` naming the variable.
+
+    Returns:
+        tuple: The file path and the key (None when not given).
+    """
+    head, sep, key = str(path).rpartition(':')
+    if sep and head.lower().endswith('.mat') and key and '/' not in key \
+            and '\\' not in key:
+        return head, key
+    return str(path), None
+
+
+class ModalityRaster:
+    """One modality's raster, readable by window.
+
+    Args:
+        name: Modality name (a key of the model's ``modality_channels``).
+        path: GeoTIFF, ``.npy`` or ``.mat`` path (``.mat`` optionally as
+            ``path.mat:KEY``).
+
+    Attributes:
+        height, width, count: Raster size and band count.
+        crs: rasterio CRS, or None when not georeferenced.
+        transform: affine transform, or None when not georeferenced.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        RasterReadError: If it cannot be read (the message names the file).
+    """
+
+    def __init__(self, name: str, path: Union[str, os.PathLike]):
+        self.name = name
+        self.path, key = split_mat_key(os.fspath(path))
+        if not osp.isfile(self.path):
+            raise FileNotFoundError(
+                f'Raster of modality {name!r} not found: {self.path!r}')
+        self.crs = None
+        self.transform = None
+        self._dataset = None
+        self._array = None
+        suffix = osp.splitext(self.path)[1].lower()
+        if suffix in _GEOTIFF_SUFFIXES:
+            self._open_geotiff()
+        elif suffix == '.npy':
+            try:
+                array = np.load(self.path, mmap_mode='r', allow_pickle=False)
+            except (ValueError, OSError, EOFError) as e:
+                raise RasterReadError(
+                    f'Cannot read {self.path!r} (modality {name!r}) as .npy: '
+                    f'{e}') from e
+            self._set_array(array)
+        else:
+            # Without an explicit key: the variable named like the modality,
+            # else the file's only variable.
+            self._set_array(
+                read_raster(self.path, key=key if key else (name, None)))
+
+    def _open_geotiff(self) -> None:
+        import rasterio
+        from rasterio.errors import RasterioIOError
+        try:
+            self._dataset = rasterio.open(self.path)
+        except RasterioIOError as e:
+            raise RasterReadError(
+                f'Cannot read {self.path!r} (modality {self.name!r}) as '
+                f'GeoTIFF: {e}') from e
+        self.height = self._dataset.height
+        self.width = self._dataset.width
+        self.count = self._dataset.count
+        if self._dataset.crs is not None:
+            self.crs = self._dataset.crs
+            self.transform = self._dataset.transform
+
+    def _set_array(self, array: np.ndarray) -> None:
+        if array.ndim == 2:
+            array = array[..., None]
+        if array.ndim != 3:
+            raise RasterReadError(
+                f'{self.path!r} (modality {self.name!r}) holds an array of '
+                f'shape {array.shape}; expected (H, W) or (H, W, C).')
+        self._array = array
+        self.height, self.width, self.count = array.shape
+
+    @property
+    def georeferenced(self) -> bool:
+        """Whether the raster carries a CRS and a transform."""
+        return self.crs is not None
+
+    def read(self, row: int, col: int, height: int,
+             width: int) -> np.ndarray:
+        """Read the window ``[row:row+height, col:col+width]``.
+
+        Returns:
+            np.ndarray: (height, width, count) array in the file's dtype.
+        """
+        if self._dataset is not None:
+            from rasterio.windows import Window
+            window = self._dataset.read(
+                window=Window(col, row, width, height))
+            return np.moveaxis(window, 0, -1)
+        return np.asarray(self._array[row:row + height, col:col + width])
+
+    def close(self) -> None:
+        """Release the file handle (GeoTIFF) or the array."""
+        if self._dataset is not None:
+            self._dataset.close()
+            self._dataset = None
+        self._array = None
+
+    def __repr__(self) -> str:
+        return (f'ModalityRaster({self.name!r}, {self.path!r}, '
+                f'{self.height}x{self.width}x{self.count})')
+
+
+def _transforms_align(first, second) -> bool:
+    pixel = min(abs(first.a), abs(first.e)) or 1.0
+    tolerance = TRANSFORM_TOLERANCE_PIXELS * pixel
+    return all(
+        abs(x - y) <= tolerance
+        for x, y in zip(tuple(first)[:6], tuple(second)[:6]))
+
+
+class ModalityRasterStack:
+    """Aligned rasters of all modalities of a scene, in the model's order.
+
+    Built by :func:`open_modality_rasters`. ``read(row, col, h, w)`` gives a
+    dict modality -> (h, w, C_m) window, ready for
+    :func:`m3plugins.utils.modalities.stack_modalities`.
+
+    Attributes:
+        rasters: Ordered modality -> :class:`ModalityRaster`.
+        height, width: The shared size.
+        crs, transform: The scene's georeferencing (from the first
+            georeferenced raster), or None.
+    """
+
+    def __init__(self, rasters: 'OrderedDict[str, ModalityRaster]'):
+        self.rasters = rasters
+        first = next(iter(rasters.values()))
+        self.height, self.width = first.height, first.width
+        reference = next((r for r in rasters.values() if r.georeferenced),
+                         None)
+        self.crs = reference.crs if reference is not None else None
+        self.transform = (reference.transform
+                          if reference is not None else None)
+
+    def read(self, row: int, col: int, height: int,
+             width: int) -> Dict[str, np.ndarray]:
+        """Read one window from every modality."""
+        return OrderedDict((name, raster.read(row, col, height, width))
+                           for name, raster in self.rasters.items())
+
+    def close(self) -> None:
+        for raster in self.rasters.values():
+            raster.close()
+
+    def __enter__(self) -> 'ModalityRasterStack':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _check_alignment(rasters: Mapping[str, ModalityRaster]) -> None:
+    items = list(rasters.values())
+    first = items[0]
+    for raster in items[1:]:
+        if (raster.height, raster.width) != (first.height, first.width):
+            raise RasterAlignmentError(
+                f'Modality {raster.name!r} ({raster.path}) is '
+                f'{raster.height}x{raster.width} pixels but modality '
+                f'{first.name!r} ({first.path}) is {first.height}x'
+                f'{first.width}; all modalities must cover the same grid. '
+                'Resample or crop them to one grid first.')
+    georeferenced = [r for r in items if r.georeferenced]
+    if not georeferenced:
+        return
+    reference = georeferenced[0]
+    for raster in georeferenced[1:]:
+        if raster.crs != reference.crs:
+            raise RasterAlignmentError(
+                f'Modality {raster.name!r} ({raster.path}) has CRS '
+                f'{raster.crs} but modality {reference.name!r} '
+                f'({reference.path}) has CRS {reference.crs}; reproject '
+                'them to one CRS first.')
+        if not _transforms_align(raster.transform, reference.transform):
+            raise RasterAlignmentError(
+                f'Modality {raster.name!r} ({raster.path}) has transform '
+                f'{tuple(raster.transform)[:6]} but modality '
+                f'{reference.name!r} ({reference.path}) has '
+                f'{tuple(reference.transform)[:6]}; the rasters are the same '
+                'size but not on the same grid (shifted or of another pixel '
+                'size). Resample them to one grid first.')
+
+
+def open_modality_rasters(
+        rasters: Mapping[str, Union[str, os.PathLike]],
+        modality_channels: Mapping[str, int]) -> ModalityRasterStack:
+    """Open one raster per modality and check them (see the module doc).
+
+    Args:
+        rasters: Modality name -> raster path.
+        modality_channels: The model's ordered modality -> channel count.
+
+    Returns:
+        ModalityRasterStack: The rasters in the order of
+        ``modality_channels``.
+
+    Raises:
+        RasterAlignmentError: For a missing or unknown modality, a wrong band
+            count, or rasters on different grids.
+        FileNotFoundError, RasterReadError: For unreadable files.
+    """
+    missing = [m for m in modality_channels if m not in rasters]
+    unknown = [m for m in rasters if m not in modality_channels]
+    expected = ', '.join(f'{m} ({n} band{"s" if n != 1 else ""})'
+                         for m, n in modality_channels.items())
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f'No raster for modality {missing}.')
+        if unknown:
+            problems.append(f'Rasters given for unknown modality {unknown}.')
+        raise RasterAlignmentError(
+            f'{" ".join(problems)} The model expects one raster per '
+            f'modality: {expected}.')
+    opened = OrderedDict()
+    try:
+        for name, channels in modality_channels.items():
+            raster = ModalityRaster(name, rasters[name])
+            opened[name] = raster
+            if raster.count != int(channels):
+                raise RasterAlignmentError(
+                    f'Modality {name!r} ({raster.path}) has {raster.count} '
+                    f'band(s) but the model expects {channels}; the model '
+                    f'expects {expected}.')
+        _check_alignment(opened)
+    except BaseException:
+        for raster in opened.values():
+            raster.close()
+        raise
+    return ModalityRasterStack(opened)

@@ -1,0 +1,23 @@
+"""Fixtures of the large-scene inference tests (helpers in
+``inference_helpers.py``)."""
+import pytest
+import torch
+
+from inference_helpers import make_scene, probe_config_dict, write_geotiff
+
+
+@pytest.fixture
+def probe_model():
+    """The probe segmentor on CPU, seeded random weights."""
+    from m3plugins.apis.large_scene_inference import load_segmentor
+    torch.manual_seed(0)
+    return load_segmentor(probe_config_dict(), device='cpu')
+
+
+@pytest.fixture
+def scene_pair(tmp_path):
+    """Georeferenced 150 x 170 optical + DSM GeoTIFFs (EPSG:32632)."""
+    optical, dsm = make_scene(150, 170)
+    return dict(
+        optical=write_geotiff(tmp_path / 'optical.tif', optical),
+        dsm=write_geotiff(tmp_path / 'dsm.tif', dsm)), (optical, dsm)

@@ -1,0 +1,139 @@
+"""Helpers of the large-scene inference tests: a per-pixel probe model and
+generated georeferenced rasters in the real on-disk format (GeoTIFF).
+
+The probe model is an MMSeg ``EncoderDecoder`` whose backbone is a stack of
+1x1 convolutions and whose head is MMSeg's ``FCNHead`` with ``num_convs=0``
+and a 1x1 classifier: every output pixel depends on that pixel's input only.
+Its tile logits therefore equal the whole-image logits at every pixel, which
+is the condition under which blended tiled inference must reproduce one
+whole-image forward (see :mod:`m3plugins.apis.tile_blending`).
+"""
+import numpy as np
+from mmengine.model import BaseModule
+from torch import nn
+
+import m3plugins  # noqa: F401
+from mmseg.registry import MODELS
+from m3plugins.utils.modalities import split_modalities
+
+PROBE_BACKBONE = 'LargeSceneInferenceProbeBackbone'
+CRS = 'EPSG:32632'
+#: Upper-left corner (UTM 32N, metres) and pixel size of the test rasters.
+ORIGIN = (500000.0, 5400000.0)
+PIXEL = 0.5
+
+
+class LargeSceneInferenceProbeBackbone(BaseModule):
+    """Per-pixel backbone of the tests: 1x1 conv, ReLU, 1x1 conv.
+
+    Args:
+        modality_channels: Ordered modality -> channels of the input stack.
+        channels: Output channels.
+
+    Shapes: (B, sum C, H, W) -> [(B, channels, H, W)].
+    """
+
+    def __init__(self, modality_channels, channels=8, init_cfg=None):
+        super().__init__(init_cfg)
+        self.modality_channels = dict(modality_channels)
+        in_channels = sum(self.modality_channels.values())
+        self.layers = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x):
+        split_modalities(x, self.modality_channels)
+        return [self.layers(x)]
+
+
+if MODELS.get(PROBE_BACKBONE) is None:
+    MODELS.register_module(PROBE_BACKBONE,
+                           module=LargeSceneInferenceProbeBackbone)
+
+
+#: The test dataset of the probe config: the package's ISPRS Potsdam dataset,
+#: whose contract is raw optical bands + DSM min-max over the tile.
+ISPRS_TEST_DATASET = dict(type='ISPRSPotsdamDataset', data_root='unused',
+                          split='test')
+
+
+def probe_config_dict(num_classes=6, dataset=ISPRS_TEST_DATASET,
+                      modality_channels=None):
+    """Config of the probe model; ``dataset=None`` leaves out the test
+    dataloader."""
+    from mmengine.config import Config
+    modality_channels = modality_channels or dict(optical=3, dsm=1)
+    total = sum(modality_channels.values())
+    loaders = {} if dataset is None else dict(
+        test_dataloader=dict(batch_size=1, dataset=dict(dataset)))
+    return Config(
+        dict(
+            default_scope='mmseg',
+            model=dict(
+                type='EncoderDecoder',
+                data_preprocessor=dict(
+                    type='SegDataPreProcessor',
+                    mean=[100.0] * (total - 1) + [0.5],
+                    std=[50.0] * (total - 1) + [0.25],
+                    pad_val=0,
+                    seg_pad_val=255),
+                backbone=dict(
+                    type=PROBE_BACKBONE,
+                    modality_channels=modality_channels,
+                    channels=8),
+                decode_head=dict(
+                    type='FCNHead',
+                    in_channels=8,
+                    channels=8,
+                    num_convs=0,
+                    concat_input=False,
+                    kernel_size=1,
+                    dropout_ratio=0.0,
+                    num_classes=num_classes,
+                    norm_cfg=None,
+                    align_corners=False),
+                test_cfg=dict(mode='whole')),
+            **loaders))
+
+
+def write_config_file(cfg, path):
+    """Write a Config as a Python config file, keeping dict order (unlike
+    ``Config.dump``, which sorts keys)."""
+    lines = [f'{key} = {value!r}' for key, value in cfg.to_dict().items()]
+    path.write_text('\n'.join(lines) + '\n')
+    return str(path)
+
+
+def write_geotiff(path, array, crs=CRS, origin=ORIGIN, pixel=PIXEL,
+                  nodata=None):
+    """Write an (H, W) or (H, W, C) array as a GeoTIFF (bands last in)."""
+    import rasterio
+    from rasterio.transform import from_origin
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = array[..., None]
+    profile = dict(driver='GTiff', height=array.shape[0],
+                   width=array.shape[1], count=array.shape[2],
+                   dtype=array.dtype.name)
+    if crs is not None:
+        profile.update(crs=crs, transform=from_origin(*origin, pixel, pixel))
+    if nodata is not None:
+        profile['nodata'] = nodata
+    with rasterio.open(path, 'w', **profile) as dst:
+        dst.write(np.moveaxis(array, -1, 0))
+    return str(path)
+
+
+def make_scene(height, width, seed=0):
+    """A smooth-ish optical (uint8, 3 bands) + DSM (float32) pair."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    optical = np.stack([
+        127 + 100 * np.sin(xx / 7.0 + k) * np.cos(yy / 11.0 - k)
+        for k in range(3)
+    ], axis=-1)
+    optical += rng.normal(0, 10, optical.shape)
+    optical = np.clip(optical, 0, 255).astype(np.uint8)
+    dsm = (30 + 5 * np.sin(yy / 9.0) + 0.01 * xx +
+           rng.normal(0, 0.5, (height, width))).astype(np.float32)
+    return optical, dsm

@@ -1,0 +1,286 @@
+"""End-to-end large-scene inference on generated georeferenced GeoTIFFs.
+
+The probe model (see conftest) is per-pixel, so each tile's logits equal the
+whole-image logits at every pixel and the blended tiled map must equal one
+whole-image forward; the reference forward here normalises the full arrays
+with NumPy on its own, independent of the streaming statistics and tiling.
+"""
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from inference_helpers import probe_config_dict, write_config_file, write_geotiff
+from m3plugins.apis.large_scene_inference import (
+    class_names_and_palette, default_tile_layout, infer_large_scene,
+    load_segmentor, modality_channels_from_config, segment_windows)
+from m3plugins.apis.modality_rasters import RasterAlignmentError
+from m3plugins.apis.scene_map_writers import CLASS_MAP_NODATA
+from m3plugins.apis.scene_normalization import normalization_from_config
+
+
+def whole_image_logits(model, optical, dsm):
+    """One forward over the whole scene, normalised like the dataset:
+    optical raw, DSM min-max over the scene."""
+    dsm01 = (dsm - dsm.min()) / (dsm.max() - dsm.min())
+    stacked = np.concatenate(
+        [optical.astype(np.float32), dsm01[..., None].astype(np.float32)],
+        axis=-1)
+    return segment_windows(model, [stacked])[0]
+
+
+def test_tiled_map_equals_whole_image_forward(probe_model, scene_pair,
+                                              tmp_path):
+    rasters, (optical, dsm) = scene_pair
+    result = infer_large_scene(
+        probe_model, rasters, str(tmp_path / 'map.tif'), tile_size=64,
+        overlap=16, batch_size=3, save_probabilities=True, progress=False)
+    assert result.num_tiles == 3 * 4  # rows 0,48,86; cols 0,48,96,106
+    assert result.tile_size == (64, 64) and result.overlap == (16, 16)
+    assert result.normalization == dict(optical='none', dsm='minmax')
+    expected_logits = whole_image_logits(probe_model, optical, dsm)
+    expected = expected_logits.argmax(0)
+    with rasterio.open(result.class_map) as src:
+        class_map = src.read(1)
+    assert class_map.shape == (150, 170)
+    assert len(np.unique(expected)) > 1  # a map worth comparing
+    np.testing.assert_array_equal(class_map, expected)
+    # The probabilities are the softmax of the blended logits.
+    with rasterio.open(result.probabilities) as src:
+        probabilities = src.read()
+    softmax = torch.softmax(torch.from_numpy(expected_logits), 0).numpy()
+    np.testing.assert_allclose(probabilities, softmax, atol=1e-5)
+
+
+def test_output_georeferencing_is_copied_exactly(probe_model, scene_pair,
+                                                 tmp_path):
+    rasters, _ = scene_pair
+    result = infer_large_scene(
+        probe_model, rasters, str(tmp_path / 'out' / 'map.tif'),
+        tile_size=64, overlap=8, save_probabilities=True, progress=False)
+    with rasterio.open(rasters['optical']) as reference:
+        for path, count, dtype in ((result.class_map, 1, 'uint8'),
+                                   (result.probabilities, 6, 'float32')):
+            with rasterio.open(path) as out:
+                assert out.crs == reference.crs
+                assert out.crs.to_epsg() == 32632
+                assert out.transform == reference.transform
+                assert (out.height, out.width) == (150, 170)
+                assert out.count == count and out.dtypes[0] == dtype
+    with rasterio.open(result.class_map) as out:
+        assert out.nodata == CLASS_MAP_NODATA
+
+
+def test_probabilities_sum_to_one_and_uint8_scaling(probe_model, scene_pair,
+                                                    tmp_path):
+    rasters, _ = scene_pair
+    result = infer_large_scene(
+        probe_model, rasters, str(tmp_path / 'map.tif'), tile_size=48,
+        overlap=12, save_probabilities=True, probability_dtype='uint8',
+        probabilities_path=str(tmp_path / 'p8.tif'), save_preview=False,
+        progress=False)
+    assert result.preview is None
+    with rasterio.open(tmp_path / 'p8.tif') as src:
+        stored = src.read()
+        assert src.dtypes[0] == 'uint8'
+    assert np.abs(stored.astype(int).sum(0) - 255).max() <= 3
+    float_result = infer_large_scene(
+        probe_model, rasters, str(tmp_path / 'mapf.tif'), tile_size=48,
+        overlap=12, save_probabilities=True, save_preview=False,
+        progress=False)
+    with rasterio.open(float_result.probabilities) as src:
+        probabilities = src.read()
+    np.testing.assert_allclose(probabilities.sum(0), 1, atol=1e-5)
+    assert (probabilities >= 0).all()
+    # uint8 is round(255 p) of the float32 probabilities.
+    assert np.abs(stored.astype(int) -
+                  np.rint(probabilities * 255).astype(int)).max() <= 1
+
+
+def test_preview_png_with_legend_and_class_offset(probe_model, scene_pair,
+                                                  tmp_path):
+    import matplotlib.image
+    rasters, _ = scene_pair
+    result = infer_large_scene(
+        probe_model, rasters, str(tmp_path / 'map.tif'), tile_size=64,
+        class_offset=1, progress=False)
+    assert result.preview == str(tmp_path / 'map.png')
+    image = matplotlib.image.imread(result.preview)
+    assert image.ndim == 3 and image.shape[0] >= 150
+    # The legend makes the figure wider than the map.
+    assert image.shape[1] > 170
+    assert result.classes[:2] == ('impervious_surfaces', 'building')
+    with rasterio.open(result.class_map) as src:
+        values = np.unique(src.read(1))
+    assert values.min() >= 1 and values.max() <= 6
+
+
+def test_misaligned_inputs_are_rejected_before_any_output(
+        probe_model, scene_pair, tmp_path):
+    rasters, (_, dsm) = scene_pair
+    shifted = write_geotiff(tmp_path / 'dsm_shifted.tif', dsm,
+                            origin=(500010.0, 5400000.0))
+    with pytest.raises(RasterAlignmentError, match='dsm_shifted.tif'):
+        infer_large_scene(probe_model, dict(rasters, dsm=shifted),
+                          str(tmp_path / 'never.tif'), progress=False)
+    other_crs = write_geotiff(tmp_path / 'dsm_wgs.tif', dsm, crs='EPSG:4326')
+    with pytest.raises(RasterAlignmentError, match='CRS'):
+        infer_large_scene(probe_model, dict(rasters, dsm=other_crs),
+                          str(tmp_path / 'never.tif'), progress=False)
+    cropped = write_geotiff(tmp_path / 'dsm_crop.tif', dsm[:, :169])
+    with pytest.raises(RasterAlignmentError, match='150x169'):
+        infer_large_scene(probe_model, dict(rasters, dsm=cropped),
+                          str(tmp_path / 'never.tif'), progress=False)
+    assert not (tmp_path / 'never.tif').exists()
+
+
+def test_nan_in_a_modality_is_named(probe_model, scene_pair, tmp_path):
+    rasters, (_, dsm) = scene_pair
+    holed = dsm.copy()
+    holed[100, 100] = np.nan
+    rasters = dict(rasters, dsm=write_geotiff(tmp_path / 'nan.tif', holed))
+    with pytest.raises(ValueError, match="'dsm'.*NaN"):
+        infer_large_scene(probe_model, rasters, str(tmp_path / 'map.tif'),
+                          tile_size=64, progress=False)
+
+
+def test_bad_tiling_arguments(probe_model, scene_pair, tmp_path):
+    rasters, _ = scene_pair
+    with pytest.raises(ValueError, match='overlap < tile_size'):
+        infer_large_scene(probe_model, rasters, str(tmp_path / 'm.tif'),
+                          tile_size=32, overlap=32, progress=False)
+    with pytest.raises(ValueError, match='batch_size'):
+        infer_large_scene(probe_model, rasters, str(tmp_path / 'm.tif'),
+                          batch_size=0, progress=False)
+
+
+def test_normalization_follows_each_dataset_contract():
+    modalities = ['optical', 'dsm']
+    # ISPRS datasets: raw optical, DSM with dsm_normalization (class default
+    # 'minmax', or the config's value).
+    isprs = probe_config_dict()
+    assert normalization_from_config(isprs, modalities) == dict(
+        optical='none', dsm='minmax')
+    isprs.test_dataloader.dataset.dsm_normalization = 'zscore'
+    assert normalization_from_config(isprs, modalities) == dict(
+        optical='none', dsm='zscore')
+    # An override wins per modality.
+    assert normalization_from_config(isprs, modalities,
+                                     dict(optical='minmax')) == dict(
+                                         optical='minmax', dsm='zscore')
+    # A generic dataset's `normalization` argument; unnamed -> 'minmax'.
+    generic = probe_config_dict(dataset=dict(
+        type='PotsdamDataset', normalization=dict(dsm='none')))
+    assert normalization_from_config(generic, modalities) == dict(
+        optical='minmax', dsm='none')
+    # HSISceneDataset: scene.normalization, default of the scene class.
+    channels = dict(hsi=144, lidar=1)
+    hsi = probe_config_dict(
+        modality_channels=channels,
+        dataset=dict(type='RepeatDataset', times=2, dataset=dict(
+            type='HSISceneDataset',
+            scene=dict(type='Houston2013', root='unused',
+                       modalities=('hsi', 'lidar')))))
+    assert normalization_from_config(hsi, list(channels)) == dict(
+        hsi='minmax', lidar='minmax')
+    hsi.test_dataloader.dataset.dataset.scene.normalization = dict(
+        lidar='zscore')
+    assert normalization_from_config(hsi, list(channels)) == dict(
+        hsi='minmax', lidar='zscore')
+    names, _ = class_names_and_palette(hsi, 15)
+    assert len(names) == 15 and names != [f'class {i}' for i in range(15)]
+    # No test dataset: normalisation must be given.
+    bare = probe_config_dict(dataset=None)
+    with pytest.raises(ValueError, match='Pass normalization explicitly'):
+        normalization_from_config(bare, modalities)
+    assert normalization_from_config(bare, modalities, 'none') == dict(
+        optical='none', dsm='none')
+    with pytest.raises(ValueError, match='not in use'):
+        normalization_from_config(isprs, modalities, dict(sar='none'))
+
+
+def test_config_contract_lookups():
+    cfg = probe_config_dict()
+    assert list(modality_channels_from_config(cfg).items()) == [
+        ('optical', 3), ('dsm', 1)]
+    assert default_tile_layout(cfg) == ((512, 512), (128, 128))
+    cfg.model.test_cfg = dict(mode='slide', crop_size=(256, 256),
+                              stride=(32, 32))
+    assert default_tile_layout(cfg) == ((256, 256), (64, 64))
+    # Legend from the test dataset's METAINFO (ISPRS classes), or generated
+    # names when the class count differs.
+    names, palette = class_names_and_palette(cfg, 6)
+    assert names[0] == 'impervious_surfaces' and names[-1] == 'clutter'
+    assert palette[1] == [0, 0, 255]
+    names, palette = class_names_and_palette(cfg, 4)
+    assert names == ['class 0', 'class 1', 'class 2', 'class 3']
+    assert len(palette) == 4
+    del cfg.model.backbone['modality_channels']
+    with pytest.raises(ValueError, match='modality_channels'):
+        modality_channels_from_config(cfg)
+
+
+def test_dumped_config_with_reordered_modalities_warns(tmp_path):
+    """mmengine's Config.dump sorts dict keys: modality_channels of a dumped
+    config no longer match the dataset's stacking order."""
+    from mmengine.config import Config
+    cfg = probe_config_dict()
+    cfg.dump(str(tmp_path / 'dumped.py'))
+    dumped = Config.fromfile(str(tmp_path / 'dumped.py'))
+    assert list(modality_channels_from_config(dumped)) == ['dsm', 'optical']
+    model = load_segmentor(dumped, device='cpu')
+    optical = np.zeros((8, 8, 3), np.uint8)
+    paths = dict(optical=write_geotiff(tmp_path / 'o.tif', optical),
+                 dsm=write_geotiff(tmp_path / 'd.tif',
+                                   np.ones((8, 8), np.float32)))
+    with pytest.warns(UserWarning, match='sorts dict keys'):
+        infer_large_scene(model, paths, str(tmp_path / 'm.tif'),
+                          save_preview=False, progress=False)
+
+
+def load_infer_tool(repo_root):
+    """tools/infer.py as a module (tools/ is not a package)."""
+    import importlib.util
+    import os.path as osp
+    spec = importlib.util.spec_from_file_location(
+        'm3plugins_tools_infer', osp.join(repo_root, 'tools', 'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_with_checkpoint_matches_the_api(scene_pair, tmp_path,
+                                             repo_root):
+    """tools/infer.py: config file + checkpoint written by this test."""
+    main = load_infer_tool(repo_root).main
+    rasters, _ = scene_pair
+    cfg = probe_config_dict()
+    torch.manual_seed(3)
+    model = load_segmentor(cfg, device='cpu')
+    checkpoint = tmp_path / 'probe.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    config_file = write_config_file(cfg, tmp_path / 'probe_cfg.py')
+    out = tmp_path / 'cli' / 'map.tif'
+    status = main([
+        str(config_file), str(checkpoint), '--modality',
+        f'optical={rasters["optical"]}', '--modality',
+        f'dsm={rasters["dsm"]}', '--out', str(out), '--tile-size', '64',
+        '--overlap', '16', '--batch-size', '2', '--device', 'cpu',
+        '--save-probs', '--no-progress'
+    ])
+    assert status == 0
+    assert (tmp_path / 'cli' / 'map_probs.tif').is_file()
+    assert (tmp_path / 'cli' / 'map.png').is_file()
+    api = infer_large_scene(model, rasters, str(tmp_path / 'api.tif'),
+                            tile_size=64, overlap=16, save_preview=False,
+                            progress=False)
+    with rasterio.open(out) as cli_map, rasterio.open(api.class_map) as ref:
+        np.testing.assert_array_equal(cli_map.read(), ref.read())
+    # Misaligned input: exit status 2 and the offending file named.
+    status = main([
+        str(config_file), str(checkpoint), '--modality',
+        f'optical={rasters["optical"]}', '--modality',
+        f'dsm={rasters["optical"]}', '--out', str(tmp_path / 'bad.tif'),
+        '--no-progress'
+    ])
+    assert status == 2

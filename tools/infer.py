@@ -1,0 +1,157 @@
+"""Segment a whole multimodal scene into a georeferenced class map.
+
+One raster per modality of the config's ``modality_channels`` (GeoTIFF,
+``.npy``, or the scene's ``.mat`` files, ``file.mat:KEY`` to pick a
+variable); tiles with overlap and blended logits; writes a uint8 GeoTIFF class
+map with the input's CRS and transform, optionally per-class probabilities,
+and a colour PNG preview with a legend. See
+:mod:`m3plugins.apis.large_scene_inference` for the full contract
+(normalisation from the config's test dataset, memory, outputs).
+
+Examples:
+    python tools/infer.py configs/mobanet/mobanet_demo.py ckpt.pth \
+        --modality optical=top_potsdam_2_13_RGB.tif \
+        --modality dsm=dsm_potsdam_02_13.tif \
+        --out maps/potsdam_2_13.tif --batch-size 4 --save-probs
+
+    python tools/infer.py configs/m3amba/m3amba_houston2013.py ckpt.pth \
+        --modality hsi=Houston2013/HSI.mat --modality lidar=Houston2013/LiDAR.mat \
+        --out maps/houston2013.tif --class-offset 1
+"""
+import argparse
+import sys
+from typing import Dict, List, Optional
+
+from mmengine.config import DictAction
+
+
+def _pairs(values: Optional[List[str]], what: str) -> Dict[str, str]:
+    pairs = {}
+    for value in values or []:
+        name, sep, rest = value.partition('=')
+        if not sep or not name or not rest:
+            raise SystemExit(f'error: {what} must look like NAME=VALUE, got '
+                             f'{value!r}.')
+        if name in pairs:
+            raise SystemExit(f'error: {what} {name!r} given twice.')
+        pairs[name] = rest
+    return pairs
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Tiled inference of a whole multimodal scene into a '
+        'georeferenced class map.')
+    parser.add_argument('config', help='model config file')
+    parser.add_argument(
+        'checkpoint',
+        help="checkpoint file, or 'none' for the config's initial weights")
+    parser.add_argument(
+        '--modality',
+        action='append',
+        metavar='NAME=PATH',
+        required=True,
+        help='raster of one modality (repeat per modality), e.g. '
+        '--modality optical=top.tif --modality dsm=dsm.tif; .mat files may '
+        'name their variable as file.mat:KEY')
+    parser.add_argument(
+        '--out', required=True, help='class-map GeoTIFF to write')
+    parser.add_argument(
+        '--tile-size',
+        type=int,
+        nargs='+',
+        metavar='N',
+        help='tile size (one value, or rows cols); default: the config\'s '
+        'sliding-window crop, else 512')
+    parser.add_argument(
+        '--overlap',
+        type=int,
+        nargs='+',
+        metavar='N',
+        help='overlap between tiles in pixels; default a quarter tile')
+    parser.add_argument(
+        '--batch-size', type=int, default=1, help='tiles per forward pass')
+    parser.add_argument(
+        '--device', help="'cpu', 'cuda:0' ...; default CUDA when available")
+    parser.add_argument(
+        '--save-probs',
+        action='store_true',
+        help='also write per-class probabilities (<out>_probs.tif)')
+    parser.add_argument(
+        '--probs-dtype',
+        choices=['float32', 'uint8'],
+        default='float32',
+        help='probability storage: float32, or uint8 holding round(255 p)')
+    parser.add_argument(
+        '--no-preview', action='store_true', help='skip the PNG preview')
+    parser.add_argument(
+        '--class-offset',
+        type=int,
+        default=0,
+        help='added to class indices in the map (1: classes 1..K, as in '
+        'hyperspectral label files)')
+    parser.add_argument(
+        '--normalization',
+        nargs='+',
+        metavar='NAME=METHOD',
+        help='override the config\'s normalisation per modality '
+        '(minmax, zscore, none)')
+    parser.add_argument(
+        '--no-progress', action='store_true', help='hide the progress bar')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, as in tools/test.py')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from m3plugins.apis.large_scene_inference import infer_large_scene
+    from m3plugins.apis.modality_rasters import RasterAlignmentError
+    from m3plugins.datasets.hsi.raster_io import RasterReadError
+    from m3plugins.utils.modalities import ModalityError
+    rasters = _pairs(args.modality, '--modality')
+    normalization = _pairs(args.normalization, '--normalization') or None
+    checkpoint = None if args.checkpoint.lower() == 'none' else \
+        args.checkpoint
+    try:
+        result = infer_large_scene(
+            args.config,
+            rasters,
+            args.out,
+            checkpoint=checkpoint,
+            tile_size=args.tile_size[0] if args.tile_size and len(
+                args.tile_size) == 1 else args.tile_size,
+            overlap=args.overlap[0] if args.overlap and len(
+                args.overlap) == 1 else args.overlap,
+            batch_size=args.batch_size,
+            device=args.device,
+            save_probabilities=args.save_probs,
+            probability_dtype=args.probs_dtype,
+            save_preview=not args.no_preview,
+            class_offset=args.class_offset,
+            normalization=normalization,
+            cfg_options=args.cfg_options,
+            progress=not args.no_progress)
+    except (RasterAlignmentError, RasterReadError, ModalityError,
+            FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    print(f'class map:     {result.class_map} ({result.height}x'
+          f'{result.width}, {result.num_classes} classes, '
+          f'{"georeferenced" if result.extra["georeferenced"] else "no CRS"})')
+    if result.probabilities:
+        print(f'probabilities: {result.probabilities}')
+    if result.preview:
+        print(f'preview:       {result.preview}')
+    print(f'normalisation: {result.normalization}')
+    print(f'{result.num_tiles} tiles of {result.tile_size[0]}x'
+          f'{result.tile_size[1]}, overlap {result.overlap}, '
+          f'{result.seconds:.1f} s, {result.megapixels_per_second:.3f} MP/s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
