@@ -63,7 +63,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.transform import Affine
 from scipy import ndimage
 
 from ..datasets.isprs.classes import indices_to_colour_labels
@@ -285,8 +285,8 @@ def _write(path: str, bands: np.ndarray, index: int) -> None:
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     count, height, width = bands.shape
     # A made-up but plausible UTM 33N grid, one tile beside the other.
-    transform = from_origin(366000.0 + index * width * _GSD, 5808000.0, _GSD,
-                            _GSD)
+    transform = Affine(_GSD, 0.0, 366000.0 + index * width * _GSD, 0.0, -_GSD,
+                       5808000.0)
     with rasterio.open(
             path, 'w', driver='GTiff', height=height, width=width,
             count=count, dtype=bands.dtype, crs='EPSG:32633',

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.transform import Affine
 from scipy import ndimage
 
 from m3plugins.datasets.isprs import ISPRS_PALETTE, indices_to_colour_labels
@@ -29,7 +29,7 @@ def write_geotiff(path: str, bands: np.ndarray, epsg: int = 32633) -> None:
     with rasterio.open(
             path, 'w', driver='GTiff', height=height, width=width,
             count=count, dtype=bands.dtype, crs=f'EPSG:{epsg}',
-            transform=from_origin(366000.0, 5808000.0, 0.05, 0.05)) as dst:
+            transform=Affine(0.05, 0, 366000.0, 0, -0.05, 5808000.0)) as dst:
         dst.write(bands)
 
 
