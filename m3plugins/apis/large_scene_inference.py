@@ -15,7 +15,9 @@ segmentor whose config names its ``modality_channels``:
 3. **Normalisation** (:mod:`m3plugins.apis.scene_normalization`): the
    method per modality of the config's test dataset, with per-band
    statistics of the whole input raster computed in one streaming pass, so
-   tiles get exactly the values the dataset would give. MMSeg's
+   tiles get exactly the values the dataset would give (including its
+   no-data handling: the ISPRS DSM's nodata pixels are left out of the
+   statistics and set to 0). MMSeg's
    ``SegDataPreProcessor`` of the model then applies the config's mean / std
    (and its test padding) as in ``tools/test.py``.
 4. **Tiles** (:mod:`m3plugins.apis.tile_blending`): ``tile_size`` windows
@@ -60,7 +62,8 @@ from m3plugins.datasets.normalization import normalize
 from m3plugins.utils.modalities import stack_modalities
 from .modality_rasters import open_modality_rasters
 from .scene_map_writers import SceneMapWriter, save_preview_png
-from .scene_normalization import (dataset_modalities, hsi_scene_config,
+from .scene_normalization import (dataset_modalities, dataset_nodata_fill,
+                                  hsi_scene_config,
                                   normalization_from_config,
                                   streaming_band_statistics,
                                   test_dataset_config)
@@ -90,6 +93,8 @@ class LargeSceneResult:
         num_classes: K.
         classes: Class names used in the legend.
         normalization: Modality -> method applied.
+        nodata_fill: Modality -> value no-data pixels were set to after
+            scaling (the dataset's contract; empty for most).
         tile_size, overlap: (rows, cols) used.
         num_tiles: Tiles processed.
         seconds: Wall time from the first statistics pass to the last write
@@ -103,6 +108,7 @@ class LargeSceneResult:
     num_classes: int
     classes: Tuple[str, ...]
     normalization: Dict[str, str]
+    nodata_fill: Dict[str, float]
     tile_size: Tuple[int, int]
     overlap: Tuple[int, int]
     num_tiles: int
@@ -303,6 +309,21 @@ def _warn_on_order_mismatch(cfg: Config,
             'file. Inference stacks in the model\'s order.')
 
 
+def _normalize_window(raw: Mapping[str, np.ndarray],
+                      methods: Mapping[str, str],
+                      statistics: Mapping[str, Any],
+                      fills: Mapping[str, float]) -> 'OrderedDict':
+    """Normalise each modality's window; fill no-data where the dataset
+    does."""
+    normalized = OrderedDict()
+    for name, array in raw.items():
+        array = normalize(array, methods[name], statistics.get(name))
+        if name in fills:
+            array[~np.isfinite(array)] = fills[name]
+        normalized[name] = array
+    return normalized
+
+
 def _default_outputs(out_path: str) -> Tuple[str, str]:
     stem = osp.splitext(out_path)[0]
     return f'{stem}_probs.tif', f'{stem}.png'
@@ -378,12 +399,17 @@ def infer_large_scene(
     methods = normalization_from_config(cfg, list(modality_channels),
                                         normalization)
     _warn_on_order_mismatch(cfg, modality_channels)
+    dataset = test_dataset_config(cfg)
+    fills = {name: value
+             for name, value in dataset_nodata_fill(dataset).items()
+             if name in modality_channels}
     probabilities_default, preview_default = _default_outputs(out_path)
 
     start = time.perf_counter()
     with open_modality_rasters(rasters, modality_channels) as scene:
         statistics = {
-            name: streaming_band_statistics(scene.rasters[name])
+            name: streaming_band_statistics(scene.rasters[name],
+                                            nodata_as_nan=name in fills)
             for name, method in methods.items() if method != 'none'
         }
         height, width = scene.height, scene.width
@@ -401,11 +427,10 @@ def infer_large_scene(
                     batch_cols = cols[first:first + batch_size]
                     windows = []
                     for col in batch_cols:
-                        raw = scene.read(row, col, tile_h, tile_w)
-                        windows.append(stack_modalities(OrderedDict(
-                            (name, normalize(array, methods[name],
-                                             statistics.get(name)))
-                            for name, array in raw.items())))
+                        raw = scene.read(row, col, tile_h, tile_w, fills)
+                        windows.append(stack_modalities(
+                            _normalize_window(raw, methods, statistics,
+                                              fills)))
                     logits = segment_windows(model, windows)
                     if accumulator is None:
                         num_classes = logits.shape[1]
@@ -448,6 +473,7 @@ def infer_large_scene(
         num_classes=num_classes,
         classes=tuple(classes),
         normalization=dict(methods),
+        nodata_fill=dict(fills),
         tile_size=(tile_h, tile_w),
         overlap=overlap,
         num_tiles=len(rows) * len(cols),

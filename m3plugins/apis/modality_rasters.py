@@ -38,7 +38,7 @@ modality and file:
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -151,18 +151,30 @@ class ModalityRaster:
         """Whether the raster carries a CRS and a transform."""
         return self.crs is not None
 
-    def read(self, row: int, col: int, height: int,
-             width: int) -> np.ndarray:
+    def read(self, row: int, col: int, height: int, width: int,
+             nodata_as_nan: bool = False) -> np.ndarray:
         """Read the window ``[row:row+height, col:col+width]``.
 
+        Args:
+            row, col, height, width: The window.
+            nodata_as_nan: Return float32 with NaN where a GeoTIFF declares
+                nodata (other formats: values unchanged, float32).
+
         Returns:
-            np.ndarray: (height, width, count) array in the file's dtype.
+            np.ndarray: (height, width, count) array in the file's dtype
+            (float32 with ``nodata_as_nan``).
         """
         if self._dataset is not None:
             from rasterio.windows import Window
             window = self._dataset.read(
-                window=Window(col, row, width, height))
+                window=Window(col, row, width, height),
+                masked=nodata_as_nan)
+            if nodata_as_nan:
+                window = np.ma.filled(window.astype(np.float32), np.nan)
             return np.moveaxis(window, 0, -1)
+        if nodata_as_nan:
+            return np.asarray(self._array[row:row + height,
+                                          col:col + width], dtype=np.float32)
         return np.asarray(self._array[row:row + height, col:col + width])
 
     def close(self) -> None:
@@ -209,11 +221,19 @@ class ModalityRasterStack:
         self.transform = (reference.transform
                           if reference is not None else None)
 
-    def read(self, row: int, col: int, height: int,
-             width: int) -> Dict[str, np.ndarray]:
-        """Read one window from every modality."""
-        return OrderedDict((name, raster.read(row, col, height, width))
-                           for name, raster in self.rasters.items())
+    def read(self, row: int, col: int, height: int, width: int,
+             nodata_as_nan: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+        """Read one window from every modality.
+
+        Args:
+            row, col, height, width: The window.
+            nodata_as_nan: Modalities whose declared nodata comes back as
+                NaN (see :meth:`ModalityRaster.read`).
+        """
+        return OrderedDict(
+            (name, raster.read(row, col, height, width,
+                               name in nodata_as_nan))
+            for name, raster in self.rasters.items())
 
     def close(self) -> None:
         for raster in self.rasters.values():

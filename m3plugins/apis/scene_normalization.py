@@ -24,7 +24,10 @@ tile). Large-scene inference must feed the model the same values, so:
    statistics, giving the values the dataset would have given for the same
    pixels. Non-finite values are left out of the statistics (as in
    :func:`band_statistics`) and rejected, naming the modality, when the tile
-   holding them is stacked.
+   holding them is stacked, except where the dataset's contract fills
+   no-data (:func:`dataset_nodata_fill`: the ISPRS DSM, whose declared
+   nodata and NaN pixels are left out of the statistics and set to 0 after
+   scaling).
 """
 import inspect
 from collections import OrderedDict
@@ -39,7 +42,7 @@ from m3plugins.datasets.normalization import (BandStatistics,
 
 __all__ = [
     'normalization_from_config', 'dataset_normalization',
-    'dataset_modalities',
+    'dataset_modalities', 'dataset_nodata_fill',
     'streaming_band_statistics', 'test_dataset_config', 'hsi_scene_config'
 ]
 
@@ -144,6 +147,21 @@ def dataset_normalization(dataset: Mapping) -> Any:
         _argument_default(dataset_class, 'normalization')
 
 
+def dataset_nodata_fill(dataset: Optional[Mapping]) -> Dict[str, float]:
+    """Modalities whose no-data pixels the dataset fills, and the fill value.
+
+    ISPRS datasets leave DSM pixels at the raster's declared nodata value (or
+    NaN) out of the tile statistics and set them to 0 after scaling
+    (:mod:`m3plugins.datasets.isprs.tile_reader`): ``{'dsm': 0.0}``. Other
+    datasets fill nothing; NaN in their inputs is an error (as in
+    :func:`m3plugins.utils.modalities.stack_modalities`).
+    """
+    if dataset is not None and dataset_modalities(dataset) == ('optical',
+                                                               'dsm'):
+        return {'dsm': 0.0}
+    return {}
+
+
 def dataset_modalities(dataset: Mapping) -> Optional[Tuple[str, ...]]:
     """The dataset's modality stacking order, where its contract fixes one.
 
@@ -212,8 +230,8 @@ def normalization_from_config(
 
 
 def streaming_band_statistics(raster,
-                              block_bytes: int = DEFAULT_BLOCK_BYTES
-                              ) -> BandStatistics:
+                              block_bytes: int = DEFAULT_BLOCK_BYTES,
+                              nodata_as_nan: bool = False) -> BandStatistics:
     """Per-band statistics of a whole raster, read one block of rows at once.
 
     Args:
@@ -222,6 +240,8 @@ def streaming_band_statistics(raster,
             :class:`m3plugins.apis.modality_rasters.ModalityRaster`).
         block_bytes: Budget for one block's float64 copy; a block holds at
             least one row.
+        nodata_as_nan: Leave the raster's declared nodata pixels out (they
+            are read as NaN, which the statistics skip).
 
     Returns:
         BandStatistics: Equal (up to rounding of mean / std) to
@@ -232,6 +252,6 @@ def streaming_band_statistics(raster,
     parts = []
     for row in range(0, raster.height, block_rows):
         rows = min(block_rows, raster.height - row)
-        parts.append(band_statistics(raster.read(row, 0, rows,
-                                                 raster.width)))
+        parts.append(band_statistics(
+            raster.read(row, 0, rows, raster.width, nodata_as_nan)))
     return merge_band_statistics(parts)

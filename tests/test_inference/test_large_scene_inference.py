@@ -40,6 +40,11 @@ def test_tiled_map_equals_whole_image_forward(probe_model, scene_pair,
     assert result.normalization == dict(optical='none', dsm='minmax')
     expected_logits = whole_image_logits(probe_model, optical, dsm)
     expected = expected_logits.argmax(0)
+    # The ISPRS dataset's own reader gives the same whole-tile input.
+    np.testing.assert_allclose(
+        dataset_reference_logits(probe_model, rasters['optical'],
+                                 rasters['dsm']),
+        expected_logits, atol=1e-5)
     with rasterio.open(result.class_map) as src:
         class_map = src.read(1)
     assert class_map.shape == (150, 170)
@@ -134,12 +139,43 @@ def test_misaligned_inputs_are_rejected_before_any_output(
     assert not (tmp_path / 'never.tif').exists()
 
 
-def test_nan_in_a_modality_is_named(probe_model, scene_pair, tmp_path):
+def dataset_reference_logits(model, optical_path, dsm_path):
+    """Whole-tile forward on the ISPRS dataset's own reading of the tile."""
+    from m3plugins.datasets.isprs.tile_reader import TileFiles, read_tile
+    tile = read_tile(TileFiles('t', optical_path, dsm_path),
+                     with_label=False)
+    stacked = np.concatenate([tile['optical'], tile['dsm'][..., None]], -1)
+    return segment_windows(model, [stacked])[0]
+
+
+def test_matches_the_isprs_dataset_reading_including_dsm_nodata(
+        probe_model, scene_pair, tmp_path):
+    """DSM nodata (declared value and NaN) is left out of the statistics and
+    set to 0 after scaling, exactly as the ISPRS dataset reads a tile."""
     rasters, (_, dsm) = scene_pair
     holed = dsm.copy()
+    holed[10:20, 30:45] = -9999.0
     holed[100, 100] = np.nan
-    rasters = dict(rasters, dsm=write_geotiff(tmp_path / 'nan.tif', holed))
-    with pytest.raises(ValueError, match="'dsm'.*NaN"):
+    dsm_path = write_geotiff(tmp_path / 'dsm_nodata.tif', holed,
+                             nodata=-9999.0)
+    result = infer_large_scene(
+        probe_model, dict(rasters, dsm=dsm_path), str(tmp_path / 'map.tif'),
+        tile_size=64, overlap=16, save_preview=False, progress=False)
+    assert result.nodata_fill == dict(dsm=0.0)
+    expected = dataset_reference_logits(probe_model, rasters['optical'],
+                                        dsm_path).argmax(0)
+    with rasterio.open(result.class_map) as src:
+        np.testing.assert_array_equal(src.read(1), expected)
+
+
+def test_nan_in_a_modality_without_nodata_filling_is_named(
+        probe_model, scene_pair, tmp_path):
+    rasters, (optical, _) = scene_pair
+    holed = optical.astype(np.float32)
+    holed[100, 100, 1] = np.nan
+    rasters = dict(rasters,
+                   optical=write_geotiff(tmp_path / 'nan.tif', holed))
+    with pytest.raises(ValueError, match="'optical'.*NaN"):
         infer_large_scene(probe_model, rasters, str(tmp_path / 'map.tif'),
                           tile_size=64, progress=False)
 
