@@ -2,10 +2,11 @@
 
 API:
     TileFiles(tile, optical, dsm, label=None)        # the files of one tile
+    open_tile(files) -> context: modality -> open rasterio dataset (checked)
     tile_shape(files) -> (H, W)                      # checks all modalities agree
     dsm_statistics(path) -> BandStatistics           # whole-tile, cached
     read_tile(files, window=None, dsm_stats=None, dsm_normalization='minmax',
-              with_label=True) -> dict(optical, dsm, label)
+              with_label=True) -> dict(optical, dsm, label, tile_shape, window)
 
 ISPRS tiles are large (Potsdam: 6000 x 6000 pixels, a 4-band uint8 image of
 144 MB plus a float32 DSM of 144 MB). Training on random crops must not
@@ -35,10 +36,10 @@ All modalities of a tile must have the same pixel size; a mismatch raises
 naming the tile, the modality and the path.
 """
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 import rasterio
@@ -50,7 +51,9 @@ from ..normalization import (BandStatistics, band_statistics,
 from .classes import colour_labels_to_indices
 from .errors import ISPRSTileError
 
-__all__ = ['TileFiles', 'tile_shape', 'dsm_statistics', 'read_tile']
+__all__ = [
+    'TileFiles', 'open_tile', 'tile_shape', 'dsm_statistics', 'read_tile'
+]
 
 #: Rows per strip when computing DSM statistics of a whole tile.
 _STATISTICS_STRIP_ROWS = 512
@@ -92,38 +95,60 @@ def _open(path: str, modality: str, tile: str) -> Iterator:
             'again from its ISPRS archive.') from err
 
 
-def tile_shape(files: TileFiles) -> Tuple[int, int]:
-    """Pixel size of a tile, checking that every modality agrees.
+@contextmanager
+def open_tile(files: TileFiles,
+              with_label: bool = True) -> Iterator[Dict[str, object]]:
+    """Open every modality of a tile once and check that they agree.
 
     Args:
         files: The tile's files.
+        with_label: Open the label map too (requires ``files.label``).
 
-    Returns:
-        tuple[int, int]: (height, width).
+    Yields:
+        dict: Modality (``optical``, ``dsm``[, ``label``]) -> open rasterio
+        dataset, in one ``rasterio.Env``.
 
     Raises:
         ISPRSTileError: For an unreadable file, modalities of different
             sizes (naming each), a DSM with more than one band, or a label
             map that is not 3-band RGB.
     """
-    sizes = {}
-    for modality, path in files.modalities().items():
-        with _open(path, modality, files.tile) as src:
-            sizes[modality] = (src.height, src.width)
-            if modality == 'dsm' and src.count != 1:
-                raise ISPRSTileError(
-                    f'The DSM of tile {files.tile} must have 1 band, '
-                    f'{path} has {src.count}.')
-            if modality == 'label' and src.count != 3:
-                raise ISPRSTileError(
-                    f'The label map of tile {files.tile} must be an RGB '
-                    f'colour map (3 bands), {path} has {src.count}.')
-    if len(set(sizes.values())) > 1:
-        listing = ', '.join(f'{m} {h}x{w}' for m, (h, w) in sizes.items())
-        raise ISPRSTileError(
-            f'The modalities of tile {files.tile} differ in size: {listing} '
-            '(height x width). Every modality must cover the same pixels.')
-    return sizes['optical']
+    paths = files.modalities()
+    if not with_label:
+        paths.pop('label', None)
+    elif 'label' not in paths:
+        raise ISPRSTileError(f'Tile {files.tile} has no label file.')
+    with rasterio.Env(), ExitStack() as stack:
+        sources = {
+            modality: stack.enter_context(_open(path, modality, files.tile))
+            for modality, path in paths.items()
+        }
+        if sources['dsm'].count != 1:
+            raise ISPRSTileError(
+                f'The DSM of tile {files.tile} must have 1 band, '
+                f'{files.dsm} has {sources["dsm"].count}.')
+        if 'label' in sources and sources['label'].count != 3:
+            raise ISPRSTileError(
+                f'The label map of tile {files.tile} must be an RGB colour '
+                f'map (3 bands), {files.label} has {sources["label"].count}.')
+        sizes = {m: (src.height, src.width) for m, src in sources.items()}
+        if len(set(sizes.values())) > 1:
+            listing = ', '.join(f'{m} {h}x{w}' for m, (h, w) in sizes.items())
+            raise ISPRSTileError(
+                f'The modalities of tile {files.tile} differ in size: '
+                f'{listing} (height x width). Every modality must cover the '
+                'same pixels.')
+        yield sources
+
+
+def tile_shape(files: TileFiles) -> Tuple[int, int]:
+    """Pixel size of a tile, checking every modality (see :func:`open_tile`).
+
+    Returns:
+        tuple[int, int]: (height, width).
+    """
+    with open_tile(files, with_label=files.label is not None) as sources:
+        return sources['optical'].height, sources['optical'].width
 
 
 def _read(src, window: Optional[Window], modality: str, tile: str,
@@ -173,63 +198,68 @@ def dsm_statistics(path: str) -> BandStatistics:
                               stat.st_size)
 
 
-def read_tile(files: TileFiles,
-              window: Optional[Window] = None,
-              dsm_stats: Optional[BandStatistics] = None,
-              dsm_normalization: str = 'minmax',
-              with_label: bool = True,
-              shape: Optional[Tuple[int, int]] = None
-              ) -> Dict[str, Optional[np.ndarray]]:
-    """Read a tile, or one window of it, as arrays.
+def read_tile(
+    files: TileFiles,
+    window: Union[None, Window, Callable[[Tuple[int, int]], Window]] = None,
+    dsm_stats: Optional[BandStatistics] = None,
+    dsm_normalization: str = 'minmax',
+    with_label: bool = True,
+) -> Dict[str, object]:
+    """Read a tile, or one window of it, opening each raster once.
 
     Args:
         files: The tile's files.
-        window: Region to read (``Window(col_off, row_off, width, height)``);
-            None reads the whole tile. It must lie inside the tile.
+        window: Region to read (``Window(col_off, row_off, width, height)``),
+            or a function of the tile's (H, W) returning one (so a random
+            window can be drawn without opening the files twice); None reads
+            the whole tile. It must lie inside the tile.
         dsm_stats: Whole-tile DSM statistics; computed (and cached) when
             None.
         dsm_normalization: How the DSM is scaled: ``'minmax'`` (default,
             MoBaNet), ``'zscore'`` or ``'none'``.
         with_label: Read the label map (requires ``files.label``).
-        shape: The tile's (H, W) from an earlier :func:`tile_shape` call;
-            when None the files are opened once more to check the sizes.
 
     Returns:
         dict: ``optical`` (h, w, C) float32, ``dsm`` (h, w) float32,
-        ``label`` (h, w) uint8 or None.
+        ``label`` (h, w) uint8 or None, ``tile_shape`` (H, W) and ``window``
+        (the Window read, or None for the whole tile).
 
     Raises:
         ISPRSTileError: For unreadable files, size mismatches, or a window
             outside the tile.
     """
-    height, width = tile_shape(files) if shape is None else shape
-    if window is not None:
-        window = Window(*map(int, (window.col_off, window.row_off,
-                                   window.width, window.height)))
-        if (window.col_off < 0 or window.row_off < 0 or window.width <= 0
-                or window.height <= 0
-                or window.col_off + window.width > width
-                or window.row_off + window.height > height):
-            raise ISPRSTileError(
-                f'Window {window} lies outside tile {files.tile} '
-                f'({height}x{width}).')
-    with _open(files.optical, 'optical', files.tile) as src:
-        optical = _read(src, window, 'optical', files.tile, files.optical)
-    with _open(files.dsm, 'dsm', files.tile) as src:
+    with open_tile(files, with_label) as sources:
+        height, width = sources['optical'].height, sources['optical'].width
+        if callable(window):
+            window = window((height, width))
+        if window is not None:
+            window = Window(*map(int, (window.col_off, window.row_off,
+                                       window.width, window.height)))
+            if (window.col_off < 0 or window.row_off < 0
+                    or window.width <= 0 or window.height <= 0
+                    or window.col_off + window.width > width
+                    or window.row_off + window.height > height):
+                raise ISPRSTileError(
+                    f'Window {window} lies outside tile {files.tile} '
+                    f'({height}x{width}).')
+        optical = _read(sources['optical'], window, 'optical', files.tile,
+                        files.optical)
         dsm = _dsm_as_float(
-            _read(src, window, 'dsm', files.tile, files.dsm, 1))
+            _read(sources['dsm'], window, 'dsm', files.tile, files.dsm, 1))
+        rgb = None
+        if with_label:
+            rgb = _read(sources['label'], window, 'label', files.tile,
+                        files.label)
     if dsm_stats is None and dsm_normalization != 'none':
         dsm_stats = dsm_statistics(files.dsm)
     dsm = normalize(dsm, dsm_normalization, dsm_stats)
     dsm[~np.isfinite(dsm)] = 0
     label = None
-    if with_label:
-        if files.label is None:
-            raise ISPRSTileError(f'Tile {files.tile} has no label file.')
-        with _open(files.label, 'label', files.tile) as src:
-            rgb = _read(src, window, 'label', files.tile, files.label)
+    if rgb is not None:
         label = colour_labels_to_indices(np.moveaxis(rgb, 0, -1))
     return dict(
         optical=np.moveaxis(optical, 0, -1).astype(np.float32),
         dsm=dsm,
-        label=label)
+        label=label,
+        tile_shape=(height, width),
+        window=window)

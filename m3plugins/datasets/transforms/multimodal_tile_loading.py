@@ -35,7 +35,7 @@ from mmseg.registry import TRANSFORMS
 from rasterio.windows import Window
 
 from ...utils.modalities import stack_modalities
-from ..isprs.tile_reader import TileFiles, read_tile, tile_shape
+from ..isprs.tile_reader import TileFiles, read_tile
 
 __all__ = ['LoadMultimodalTile', 'LoadRandomMultimodalWindow']
 
@@ -81,17 +81,15 @@ class LoadMultimodalTile(BaseTransform):
             dict: ``results`` with ``img``, ``gt_seg_map`` and the shapes.
         """
         files = self._files(results)
-        full_shape = tile_shape(files)
-        window = self._window(full_shape)
         normalization = (self.dsm_normalization
                          or results.get('dsm_normalization', 'minmax'))
         arrays = read_tile(
             files,
-            window,
+            self._window,
             dsm_stats=results.get('dsm_statistics'),
             dsm_normalization=normalization,
-            with_label=self.with_label,
-            shape=full_shape)
+            with_label=self.with_label)
+        full_shape, window = arrays['tile_shape'], arrays['window']
         img = stack_modalities(
             OrderedDict(optical=arrays['optical'], dsm=arrays['dsm']))
         results['img'] = img
