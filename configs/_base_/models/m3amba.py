@@ -8,9 +8,11 @@
 # Leaf configs set modality_channels, num_classes and the data.
 crop_size = (32, 32)  # official protocol; the adapters' Linear maps to H * W
 # The scene datasets normalise (per-band min-max over the scene), so the
-# preprocessor only stacks; labels are padded with 255 (ignored).
+# preprocessor only stacks; crops already have crop_size (MMSeg's training
+# batch needs a size); labels are padded with 255 (ignored).
 data_preprocessor = dict(
     type='SegDataPreProcessor',
+    size=crop_size,
     mean=None,
     std=None,
     bgr_to_rgb=False,

@@ -1,0 +1,13 @@
+# M3amba (arXiv 2503.06446) on Augsburg: HSI 180 + Sentinel-1 SAR 4 bands
+# (the DSM is not used, as in the paper), 7 classes, official 32 x 32 crop
+# protocol, frozen OpenAI CLIP ViT-B/32.
+_base_ = [
+    '../_base_/models/m3amba.py',
+    '../_base_/datasets/hsi_crop32_augsburg.py',
+    '../_base_/schedules/schedule_m3amba_20k.py',
+    '../_base_/default_runtime.py'
+]
+custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
+model = dict(
+    modality_channels=dict(_delete_=True, hsi=180, sar=4),
+    decode_head=dict(num_classes=7))
