@@ -10,6 +10,6 @@ from .version import __version__
 
 apply_compat_patches()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import datasets, demo, engine, evaluation, models  # noqa: E402,F401
 
 __all__ = ['__version__']
