@@ -219,12 +219,10 @@ class ISPRSMultimodalTiles:
             f'  {self.dsm_candidates(example)[0]}',
             f'  {self.label_candidates(example)[0]}',
         ]
-        lines += [
-            'To try the pipeline without the data, generate synthetic demo '
-            'tiles in the Potsdam layout with:',
-            '  python -c "from m3plugins.demo.isprs_tiles import '
-            'make_demo_isprs; make_demo_isprs(\'data/isprs_demo\')"'
-        ]
+        lines.append(
+            'To try the pipeline without the data: python tools/demo.py '
+            '--demo mobanet (synthetic tiles in the Potsdam layout, '
+            'written by m3plugins.demo.isprs_tiles.make_demo_isprs).')
         return '\n'.join(lines)
 
     # -- samples -----------------------------------------------------------
