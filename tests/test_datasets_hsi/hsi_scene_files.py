@@ -131,3 +131,29 @@ def write_scene(root: str,
         arrays.update(gt=gt)
         _write(root, scene_cls.gt_files, gt, fmt)
     return arrays
+
+
+def reference_crop_windows(labeled: np.ndarray, crop: int, stride: int,
+                           padding: int):
+    """Slow reference of the crop protocol: walk the grid over the padded
+    scene (continuing until a window reaches the far padded edge) and keep
+    the windows holding a labeled pixel, as (y0, x0, h, w) in scene
+    coordinates."""
+    height, width = labeled.shape
+    padded = np.zeros((height + 2 * padding + crop,
+                       width + 2 * padding + crop), bool)
+    padded[padding:padding + height, padding:padding + width] = labeled
+    kept = []
+    y = 0
+    while True:
+        x = 0
+        while True:
+            if padded[y:y + crop, x:x + crop].any():
+                kept.append((y - padding, x - padding, crop, crop))
+            if x + crop >= width + 2 * padding:
+                break
+            x += stride
+        if y + crop >= height + 2 * padding:
+            break
+        y += stride
+    return kept

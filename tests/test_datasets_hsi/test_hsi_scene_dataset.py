@@ -4,6 +4,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from hsi_scene_files import reference_crop_windows
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, TRANSFORMS
 
@@ -28,36 +29,13 @@ def trento(tmp_path, scene_writer):
     return Trento(str(tmp_path)), arrays
 
 
-def _brute_force_windows(labeled, crop, stride, padding):
-    """Reference: every grid window over the padded scene, kept iff it holds
-    a labeled pixel (windows reach past H + padding where the grid ends)."""
-    height, width = labeled.shape
-    padded = np.zeros((height + 2 * padding + crop, width + 2 * padding +
-                       crop), bool)
-    padded[padding:padding + height, padding:padding + width] = labeled
-    kept = []
-    y = 0
-    while True:
-        x = 0
-        while True:
-            if padded[y:y + crop, x:x + crop].any():
-                kept.append((y - padding, x - padding, crop, crop))
-            if x + crop >= width + 2 * padding:
-                break
-            x += stride
-        if y + crop >= height + 2 * padding:
-            break
-        y += stride
-    return kept
-
-
 @pytest.mark.parametrize('split,stride', [('train', 8), ('test', 32)])
 def test_crop_protocol_windows_and_default_strides(trento, split, stride):
     scene, _ = trento
     ds = HSISceneDataset(scene, split=split, pipeline=PIPELINE)
     assert ds.stride == stride and ds.crop_size == 32 and ds.padding == 16
     labeled = scene.label_maps[split] > 0
-    expected = _brute_force_windows(labeled, 32, stride, 16)
+    expected = reference_crop_windows(labeled, 32, stride, 16)
     assert [tuple(w) for w in ds.windows.tolist()] == expected
     assert len(ds) == len(expected)
 

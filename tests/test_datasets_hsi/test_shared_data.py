@@ -9,15 +9,19 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from hsi_scene_files import write_mat_v5
+from hsi_scene_files import reference_crop_windows, write_mat_v5
 
 from m3plugins.datasets.hsi import (MUUFL, Augsburg, Houston2013, IndianPines,
                                     PaviaUniversity, Trento)
+from m3plugins.datasets.hsi_scene_dataset import HSISceneDataset
 
 HOUSTON_TRAIN = [198, 190, 192, 188, 186, 182, 196, 191, 193, 191, 181, 192,
                  184, 181, 187]
 HOUSTON_TEST = [1053, 1064, 505, 1056, 1056, 143, 1072, 1053, 1059, 1036,
                 1054, 1041, 285, 247, 473]
+# Crops of M3amba's protocol on the contest split (32 px, padding 16):
+# stride 8 holding a training label, stride 32 holding a test label.
+HOUSTON_TRAIN_CROPS, HOUSTON_TEST_CROPS = 2769, 325
 
 
 def _root(tmp_path, shared_data, folder, links, cubes):
@@ -115,3 +119,23 @@ def test_pavia_university_v73_ground_truth(tmp_path, shared_data):
     assert counts.tolist() == [6631, 18649, 2099, 3064, 1345, 5029, 1330,
                                3682, 947]
     assert ds.class_counts('train').tolist() == [50] * 9
+
+
+
+def test_houston2013_crop_protocol_on_the_real_split(tmp_path, shared_data):
+    """M3amba's protocol on the contest split: training crops (stride 8) are
+    exactly the grid windows holding a training label; the stride-32 test
+    crops hold every test pixel exactly once."""
+    root = _root(tmp_path, shared_data, 'houston2013',
+                 ['TRLabel.mat', 'TSLabel.mat'],
+                 {'HSI.mat': ('HSI', (349, 1905, 1))})
+    scene = Houston2013(root, modalities=('hsi', ))
+    train = HSISceneDataset(scene, split='train')
+    test = HSISceneDataset(scene, split='test')
+    assert [tuple(w) for w in train.windows.tolist()] == \
+        reference_crop_windows(scene.label_maps['train'] > 0, 32, 8, 16)
+    covered = np.zeros((349, 1905), np.int64)
+    for y0, x0, h, w in test.windows.tolist():
+        covered[max(y0, 0):y0 + h, max(x0, 0):x0 + w] += 1
+    assert (covered[scene.label_maps['test'] > 0] == 1).all()
+    assert (len(train), len(test)) == (HOUSTON_TRAIN_CROPS, HOUSTON_TEST_CROPS)

@@ -389,9 +389,10 @@ class HSIScene(NonGeoDataset):
         """
         if index not in (0, -1):
             raise IndexError(f'A scene has one sample; got index {index}.')
+        # Copies, so transforms cannot alter the scene held in memory.
         sample = {
-            'image': torch.from_numpy(self.image).permute(2, 0, 1),
-            'mask': torch.from_numpy(self.label_maps[self.split]),
+            'image': torch.from_numpy(self.image).permute(2, 0, 1).clone(),
+            'mask': torch.from_numpy(self.label_maps[self.split].copy()),
         }
         if self.transforms is not None:
             sample = self.transforms(sample)
