@@ -84,19 +84,21 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor,
     if pred.shape != label.shape:
         raise ValueError(f'Prediction {tuple(pred.shape)} and label '
                          f'{tuple(label.shape)} differ in shape.')
-    label = label.long()
-    pred = pred.long()
     valid = label != ignore_index
-    label, pred = label[valid], pred[valid]
     for name, values in (('label', label), ('prediction', pred)):
-        if values.numel() and (values.min() < 0
-                               or values.max() >= num_classes):
+        outside = ((values < 0) | (values >= num_classes)) & valid
+        if outside.any():
+            bad = values[outside]
             raise ValueError(
                 f'{name} values must lie in 0..{num_classes - 1} (or be '
-                f'ignore_index={ignore_index}), got '
-                f'{int(values.min())}..{int(values.max())}.')
+                f'ignore_index={ignore_index} in the label), got '
+                f'{int(bad.min())}..{int(bad.max())}.')
+    # Ignored pixels go to one extra bin, so no boolean gather is needed.
+    codes = torch.where(valid, label.long() * num_classes + pred.long(),
+                        num_classes * num_classes)
     counts = torch.bincount(
-        label * num_classes + pred, minlength=num_classes * num_classes)
+        codes.reshape(-1), minlength=num_classes * num_classes + 1)
+    counts = counts[:num_classes * num_classes]
     return counts.reshape(num_classes, num_classes).cpu()
 
 

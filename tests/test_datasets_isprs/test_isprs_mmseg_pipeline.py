@@ -109,3 +109,14 @@ def test_vaihingen_dataset(vaihingen_root):
         dict(type='ISPRSVaihingenDataset', data_root=root, tiles=['1'],
              pipeline=TRAIN_PIPELINE))
     assert ds[0]['inputs'].shape == (4, 16, 24)
+
+
+def test_class_subset_metainfo_maps_other_classes_to_ignore(potsdam_root):
+    root, scenes = potsdam_root
+    ds = build(root, TEST_PIPELINE, tiles=['2_10'], label_kind='full',
+               metainfo=dict(classes=('impervious_surfaces', 'building')))
+    gt = ds[0]['data_samples'].gt_sem_seg.data[0].numpy()
+    labels = scenes['2_10']['labels']
+    np.testing.assert_array_equal(gt[labels == 1], 1)
+    np.testing.assert_array_equal(gt[labels >= 2], 255)
+    assert set(np.unique(gt)) <= {0, 1, 255}

@@ -255,3 +255,31 @@ def test_dsm_nodata_and_nan_are_left_out(potsdam_root, tmp_path):
     assert np.isfinite(scaled).all()
     assert scaled[0, 0] == 0 and scaled[5, 5] == 0
     assert scaled[0, 1] == 0 and scaled[-1, -1] == pytest.approx(1.0)
+
+
+def test_checksum_checks_full_md5s_and_skips_torchgeo_truncated_one(
+        potsdam_root, tmp_path):
+    root, _ = potsdam_root
+    moved = copy_root(root, tmp_path / 'p')
+    with open(os.path.join(moved, '5_Labels_all.zip'), 'wb') as f:
+        f.write(b'labels')
+    with pytest.warns(UserWarning, match='truncated to 22'):
+        ISPRSPotsdam(moved, tiles=['2_10'], checksum=True)
+    with open(os.path.join(moved, '4_Ortho_RGBIR.zip'), 'wb') as f:
+        f.write(b'not the real archive')
+    with pytest.raises(RuntimeError, match='4_Ortho_RGBIR.zip'):
+        ISPRSPotsdam(moved, tiles=['2_10'], checksum=True)
+
+
+def test_plot(potsdam_root):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    root, _ = potsdam_root
+    ds = ISPRSPotsdam(root, tiles=['2_10'])
+    sample = ds[0]
+    fig = ds.plot(sample, suptitle='2_10')
+    assert len(fig.axes) == 3
+    sample['prediction'] = sample['mask'].clone()
+    assert len(ds.plot(sample).axes) == 4
+    plt.close('all')

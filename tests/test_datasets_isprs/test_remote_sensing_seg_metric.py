@@ -9,7 +9,6 @@ from PIL import Image
 
 import m3plugins  # noqa: F401
 from m3plugins.evaluation.remote_sensing_seg_metric import confusion_matrix
-from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
 CLASSES = ('road', 'roof', 'clutter')
@@ -86,8 +85,8 @@ def test_counts_stay_exact_beyond_float32_histc():
     """A class of more than 2**24 pixels (a whole Potsdam tile has 36 M)."""
     side = 4097  # 16,785,409 pixels > 2**24 = 16,777,216
     label = torch.zeros(side, side, dtype=torch.uint8)
+    label[0, :3] = 255
     matrix = confusion_matrix(label, label, 6, 255)
-    assert matrix[0, 0] == side * side
-    # MMSeg's float32 histc count is off: the reason for bincount here.
-    area = IoUMetric.intersect_and_union(label, label, 6, 255)[0]
-    assert int(area[0]) != side * side
+    assert matrix[0, 0] == side * side - 3 and matrix.sum() == side * side - 3
+    # (MMSeg's IoUMetric.intersect_and_union counts this in float32 with
+    # torch.histc and is off; see the metric's module docstring.)
