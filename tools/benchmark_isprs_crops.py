@@ -109,9 +109,13 @@ def main() -> None:
               f'label tile in {time.perf_counter() - start:.1f} s '
               f'({"tiled 256" if args.tiled else "striped"} GeoTIFF)')
         files = ISPRSPotsdam(root, tiles=[TILE], optical=args.optical).files[0]
+        start = time.perf_counter()
+        stats = dsm_statistics(files.dsm)
+        print(f'whole-tile DSM statistics (once per tile, cached): '
+              f'{time.perf_counter() - start:.2f} s')
         item = dict(img_path=files.optical, dsm_path=files.dsm,
                     seg_map_path=files.label, tile=TILE,
-                    dsm_statistics=dsm_statistics(files.dsm))
+                    dsm_statistics=stats)
         window = LoadRandomMultimodalWindow(crop_size=args.crop)
         rng = np.random.default_rng(0)
 

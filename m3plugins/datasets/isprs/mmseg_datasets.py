@@ -33,9 +33,10 @@ File resolution, splits, the error for missing data
 :class:`~m3plugins.datasets.isprs.ISPRSPotsdam` /
 :class:`~m3plugins.datasets.isprs.ISPRSVaihingen`, which these wrap. With
 ``precompute_dsm_statistics`` (default) the DSM statistics of every tile are
-computed once when the dataset is built (about 0.2 s per Potsdam tile) and
-travel with the data items to the workers; otherwise each worker computes
-them on first use of a tile and caches them.
+computed once when the dataset is built (0.5-1.2 s per 6000 x 6000 DSM on
+a busy 2-core machine, ``tools/benchmark_isprs_crops.py``) and travel with
+the data items to the workers; otherwise each worker computes them on first
+use of a tile and caches them.
 
 Example config::
 
