@@ -17,6 +17,11 @@ clutter") is simply the first five indices. TorchGeo's ``Potsdam2D`` /
 
 Pixels whose colour is the boundary black, or any colour that is not one of
 the six class colours, become :data:`IGNORE_INDEX` (255).
+
+The colours are mapped straight to these indices, so no conversion step can
+disagree with the class names: MMSeg 1.2.2's ``tools/dataset_converters/
+potsdam.py`` orders its colour table differently from its
+``PotsdamDataset`` class names (open-mmlab/mmsegmentation issue #2867).
 """
 from typing import Sequence, Tuple
 
