@@ -30,8 +30,8 @@ def tiny_model_cfg(**overrides) -> ConfigDict:
     cfg = dict(
         type='M3amba',
         modality_channels=dict(MODALITIES),
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=None,
-                               std=None, bgr_to_rgb=False, pad_val=0,
+        data_preprocessor=dict(type='SegDataPreProcessor', size=CROP,
+                               mean=None, std=None, bgr_to_rgb=False, pad_val=0,
                                seg_pad_val=255),
         backbone=dict(type='M3ambaCLIPAdapterBackbone', crop_size=CROP,
                       embed_dims=WIDTH,
