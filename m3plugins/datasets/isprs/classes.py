@@ -18,10 +18,10 @@ clutter") is simply the first five indices. TorchGeo's ``Potsdam2D`` /
 Pixels whose colour is the boundary black, or any colour that is not one of
 the six class colours, become :data:`IGNORE_INDEX` (255).
 
-The colours are mapped straight to these indices, so no conversion step can
-disagree with the class names: MMSeg 1.2.2's ``tools/dataset_converters/
-potsdam.py`` orders its colour table differently from its
-``PotsdamDataset`` class names (open-mmlab/mmsegmentation issue #2867).
+The colours are mapped straight to these indices from the RGB files (no
+converted PNG step; note that MMSeg's own ``dataset_converters/potsdam.py``
+lists its colours in BGR order because ``mmcv.imread`` returns BGR, which is
+easy to misread, cf. open-mmlab/mmsegmentation issue #2867).
 """
 from typing import Sequence, Tuple
 
