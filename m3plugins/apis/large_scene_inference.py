@@ -32,9 +32,10 @@ segmentor whose config names its ``modality_channels``:
    the config's dataset metainfo.
 
 Defaults: the tile is the config's sliding-window crop
-(``model.test_cfg.crop_size`` when ``mode='slide'``; models trained on fixed
-crops such as M3amba need exactly that size), else 512; the overlap is a
-quarter of the tile. A scene side shorter than the tile gives one window of
+(``model.test_cfg.crop_size`` when ``mode='slide'``), else a ``crop_size``
+named inside ``model`` (models built for one input size, such as M3amba's
+backbone, need exactly that size), else 512; the overlap is a quarter of the
+tile. A scene side shorter than the tile gives one window of
 that length, so a scene smaller than the tile is one whole-image forward.
 
 Example:
@@ -131,9 +132,10 @@ def _pair(value: Pair, name: str) -> Tuple[int, int]:
     return value
 
 
-def _find_key(node: Any, key: str) -> Optional[Any]:
+def _find_key(node: Any, key: str, kind=Mapping) -> Optional[Any]:
+    """First value of ``key`` of type ``kind`` in nested dicts / lists."""
     if isinstance(node, Mapping):
-        if isinstance(node.get(key), Mapping):
+        if isinstance(node.get(key), kind):
             return node[key]
         children = node.values()
     elif isinstance(node, (list, tuple)):
@@ -141,7 +143,7 @@ def _find_key(node: Any, key: str) -> Optional[Any]:
     else:
         return None
     for child in children:
-        found = _find_key(child, key)
+        found = _find_key(child, key, kind)
         if found is not None:
             return found
     return None
@@ -171,9 +173,13 @@ def modality_channels_from_config(cfg: Config) -> 'OrderedDict[str, int]':
 def default_tile_layout(cfg: Config) -> Tuple[Tuple[int, int], Tuple[int,
                                                                      int]]:
     """Default (tile, overlap) from the config (see the module doc)."""
-    test_cfg = cfg.get('model', {}).get('test_cfg', None) or {}
+    model = cfg.get('model', {})
+    test_cfg = model.get('test_cfg', None) or {}
     crop = test_cfg.get('crop_size', None) \
         if test_cfg.get('mode', 'whole') == 'slide' else None
+    if crop is None:
+        # Models built for one input size name it (M3amba's backbone).
+        crop = _find_key(model, 'crop_size', (int, tuple, list))
     tile = _pair(crop if crop is not None else DEFAULT_TILE_SIZE,
                  'tile_size')
     return tile, (tile[0] // 4, tile[1] // 4)
