@@ -110,7 +110,7 @@ def test_vaihingen_irrg_dsm_and_eroded_labels(vaihingen_root, tmp_path):
     os.makedirs(os.path.join(moved, 'eroded'))
     name = 'top_mosaic_09cm_area2_noBoundary.tif'
     os.rename(os.path.join(moved, name), os.path.join(moved, 'eroded', name))
-    mask = ISPRSVaihingen(moved, tiles=['2'])[0]['mask'].numpy()
+    mask = ISPRSVaihingen(moved, tiles=2)[0]['mask'].numpy()  # one int id
     np.testing.assert_array_equal(mask, scenes['2']['eroded'])
 
 

@@ -112,6 +112,8 @@ class ISPRSMultimodalTiles:
             tiles = self.tile_splits[split]
         else:
             known = {t for ids in self.tile_splits.values() for t in ids}
+            if isinstance(tiles, (str, int)):
+                tiles = [tiles]
             tiles = [str(t) for t in tiles]
             unknown = [t for t in tiles if t not in known]
             if unknown or not tiles:

@@ -93,7 +93,7 @@ class _ISPRSSegDataset(BaseSegDataset):
                  precompute_dsm_statistics: bool = True,
                  **kwargs) -> None:
         self.split = split
-        self.tiles = None if tiles is None else [str(t) for t in tiles]
+        self.tiles = tiles
         self.optical = optical
         self.label_kind = label_kind
         self.dsm_normalization = dsm_normalization
