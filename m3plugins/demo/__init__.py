@@ -36,3 +36,4 @@ def prepare_demo_data(name: str, root: str = DEMO_DATA_ROOT) -> str:
 
 
 __all__ = ['DEMO_DATA_ROOT', 'make_demo_hsi_scene', 'prepare_demo_data']
+from .isprs_demo_dataset import ISPRSPotsdamDemoDataset  # noqa: F401,E402

@@ -22,11 +22,14 @@ def sample_rectangle(height: int, width: int,
                      max_tries: int = 50) -> Tuple[int, int, int, int]:
     """A random rectangle inside an image, by area fraction and aspect.
 
-    Area fraction and aspect ratio (width / height) are drawn uniformly; the
-    integer rectangle is accepted only if its actual area fraction and aspect
-    lie inside the ranges, so the bounds hold exactly. If ``max_tries``
-    draws fail (tiny images), the rectangle closest to the lower area bound
-    with aspect 1 is used.
+    The aspect ratio (width / height) is drawn uniformly from the part of
+    ``aspect_range`` for which a rectangle of the minimum area still fits,
+    then the area fraction uniformly from the part of ``area_range`` that
+    fits at that aspect. The integer rectangle is accepted only if its
+    actual area fraction and aspect lie inside the ranges, so the bounds
+    hold exactly. Images too small or too elongated for any such rectangle
+    (or ``max_tries`` rounding failures) get the smallest-area rectangle of
+    the closest feasible aspect.
 
     Args:
         height, width: Image size.
@@ -39,20 +42,33 @@ def sample_rectangle(height: int, width: int,
         tuple[int, int, int, int]: top, left, box height, box width.
     """
     area = height * width
-    for _ in range(max_tries):
-        target = rng.uniform(*area_range) * area
-        aspect = rng.uniform(*aspect_range)
-        box_h = int(round(math.sqrt(target / aspect)))
-        box_w = int(round(math.sqrt(target * aspect)))
-        if not (1 <= box_h <= height and 1 <= box_w <= width):
-            continue
-        fraction = box_h * box_w / area
-        if area_range[0] <= fraction <= area_range[1] and \
-                aspect_range[0] <= box_w / box_h <= aspect_range[1]:
-            break
-    else:
-        side = max(1, int(math.ceil(math.sqrt(area_range[0] * area))))
-        box_h, box_w = min(height, side), min(width, side)
+    min_area = area_range[0] * area
+    # h = sqrt(A / a) <= H and w = sqrt(A * a) <= W at A = min_area.
+    aspect_lo = max(aspect_range[0], min_area / height**2)
+    aspect_hi = min(aspect_range[1], width**2 / min_area)
+    box = None
+    if aspect_lo <= aspect_hi:
+        for _ in range(max_tries):
+            aspect = rng.uniform(aspect_lo, aspect_hi)
+            max_area = min(area_range[1] * area, height**2 * aspect,
+                           width**2 / aspect)
+            target = rng.uniform(min_area, max(min_area, max_area))
+            box_h = int(round(math.sqrt(target / aspect)))
+            box_w = int(round(math.sqrt(target * aspect)))
+            if not (1 <= box_h <= height and 1 <= box_w <= width):
+                continue
+            fraction = box_h * box_w / area
+            if area_range[0] <= fraction <= area_range[1] and \
+                    aspect_range[0] <= box_w / box_h <= aspect_range[1]:
+                box = box_h, box_w
+                break
+    if box is None:
+        aspect = min(max(1.0, aspect_lo), max(aspect_lo, aspect_hi))
+        box_h = min(height, max(1, int(math.ceil(
+            math.sqrt(min_area / aspect)))))
+        box_w = min(width, max(1, int(math.ceil(min_area / box_h))))
+        box = box_h, box_w
+    box_h, box_w = box
     top = int(rng.integers(0, height - box_h + 1))
     left = int(rng.integers(0, width - box_w + 1))
     return top, left, box_h, box_w

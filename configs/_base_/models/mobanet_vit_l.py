@@ -56,8 +56,11 @@ model = dict(
         num_classes=num_classes,
         norm_cfg=norm_cfg,
         align_corners=False,
+        # Mean over scored pixels, as torch's CE with ignore_index (the
+        # eroded noBoundary labels leave many pixels unscored).
         loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
+            avg_non_ignore=True)),
     auxiliary_head=[
         dict(
             type='FCNHead',
@@ -90,3 +93,15 @@ model = dict(
     ],
     train_cfg=dict(),
     test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(32, 32)))
+# MCRM (training only): 25 % of each batch, half optical / half DSM, one
+# rectangle of 10-30 % of the crop, aspect 0.5-2, zero after normalisation.
+custom_hooks = [
+    dict(
+        type='ModalityConditionalRandomMaskingHook',
+        modality_channels=modality_channels,
+        modalities=None,
+        ratio=0.25,
+        area_range=(0.1, 0.3),
+        aspect_range=(0.5, 2.0),
+        fill_value=None)
+]

@@ -1,0 +1,92 @@
+# MoBaNet on the built-in demo tiles (optical RGB + DSM in the ISPRS Potsdam
+# layout, 4 training + 2 test tiles of 512 px; written on first use under
+# data/m3plugins_demo/potsdam, no download), with a small random-weight
+# ViT-S/14 tower (4 blocks, pretrained=None) so that it runs anywhere:
+#   python tools/train.py configs/mobanet/mobanet_demo.py
+#   python tools/test.py configs/mobanet/mobanet_demo.py \
+#       work_dirs/mobanet_demo/iter_150.pth --show-dir vis
+# Everything else is the official model (CPIA, DGFM, UPerHead, hard-pixel
+# aux heads, MCRM); the tower is random, so the trainable parts (DSM patch
+# embedding, CPIA, DGFM, heads) do all the learning. Whole-tile inference.
+_base_ = [
+    '../_base_/models/mobanet_vit_l.py',
+    '../_base_/schedules/schedule_mobanet_50k.py',
+    '../_base_/default_runtime.py'
+]
+custom_imports = dict(
+    imports=['m3plugins', 'm3plugins.demo'], allow_failed_imports=False)
+crop_size = (112, 112)
+data_root = 'data/m3plugins_demo/potsdam'
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        foundation_model=dict(
+            source='timm',
+            name='vit_small_patch14_dinov2',
+            pretrained=None,
+            model_kwargs=dict(img_size=crop_size[0], depth=4)),
+        tap_indices=(0, 1, 2, 3)),
+    neck=dict(in_channels=384, out_channels=64),
+    decode_head=dict(in_channels=[64, 64, 64, 64]),
+    auxiliary_head=[
+        dict(
+            type='FCNHead', in_channels=64, in_index=index, channels=64,
+            num_convs=1, concat_input=False, dropout_ratio=0.1,
+            num_classes=6, norm_cfg=dict(type='BN', requires_grad=True),
+            align_corners=False,
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False,
+                loss_weight=0.01, avg_non_ignore=True))
+        for index in (4, 8)  # stage-1 optical, stage-1 DSM
+    ],
+    test_cfg=dict(_delete_=True, mode='whole'))
+dataset_type = 'ISPRSPotsdamDemoDataset'
+train_pipeline = [
+    dict(type='LoadRandomMultimodalWindow', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomFlip', prob=0.5, direction='vertical'),
+    dict(type='PackSegInputs')
+]
+test_pipeline = [dict(type='LoadMultimodalTile'), dict(type='PackSegInputs')]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        tiles=['2_10', '3_11', '6_8', '7_12'],
+        optical='RGB',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        tiles=['2_13', '5_14'],
+        optical='RGB',
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+# Paper protocol: means over the 5 classes without clutter; OA / Kappa all.
+val_evaluator = dict(
+    type='RemoteSensingSegMetric',
+    mean_classes=('impervious_surfaces', 'building', 'low_vegetation',
+                  'tree', 'car'))
+test_evaluator = val_evaluator
+max_iters = 150
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
+         end=15),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=15,
+         end=max_iters),
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=25),
+    checkpoint=dict(interval=max_iters, max_keep_ckpts=1, save_best=None))
+randomness = dict(seed=0)

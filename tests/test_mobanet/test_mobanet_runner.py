@@ -1,0 +1,56 @@
+"""MoBaNet through mmengine's Runner on generated Potsdam-layout tiles."""
+import os.path as osp
+
+import pytest
+import torch
+
+from mobanet_helpers import tiny_demo_config, write_potsdam_tiles
+from mmengine.runner import Runner  # noqa: E402  (after m3plugins)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    root = write_potsdam_tiles(str(tmp_path_factory.mktemp('potsdam')))
+    work_dir = tmp_path_factory.mktemp('work')
+    cfg = tiny_demo_config(root, work_dir, max_iters=4)
+    runner = Runner.from_cfg(cfg)
+    model = runner.model
+    tower_before = {k: v.clone() for k, v in
+                    model.backbone.foundation.state_dict().items()}
+    trainable_before = model.neck.projections[0][0].weight.clone()
+    runner.train()
+    return dict(runner=runner, cfg=cfg, root=root, work_dir=work_dir,
+                tower_before=tower_before,
+                trainable_before=trainable_before)
+
+
+def test_training_updates_only_trainable_parts(trained):
+    runner = trained['runner']
+    model = runner.model
+    hooks = [type(h).__name__ for h in runner.hooks]
+    assert 'ModalityConditionalRandomMaskingHook' in hooks
+    for key, value in model.backbone.foundation.state_dict().items():
+        assert torch.equal(value, trained['tower_before'][key]), key
+    assert not torch.equal(model.neck.projections[0][0].weight,
+                           trained['trainable_before'])
+    optimizer = runner.optim_wrapper.optimizer
+    frozen = [p for p in model.parameters() if not p.requires_grad]
+    assert frozen and all(not optimizer.state.get(p) for p in frozen)
+    assert osp.isfile(osp.join(trained['work_dir'], 'iter_4.pth'))
+
+
+def test_validation_reports_paper_metrics(trained):
+    metrics = trained['runner'].val_loop.run()
+    for key in ('mIoU', 'mF1', 'OA', 'Kappa', 'IoU.car', 'mIoU_all'):
+        assert key in metrics, key
+    assert 0 <= metrics['OA'] <= 100
+
+
+def test_test_without_dsm_from_the_config_switch(trained):
+    cfg = trained['cfg'].copy()
+    cfg.load_from = osp.join(trained['work_dir'], 'iter_4.pth')
+    cfg.model.missing_modality = 'dsm'
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    assert runner.model.missing_modality == ['dsm']
+    assert 'mIoU' in metrics

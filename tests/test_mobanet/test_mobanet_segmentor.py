@@ -1,0 +1,151 @@
+"""MoBaNetSegmentor: losses, hard-pixel aux targets, alignment, modality switch."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+import m3plugins  # noqa: F401
+from m3plugins.models.losses import hard_pixel_targets
+from m3plugins.utils.modalities import ModalityError
+from mobanet_helpers import make_batch, tiny_model_cfg
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg())
+    model.init_weights()
+    return model
+
+
+def preprocess(model, batch, training):
+    return model.data_preprocessor(batch, training)
+
+
+def test_hard_pixel_targets():
+    logits = torch.zeros(1, 3, 2, 3)
+    logits[0, 0] = 1.0  # predicts class 0 everywhere
+    labels = torch.tensor([[[0, 1, 2], [255, 0, 1]]])
+    out = hard_pixel_targets(logits, labels, ignore_index=255)
+    assert out.tolist() == [[[255, 1, 2], [255, 255, 1]]]
+    out4 = hard_pixel_targets(logits, labels[:, None], ignore_index=255)
+    assert out4.shape == (1, 1, 2, 3) and torch.equal(out4[:, 0], out)
+    with pytest.raises(ValueError, match='spatial size'):
+        hard_pixel_targets(logits, labels[..., :2])
+
+
+def test_loss_keys_and_aux_weight(model):
+    model.train()
+    data = preprocess(model, make_batch(), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg',
+                           'aux_0.loss_ce', 'aux_0.acc_seg',
+                           'aux_1.loss_ce', 'aux_1.acc_seg'}
+    for head in model.auxiliary_head:
+        assert head.loss_decode.loss_weight == 0.01
+    # The aux losses are 0.01 * CE: far below the main loss at init.
+    assert 0 < losses['aux_0.loss_ce'] < 0.1 * losses['decode.loss_ce']
+
+
+def test_aux_targets_keep_only_hard_pixels(model, monkeypatch):
+    model.train()
+    data = preprocess(model, make_batch(), True)
+    labels = torch.stack([s.gt_sem_seg.data for s in data['data_samples']])
+    seen = {}
+    for i, head in enumerate(model.auxiliary_head):
+        original = head.loss_by_feat
+
+        def spy(logits, samples, original=original, i=i):
+            seen[i] = torch.stack([s.gt_sem_seg.data for s in samples])
+            return original(logits, samples)
+
+        monkeypatch.setattr(head, 'loss_by_feat', spy)
+    # A main head that is right on the left half of every image only.
+    def main_head(feats):
+        logits = torch.nn.functional.one_hot(
+            labels[:, 0].long().clamp(max=5), 6).permute(0, 3, 1, 2).float() * 10
+        logits[..., logits.shape[-1] // 2:] = logits[
+            ..., logits.shape[-1] // 2:].roll(1, dims=1)
+        return logits
+
+    monkeypatch.setattr(model.decode_head, 'forward', main_head)
+    monkeypatch.setattr(model, '_aligned_logits', lambda x, size: x)
+    model(**data, mode='loss')
+    half = labels.shape[-1] // 2
+    for i in (0, 1):
+        assert (seen[i][..., :half] == 255).all()
+        assert torch.equal(seen[i][..., half:], labels[..., half:])
+
+
+def test_aux_loss_is_zero_without_hard_pixels(model, monkeypatch):
+    model.train()
+    data = preprocess(model, make_batch(), True)
+    labels = torch.stack([s.gt_sem_seg.data[0] for s in data['data_samples']])
+    perfect = torch.nn.functional.one_hot(labels.long().clamp(max=5), 6).permute(
+        0, 3, 1, 2).float() * 10
+    monkeypatch.setattr(model, '_aligned_logits',
+                        lambda x, size: perfect if x.shape[1] == 6 and
+                        x.shape[-1] != perfect.shape[-1] else x)
+    monkeypatch.setattr(model.decode_head, 'forward', lambda feats: perfect)
+    losses = model(**data, mode='loss')
+    assert losses['aux_0.loss_ce'].item() == 0
+    assert losses['aux_1.loss_ce'].item() == 0
+    model.aux_hard_pixels_only = False
+    try:
+        losses = model(**data, mode='loss')
+        assert losses['aux_0.loss_ce'].item() > 0
+    finally:
+        model.aux_hard_pixels_only = True
+
+
+def test_logits_match_the_input_size(model):
+    model.eval()
+    data = preprocess(model, make_batch(size=(50, 60)), False)
+    with torch.no_grad():
+        logits = model(**data, mode='tensor')
+        results = model(**data, mode='predict')
+    assert logits.shape == (2, 6, 50, 60)
+    assert results[0].pred_sem_seg.data.shape == (1, 50, 60)
+
+
+def test_missing_modality_switch(model):
+    model.eval()
+    data = preprocess(model, make_batch(), False)
+    inputs = data['inputs']
+    with torch.no_grad():
+        full = model(inputs, mode='tensor')
+        zeroed = inputs.clone()
+        zeroed[:, 3:] = 0
+        expected = model(zeroed, mode='tensor')
+        model.missing_modality = 'dsm'
+        try:
+            without_dsm = model(inputs, mode='tensor')
+        finally:
+            model.missing_modality = None
+    torch.testing.assert_close(without_dsm, expected)
+    assert not torch.allclose(without_dsm, full)
+    assert model.missing_modality == []
+    with pytest.raises(ValueError, match="not among the modalities"):
+        model.missing_modality = 'lidar'
+
+
+def test_missing_modality_from_cfg_options():
+    cfg = Config(dict(model=tiny_model_cfg()))
+    cfg.merge_from_dict({'model.missing_modality': 'optical'})
+    model = MODELS.build(cfg.model)
+    assert model.missing_modality == ['optical']
+    inputs = torch.rand(1, 4, 28, 28)
+    assert torch.equal(model.remove_missing_modalities(inputs)[:, :3],
+                       torch.zeros(1, 3, 28, 28))
+    assert torch.equal(model.remove_missing_modalities(inputs)[:, 3:],
+                       inputs[:, 3:])
+
+
+def test_bad_input_names_the_modality(model):
+    model.eval()
+    with pytest.raises(ModalityError, match=r'optical 3 \+ dsm 1'):
+        model(torch.rand(1, 5, 28, 28), mode='tensor')
+    bad = torch.rand(1, 4, 28, 28)
+    bad[0, 3, 1, 1] = float('nan')
+    with pytest.raises(ModalityError, match="'dsm'"):
+        model(bad, mode='tensor')
