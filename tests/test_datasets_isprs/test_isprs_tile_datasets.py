@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import rasterio
 from isprs_fake_data import FAKE_SIZE, colour, write_geotiff
+from rasterio.transform import Affine
 from rasterio.windows import Window
 from torchgeo.datasets import DatasetNotFoundError
 
@@ -246,6 +247,8 @@ def test_dsm_nodata_and_nan_are_left_out(potsdam_root, tmp_path):
     os.remove(path)
     with rasterio.open(path, 'w', driver='GTiff', height=FAKE_SIZE[0],
                        width=FAKE_SIZE[1], count=1, dtype='float32',
+                       crs='EPSG:32633', transform=Affine(
+                           0.05, 0, 366000.0, 0, -0.05, 5808000.0),
                        nodata=-9999.0) as dst:
         dst.write(dsm)
     stats = dsm_statistics(path)
