@@ -61,34 +61,57 @@ def _as_hwc(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def band_statistics(array: np.ndarray) -> BandStatistics:
+def _chunk_statistics(flat: np.ndarray) -> BandStatistics:
+    finite = np.isfinite(flat)
+    count = finite.sum(axis=0)
+    if finite.all():
+        # Min / max exact in the input dtype; sums accumulated in float64;
+        # deviations in float32 for float32 data (as exact as the data).
+        work = np.float32 if flat.dtype == np.float32 else np.float64
+        mean = flat.mean(axis=0, dtype=np.float64)
+        dev = flat.astype(work, copy=False) - mean.astype(work)
+        var = np.einsum('ij,ij->j', dev, dev, dtype=np.float64) / max(
+            len(flat), 1)
+        return BandStatistics(
+            flat.min(0).astype(np.float64),
+            flat.max(0).astype(np.float64), mean, np.sqrt(var), count)
+    flat = flat.astype(np.float64)
+    with warnings.catch_warnings():
+        # All-NaN bands give NaN statistics, which is the right answer.
+        warnings.simplefilter('ignore', RuntimeWarning)
+        masked = np.where(finite, flat, np.nan)
+        return BandStatistics(
+            np.nanmin(masked, 0), np.nanmax(masked, 0),
+            np.nanmean(masked, 0), np.nanstd(masked, 0), count)
+
+
+def band_statistics(array: np.ndarray,
+                    chunk_pixels: int = 1 << 14) -> BandStatistics:
     """Compute per-band min, max, mean, std over all pixels.
+
+    Works through ``chunk_pixels`` pixels at a time (sums in float64), so a
+    scene of any size needs only one chunk's worth of extra memory.
 
     Args:
         array: (H, W) or (H, W, C) array. Non-finite values are ignored.
+        chunk_pixels: Pixels per chunk.
 
     Returns:
         BandStatistics: Arrays of shape (C,) (C = 1 for a 2-D input), float64.
     """
     hwc = _as_hwc(array)
-    flat = hwc.reshape(-1, hwc.shape[-1]).astype(np.float64, copy=False)
-    finite = np.isfinite(flat)
-    count = finite.sum(axis=0)
-    if finite.all():
-        minimum, maximum = flat.min(axis=0), flat.max(axis=0)
-        mean, std = flat.mean(axis=0), flat.std(axis=0)
-    else:
-        with warnings.catch_warnings():
-            # All-NaN bands give NaN statistics, which is the right answer.
-            warnings.simplefilter('ignore', RuntimeWarning)
-            masked = np.where(finite, flat, np.nan)
-            minimum, maximum = np.nanmin(masked, 0), np.nanmax(masked, 0)
-            mean, std = np.nanmean(masked, 0), np.nanstd(masked, 0)
-    return BandStatistics(minimum, maximum, mean, std, count)
+    flat = hwc.reshape(-1, hwc.shape[-1])  # a view for (sliced) scenes
+    return merge_band_statistics([
+        _chunk_statistics(flat[start:start + chunk_pixels])
+        for start in range(0, max(len(flat), 1), chunk_pixels)
+    ])
 
 
 def merge_band_statistics(parts: Sequence[BandStatistics]) -> BandStatistics:
     """Combine statistics computed over disjoint parts (e.g. tiles) of a scene.
+
+    Uses the pairwise update of Chan et al. for mean and variance, which is
+    stable for large offsets (e.g. elevations) with small spread.
 
     Args:
         parts: Statistics of the parts, all with the same band count.
@@ -99,15 +122,29 @@ def merge_band_statistics(parts: Sequence[BandStatistics]) -> BandStatistics:
     """
     if not parts:
         raise ValueError('No statistics to merge.')
-    count = np.sum([p.count for p in parts], axis=0)
-    weights = np.stack([p.count for p in parts]) / np.maximum(count, 1)
-    mean = np.sum([w * p.mean for w, p in zip(weights, parts)], axis=0)
-    second = np.sum(
-        [w * (p.std**2 + p.mean**2) for w, p in zip(weights, parts)], axis=0)
-    std = np.sqrt(np.maximum(second - mean**2, 0))
-    return BandStatistics(
-        np.min([p.minimum for p in parts], axis=0),
-        np.max([p.maximum for p in parts], axis=0), mean, std, count)
+    first = parts[0]
+    count = first.count.astype(np.int64)
+    mean = np.where(count > 0, first.mean, 0.0)
+    m2 = np.where(count > 0, first.std**2 * count, 0.0)
+    minimum, maximum = first.minimum.copy(), first.maximum.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        for part in parts[1:]:
+            n_b = part.count.astype(np.int64)
+            total = count + n_b
+            safe = np.maximum(total, 1)
+            mean_b = np.where(n_b > 0, part.mean, 0.0)
+            delta = mean_b - mean
+            mean = mean + delta * n_b / safe
+            m2 = m2 + np.where(n_b > 0, part.std**2 * n_b, 0.0) + \
+                delta**2 * count * n_b / safe
+            count = total
+            minimum = np.fmin(minimum, part.minimum)
+            maximum = np.fmax(maximum, part.maximum)
+        empty = count == 0
+        mean = np.where(empty, np.nan, mean)
+        std = np.where(empty, np.nan, np.sqrt(m2 / np.maximum(count, 1)))
+    return BandStatistics(minimum, maximum, mean, std, count)
 
 
 def normalize(array: np.ndarray,

@@ -76,9 +76,12 @@ class SceneNotFoundError(DatasetNotFoundError):
     def __init__(self, dataset: 'HSIScene', missing: Sequence[str]) -> None:
         # TorchGeo's generic message suggests download=True even where the
         # data cannot be downloaded, so the message is written here.
+        where = repr(dataset.root)
+        if osp.abspath(dataset.root) != dataset.root:
+            where += f' ({osp.abspath(dataset.root)})'
         message = (
-            f'Dataset not found: {type(dataset).__name__} in '
-            f'`root={dataset.root!r}` misses {"; ".join(missing)}.\n'
+            f'Dataset not found: {type(dataset).__name__} in `root={where}` '
+            f'misses {"; ".join(missing)}.\n'
             f'{dataset.layout_instructions()}')
         FileNotFoundError.__init__(self, message)
         self.missing = list(missing)
@@ -326,9 +329,13 @@ class HSIScene(NonGeoDataset):
         start = 0
         for modality, count in self.modality_channels.items():
             part = stacked[..., start:start + count]
-            self.statistics[modality] = band_statistics(part)
-            part[...] = normalize(part, self.normalization[modality],
-                                  self.statistics[modality])
+            stats = band_statistics(part)
+            self.statistics[modality] = stats
+            # In place, a few rows at a time: no full-size temporaries.
+            step = max(1, (1 << 16) // max(part.shape[1], 1))
+            for row in range(0, part.shape[0], step):
+                part[row:row + step] = normalize(
+                    part[row:row + step], self.normalization[modality], stats)
             start += count
         self.image: np.ndarray = stacked
 
