@@ -45,6 +45,7 @@ def test_train_items_are_random_windows(potsdam_root):
     info = ds.get_data_info(1)
     assert info['tile'] == '6_7'
     assert info['modality_channels'] == {'optical': 4, 'dsm': 1}
+    assert info['dsm_edge_padding'] == 1  # Potsdam default
     stats = info['dsm_statistics']
     assert stats.maximum[0] == dsm_statistics(info['dsm_path']).maximum[0]
 

@@ -217,12 +217,38 @@ def test_dsm_size_mismatch_names_the_modality(potsdam_root, tmp_path):
     moved = copy_root(root, tmp_path / 'p')
     height, width = FAKE_SIZE
     write_geotiff(os.path.join(moved, '1_DSM', 'dsm_potsdam_02_10.tif'),
-                  np.ones((1, height, width - 1), np.float32))
+                  np.ones((1, height, width - 2), np.float32))
     ds = ISPRSPotsdam(moved, tiles=['2_10'])
     with pytest.raises(ISPRSTileError,
                        match=f'optical {height}x{width}, dsm '
-                       f'{height}x{width - 1}'):
+                       f'{height}x{width - 2}'):
         ds[0]
+    with pytest.raises(ValueError, match='dsm_edge_padding'):
+        ISPRSPotsdam(moved, tiles=['2_10'], dsm_edge_padding=-1)
+
+
+def test_dsm_one_column_short_is_padded_like_potsdam_3_13(
+        potsdam_root, tmp_path):
+    """The official dsm_potsdam_03_13.tif is 5999 columns wide (vs 6000)."""
+    root, scenes = potsdam_root
+    moved = copy_root(root, tmp_path / 'p')
+    height, width = FAKE_SIZE
+    dsm = scenes['2_13']['dsm'][:, :-1, :-1]  # one row and column short
+    write_geotiff(os.path.join(moved, '1_DSM', 'dsm_potsdam_02_13.tif'), dsm)
+    strict = ISPRSPotsdam(moved, tiles=['2_13'], dsm_edge_padding=0)
+    with pytest.raises(ISPRSTileError, match='dsm'):
+        strict[0]
+    ds = ISPRSPotsdam(moved, tiles=['2_13'])  # Potsdam default: 1
+    whole = ds.read(0)['image'][..., -1]
+    assert whole.shape == FAKE_SIZE
+    expected = np.pad(minmax(dsm[0].astype(np.float64)), ((0, 1), (0, 1)),
+                      mode='edge')
+    np.testing.assert_allclose(whole, expected, atol=1e-6)
+    # A window reaching into the padded column reads the same values.
+    corner = ds.read(0, Window(width - 3, height - 2, 3, 2))['image'][..., -1]
+    np.testing.assert_array_equal(corner, whole[-2:, -3:])
+    edge = ds.read(0, Window(width - 1, 0, 1, 4))['image'][..., -1]
+    np.testing.assert_array_equal(edge, whole[:4, -1:])
 
 
 def test_label_must_be_rgb(potsdam_root, tmp_path):

@@ -61,6 +61,7 @@ class ISPRSMultimodalTiles:
     optical_variants: ClassVar[Dict[str, Tuple[str, ...]]] = {}
     default_optical: ClassVar[str] = ''
     tile_splits: ClassVar[Dict[str, Tuple[str, ...]]] = {}
+    default_dsm_edge_padding: ClassVar[int] = 0
     classes: ClassVar[Tuple[str, ...]] = ISPRS_CLASSES
 
     def __init__(self,
@@ -70,6 +71,7 @@ class ISPRSMultimodalTiles:
                  optical: Optional[str] = None,
                  label_kind: str = 'noBoundary',
                  dsm_normalization: str = 'minmax',
+                 dsm_edge_padding: Optional[int] = None,
                  transforms: Optional[Callable[[Dict[str, Tensor]],
                                                Dict[str, Tensor]]] = None,
                  checksum: bool = False) -> None:
@@ -86,6 +88,11 @@ class ISPRSMultimodalTiles:
                 ``'full'``.
             dsm_normalization: DSM scaling per tile: ``'minmax'`` (MoBaNet),
                 ``'zscore'`` or ``'none'``.
+            dsm_edge_padding: Rows / columns a DSM may fall short of its
+                optical image, filled by repeating its last row / column;
+                None takes :attr:`default_dsm_edge_padding` (Potsdam 1: the
+                official ``dsm_potsdam_03_13.tif`` is one column short;
+                Vaihingen 0). Larger mismatches raise ISPRSTileError.
             transforms: Applied to each sample dict.
             checksum: Check the MD5 of the ISPRS archives found in ``root``
                 against TorchGeo's recorded sums. Off by default: the tiles
@@ -126,6 +133,12 @@ class ISPRSMultimodalTiles:
         self.optical = optical
         self.label_kind = label_kind
         self.dsm_normalization = dsm_normalization
+        if dsm_edge_padding is None:
+            dsm_edge_padding = self.default_dsm_edge_padding
+        if int(dsm_edge_padding) < 0:
+            raise ValueError(
+                f'dsm_edge_padding must be >= 0, got {dsm_edge_padding}.')
+        self.dsm_edge_padding = int(dsm_edge_padding)
         self.transforms = transforms
         self.checksum = checksum
         if checksum:
@@ -239,7 +252,7 @@ class ISPRSMultimodalTiles:
 
     def tile_shape(self, index: int) -> Tuple[int, int]:
         """(height, width) of tile ``index``, checking all modalities."""
-        return tile_shape(self.files[index])
+        return tile_shape(self.files[index], self.dsm_edge_padding)
 
     def read(self, index: int,
              window: Optional[Window] = None) -> Dict[str, np.ndarray]:
@@ -250,7 +263,8 @@ class ISPRSMultimodalTiles:
             scaled DSM) and ``label`` (h, w) uint8 (255 = ignore).
         """
         arrays = read_tile(self.files[index], window,
-                           dsm_normalization=self.dsm_normalization)
+                           dsm_normalization=self.dsm_normalization,
+                           dsm_edge_padding=self.dsm_edge_padding)
         image = stack_modalities(
             OrderedDict(optical=arrays['optical'], dsm=arrays['dsm']))
         return dict(image=image, label=arrays['label'])

@@ -3,7 +3,8 @@
 API (registered in ``mmseg.registry.DATASETS``):
     ISPRSPotsdamDataset(data_root, split='train', tiles=None, optical='RGB',
                         label_kind='noBoundary', dsm_normalization='minmax',
-                        precompute_dsm_statistics=True, pipeline=[], ...)
+                        dsm_edge_padding=None, precompute_dsm_statistics=True,
+                        pipeline=[], ...)
     ISPRSVaihingenDataset(...)   # same, optical='IRRG', area ids as tiles
 
 One data item per tile (not per crop), with the keys::
@@ -11,7 +12,7 @@ One data item per tile (not per crop), with the keys::
     img_path        optical GeoTIFF        dsm_path       DSM GeoTIFF
     seg_map_path    colour label GeoTIFF   tile           tile id
     dsm_statistics  whole-tile DSM BandStatistics (or None)
-    dsm_normalization, modality_channels, label_map, reduce_zero_label,
+    dsm_normalization, dsm_edge_padding, modality_channels, label_map, reduce_zero_label,
     seg_fields
 
 The loading transforms (:mod:`m3plugins.datasets.transforms.multimodal_tile_loading`)
@@ -72,6 +73,8 @@ class _ISPRSSegDataset(BaseSegDataset):
         optical: Optical variant (None: the benchmark's default).
         label_kind: ``'noBoundary'`` or ``'full'``.
         dsm_normalization: ``'minmax'``, ``'zscore'`` or ``'none'``.
+        dsm_edge_padding: Rows / columns a DSM may fall short of its optical
+            image (None: the benchmark's default, 1 for Potsdam).
         precompute_dsm_statistics: Compute each tile's DSM statistics once
             here instead of lazily in every worker.
         **kwargs: :class:`mmseg.datasets.BaseSegDataset` arguments
@@ -90,6 +93,7 @@ class _ISPRSSegDataset(BaseSegDataset):
                  optical: Optional[str] = None,
                  label_kind: str = 'noBoundary',
                  dsm_normalization: str = 'minmax',
+                 dsm_edge_padding: Optional[int] = None,
                  precompute_dsm_statistics: bool = True,
                  **kwargs) -> None:
         self.split = split
@@ -97,6 +101,7 @@ class _ISPRSSegDataset(BaseSegDataset):
         self.optical = optical
         self.label_kind = label_kind
         self.dsm_normalization = dsm_normalization
+        self.dsm_edge_padding = dsm_edge_padding
         self.precompute_dsm_statistics = precompute_dsm_statistics
         kwargs.setdefault('ignore_index', IGNORE_INDEX)
         kwargs.setdefault('reduce_zero_label', False)
@@ -110,7 +115,8 @@ class _ISPRSSegDataset(BaseSegDataset):
             tiles=self.tiles,
             optical=self.optical,
             label_kind=self.label_kind,
-            dsm_normalization=self.dsm_normalization)
+            dsm_normalization=self.dsm_normalization,
+            dsm_edge_padding=self.dsm_edge_padding)
         self.modality_channels = dict(tiles.modality_channels)
         data_list = []
         for files in tiles.files:
@@ -126,6 +132,7 @@ class _ISPRSSegDataset(BaseSegDataset):
                     tile=files.tile,
                     dsm_statistics=stats,
                     dsm_normalization=self.dsm_normalization,
+                    dsm_edge_padding=tiles.dsm_edge_padding,
                     modality_channels=self.modality_channels,
                     label_map=self.label_map,
                     reduce_zero_label=self.reduce_zero_label,

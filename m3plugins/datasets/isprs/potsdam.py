@@ -3,7 +3,7 @@
 API:
     ISPRSPotsdam(root='data', split='train', tiles=None, optical='RGB',
                  label_kind='noBoundary', dsm_normalization='minmax',
-                 transforms=None, checksum=False)
+                 dsm_edge_padding=None, transforms=None, checksum=False)
         len(ds) tiles; ds[i] -> {'image': (C + 1, H, W) float32,
                                  'mask': (H, W) int64, 255 = ignore}
         ds.read(i, window) -> {'image': (h, w, C + 1), 'label': (h, w)} arrays
@@ -49,6 +49,11 @@ normalised DSM as JPEG, not used here).
 Splits (DESIGN section 4; TorchGeo's lists): ``'train'`` 24 tiles,
 ``'test'`` 14 tiles, ``'train_mobanet'`` the 23 training tiles of MoBaNet's
 official code (arXiv 2603.17705), which leaves out ``7_10``.
+
+Known defect of the official data: ``1_DSM/dsm_potsdam_03_13.tif`` (a test
+tile) is 5999 columns wide against 6000 for its orthophoto; by default
+(``dsm_edge_padding=1``) its last column is repeated. Any larger mismatch
+is an error naming the modality.
 
 Checksums: TorchGeo 0.8.1 records the MD5 of ``5_Labels_all.zip`` truncated
 to 22 characters (``cf7403c1a97c0d279414db``), so its ``checksum=True``
@@ -107,6 +112,8 @@ class ISPRSPotsdam(ISPRSMultimodalTiles, Potsdam2D):
     }
     default_optical: ClassVar[str] = 'RGB'
     tile_splits: ClassVar[Dict[str, Tuple[str, ...]]] = POTSDAM_SPLITS
+    #: The official 1_DSM/dsm_potsdam_03_13.tif is 5999 columns wide.
+    default_dsm_edge_padding: ClassVar[int] = 1
 
     #: Variant -> folder created by extracting its ISPRS archive.
     optical_folders: ClassVar[Dict[str, str]] = {

@@ -31,9 +31,12 @@ Conventions of the returned arrays:
   (boundary and unknown colours -> 255).
 
 All modalities of a tile must have the same pixel size; a mismatch raises
-:class:`~m3plugins.datasets.isprs.errors.ISPRSTileError` naming the modality
-(for example a DSM one column short). Unreadable files raise the same error
-naming the tile, the modality and the path.
+:class:`~m3plugins.datasets.isprs.errors.ISPRSTileError` naming the modality.
+One exception is opt-in: ``dsm_edge_padding=n`` accepts a DSM up to ``n``
+rows / columns short of the optical image and repeats its last row / column
+(the official ``1_DSM/dsm_potsdam_03_13.tif``, a test tile, is 5999 columns
+wide against 6000). Unreadable files raise the same error naming the tile,
+the modality and the path.
 """
 import os
 from contextlib import ExitStack, contextmanager
@@ -97,12 +100,16 @@ def _open(path: str, modality: str, tile: str) -> Iterator:
 
 @contextmanager
 def open_tile(files: TileFiles,
-              with_label: bool = True) -> Iterator[Dict[str, object]]:
+              with_label: bool = True,
+              dsm_edge_padding: int = 0) -> Iterator[Dict[str, object]]:
     """Open every modality of a tile once and check that they agree.
 
     Args:
         files: The tile's files.
         with_label: Open the label map too (requires ``files.label``).
+        dsm_edge_padding: How many rows / columns the DSM may fall short of
+            the optical image (filled by repeating its last row / column
+            when read); 0 demands equal sizes.
 
     Yields:
         dict: Modality (``optical``, ``dsm``[, ``label``]) -> open rasterio
@@ -132,22 +139,30 @@ def open_tile(files: TileFiles,
                 f'The label map of tile {files.tile} must be an RGB colour '
                 f'map (3 bands), {files.label} has {sources["label"].count}.')
         sizes = {m: (src.height, src.width) for m, src in sources.items()}
+        optical_size, dsm_size = sizes['optical'], sizes['dsm']
+        if all(0 <= o - d <= dsm_edge_padding
+               for o, d in zip(optical_size, dsm_size)):
+            sizes['dsm'] = optical_size  # tolerated shortfall, padded
         if len(set(sizes.values())) > 1:
+            sizes['dsm'] = dsm_size
             listing = ', '.join(f'{m} {h}x{w}' for m, (h, w) in sizes.items())
             raise ISPRSTileError(
                 f'The modalities of tile {files.tile} differ in size: '
                 f'{listing} (height x width). Every modality must cover the '
-                'same pixels.')
+                f'same pixels (a DSM up to {dsm_edge_padding} row(s)/'
+                'column(s) short is padded; see dsm_edge_padding).')
         yield sources
 
 
-def tile_shape(files: TileFiles) -> Tuple[int, int]:
+def tile_shape(files: TileFiles,
+               dsm_edge_padding: int = 0) -> Tuple[int, int]:
     """Pixel size of a tile, checking every modality (see :func:`open_tile`).
 
     Returns:
         tuple[int, int]: (height, width).
     """
-    with open_tile(files, with_label=files.label is not None) as sources:
+    with open_tile(files, files.label is not None,
+                   dsm_edge_padding) as sources:
         return sources['optical'].height, sources['optical'].width
 
 
@@ -198,12 +213,34 @@ def dsm_statistics(path: str) -> BandStatistics:
                               stat.st_size)
 
 
+def _read_dsm_padded(src, window: Optional[Window],
+                     shape: Tuple[int, int], files: TileFiles) -> np.ndarray:
+    """DSM window of a tile of ``shape``, repeating the DSM's last row /
+    column where it is shorter than the tile (float32, NaN at no-data)."""
+    if window is None:
+        window = Window(0, 0, shape[1], shape[0])
+    if (src.height, src.width) == tuple(shape):
+        return _dsm_as_float(_read(src, window, 'dsm', files.tile, files.dsm,
+                                   1))
+    rows = np.minimum(
+        np.arange(window.row_off, window.row_off + window.height),
+        src.height - 1)
+    cols = np.minimum(
+        np.arange(window.col_off, window.col_off + window.width),
+        src.width - 1)
+    inside = Window(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1),
+                    int(rows[-1] - rows[0] + 1))
+    block = _dsm_as_float(_read(src, inside, 'dsm', files.tile, files.dsm, 1))
+    return block[np.ix_(rows - rows[0], cols - cols[0])]
+
+
 def read_tile(
     files: TileFiles,
     window: Union[None, Window, Callable[[Tuple[int, int]], Window]] = None,
     dsm_stats: Optional[BandStatistics] = None,
     dsm_normalization: str = 'minmax',
     with_label: bool = True,
+    dsm_edge_padding: int = 0,
 ) -> Dict[str, object]:
     """Read a tile, or one window of it, opening each raster once.
 
@@ -218,6 +255,8 @@ def read_tile(
         dsm_normalization: How the DSM is scaled: ``'minmax'`` (default,
             MoBaNet), ``'zscore'`` or ``'none'``.
         with_label: Read the label map (requires ``files.label``).
+        dsm_edge_padding: Rows / columns the DSM may fall short of the
+            optical image; the missing ones repeat its last row / column.
 
     Returns:
         dict: ``optical`` (h, w, C) float32, ``dsm`` (h, w) float32,
@@ -228,7 +267,7 @@ def read_tile(
         ISPRSTileError: For unreadable files, size mismatches, or a window
             outside the tile.
     """
-    with open_tile(files, with_label) as sources:
+    with open_tile(files, with_label, dsm_edge_padding) as sources:
         height, width = sources['optical'].height, sources['optical'].width
         if callable(window):
             window = window((height, width))
@@ -244,8 +283,8 @@ def read_tile(
                     f'({height}x{width}).')
         optical = _read(sources['optical'], window, 'optical', files.tile,
                         files.optical)
-        dsm = _dsm_as_float(
-            _read(sources['dsm'], window, 'dsm', files.tile, files.dsm, 1))
+        dsm = _read_dsm_padded(sources['dsm'], window, (height, width),
+                               files)
         rgb = None
         if with_label:
             rgb = _read(sources['label'], window, 'label', files.tile,

@@ -3,7 +3,7 @@
 API:
     ISPRSVaihingen(root='data', split='train', tiles=None, optical='IRRG',
                    label_kind='noBoundary', dsm_normalization='minmax',
-                   transforms=None, checksum=False)
+                   dsm_edge_padding=None, transforms=None, checksum=False)
         same interface as :class:`~m3plugins.datasets.isprs.ISPRSPotsdam`;
         tile ids are area numbers as strings ('1', '3', ...).
     VAIHINGEN_SPLITS: split name -> area ids

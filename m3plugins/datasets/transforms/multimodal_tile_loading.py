@@ -8,7 +8,8 @@ API (registered in ``mmseg.registry.TRANSFORMS``):
 Input keys (the items of ``ISPRSPotsdamDataset`` / ``ISPRSVaihingenDataset``):
 ``img_path`` (optical), ``dsm_path``, ``seg_map_path``, optionally
 ``dsm_statistics`` (whole-tile :class:`BandStatistics`; computed and cached
-per process when absent), ``dsm_normalization``, ``label_map``, ``tile``.
+per process when absent), ``dsm_normalization``, ``dsm_edge_padding`` (rows /
+columns a DSM may be short, default 0), ``label_map``, ``tile``.
 
 Output keys: ``img`` (h, w, C + 1) float32, the optical bands (file values,
 0..255) then the DSM scaled per tile, stacked by
@@ -88,7 +89,8 @@ class LoadMultimodalTile(BaseTransform):
             self._window,
             dsm_stats=results.get('dsm_statistics'),
             dsm_normalization=normalization,
-            with_label=self.with_label)
+            with_label=self.with_label,
+            dsm_edge_padding=results.get('dsm_edge_padding', 0))
         full_shape, window = arrays['tile_shape'], arrays['window']
         img = stack_modalities(
             OrderedDict(optical=arrays['optical'], dsm=arrays['dsm']))
