@@ -132,20 +132,43 @@ def _pair(value: Pair, name: str) -> Tuple[int, int]:
     return value
 
 
-def _find_key(node: Any, key: str, kind=Mapping) -> Optional[Any]:
-    """First value of ``key`` of type ``kind`` in nested dicts / lists."""
+def _find_key(node: Any, key: str, accept) -> Optional[Any]:
+    """First value of ``key`` that ``accept`` turns into non-None, searching
+    nested dicts / lists in config order."""
     if isinstance(node, Mapping):
-        if isinstance(node.get(key), kind):
-            return node[key]
+        if key in node:
+            found = accept(node[key])
+            if found is not None:
+                return found
         children = node.values()
     elif isinstance(node, (list, tuple)):
         children = node
     else:
         return None
     for child in children:
-        found = _find_key(child, key, kind)
+        found = _find_key(child, key, accept)
         if found is not None:
             return found
+    return None
+
+
+def _as_channels(value: Any) -> Optional['OrderedDict[str, int]']:
+    """A dict, or a sequence of (name, channels) pairs, as an OrderedDict."""
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    elif isinstance(value, (list, tuple)) and value and all(
+            isinstance(p, (list, tuple)) and len(p) == 2
+            and isinstance(p[0], str) for p in value):
+        items = [tuple(p) for p in value]
+    else:
+        return None
+    return OrderedDict((str(k), int(v)) for k, v in items) or None
+
+
+def _as_size(value: Any) -> Optional[Any]:
+    if isinstance(value, int) or (isinstance(value, (list, tuple)) and len(
+            value) == 2 and all(isinstance(v, int) for v in value)):
+        return value
     return None
 
 
@@ -153,21 +176,25 @@ def modality_channels_from_config(cfg: Config) -> 'OrderedDict[str, int]':
     """The model's ordered ``modality_channels``.
 
     Looked up as a top-level ``modality_channels`` entry of the config, else
-    the first ``modality_channels`` dict inside ``cfg.model`` (backbone first,
-    in config order).
+    the first ``modality_channels`` inside ``cfg.model`` (segmentor, then
+    backbone ..., in config order). Either a dict or a sequence of
+    ``(name, channels)`` pairs; pairs keep their order when mmengine dumps a
+    config, dict keys get sorted.
 
     Raises:
         ValueError: If the config names none.
     """
-    found = cfg.get('modality_channels', None)
-    if not isinstance(found, Mapping):
-        found = _find_key(cfg.get('model', {}), 'modality_channels')
+    found = _as_channels(cfg.get('modality_channels', None))
+    if found is None:
+        found = _find_key(cfg.get('model', {}), 'modality_channels',
+                          _as_channels)
     if not found:
         raise ValueError(
             'The config names no modality_channels (neither top-level nor '
             'inside model); large-scene inference needs the ordered '
-            "modalities, e.g. modality_channels=dict(optical=3, dsm=1).")
-    return OrderedDict((str(k), int(v)) for k, v in found.items())
+            "modalities, e.g. modality_channels=[('optical', 3), ('dsm', 1)]"
+            '.')
+    return found
 
 
 def default_tile_layout(cfg: Config) -> Tuple[Tuple[int, int], Tuple[int,
@@ -179,7 +206,7 @@ def default_tile_layout(cfg: Config) -> Tuple[Tuple[int, int], Tuple[int,
         if test_cfg.get('mode', 'whole') == 'slide' else None
     if crop is None:
         # Models built for one input size name it (M3amba's backbone).
-        crop = _find_key(model, 'crop_size', (int, tuple, list))
+        crop = _find_key(model, 'crop_size', _as_size)
     tile = _pair(crop if crop is not None else DEFAULT_TILE_SIZE,
                  'tile_size')
     return tile, (tile[0] // 4, tile[1] // 4)

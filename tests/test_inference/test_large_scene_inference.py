@@ -251,6 +251,10 @@ def test_config_contract_lookups():
     names, palette = class_names_and_palette(cfg, 4)
     assert names == ['class 0', 'class 1', 'class 2', 'class 3']
     assert len(palette) == 4
+    # (name, channels) pairs, which mmengine's Config.dump keeps in order.
+    cfg.model.backbone.modality_channels = [('dsm', 1), ('optical', 3)]
+    assert list(modality_channels_from_config(cfg).items()) == [
+        ('dsm', 1), ('optical', 3)]
     del cfg.model.backbone['modality_channels']
     with pytest.raises(ValueError, match='modality_channels'):
         modality_channels_from_config(cfg)

@@ -26,7 +26,7 @@ def family_config(repo_root, relative):
     return path
 
 
-def hsi_scene(tmp_path, height=40, width=52, bands=12, seed=0):
+def hsi_scene(tmp_path, height=32, width=44, bands=12, seed=0):
     """A generated HSI cube (.mat v5, key 'hsi') + LiDAR (.npy)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -62,8 +62,9 @@ def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
         })
     rasters, cube, lidar = hsi_scene(tmp_path)
     result = infer_large_scene(
-        model, rasters, str(tmp_path / 'map.tif'), tile_size=24, overlap=8,
-        batch_size=4, class_offset=1, progress=False)
+        model, rasters, str(tmp_path / 'map.tif'), tile_size=20, overlap=6,
+        batch_size=3, class_offset=1, progress=False)
+    assert result.num_tiles == 2 * 3
     assert result.normalization == dict(hsi='minmax', lidar='minmax')
     assert result.num_classes == 15 and len(result.classes) == 15
     assert result.classes[0] != 'class 0'  # Houston2013's names
@@ -81,8 +82,9 @@ def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
 def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
         repo_root, tmp_path):
     """Patchwise (5x5 receptive field): pixels at least 2 pixels inside
-    every covering tile get the whole-scene logits; with overlap 8 the
-    blend can only differ within 2 pixels of an interior tile edge."""
+    every covering tile get the whole-scene logits, so the blend can only
+    differ within 2 pixels of an interior tile edge."""
+    from m3plugins.apis.tile_blending import tile_starts
     config = family_config(repo_root,
                            'spectralmamba/spectralmamba_houston2013.py')
     torch.manual_seed(1)
@@ -96,9 +98,11 @@ def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
             'model.decode_head.channels': 8,
         })
     rasters, cube, lidar = hsi_scene(tmp_path, seed=2)
+    tile, overlap = 20, 6
     result = infer_large_scene(
-        model, rasters, str(tmp_path / 'map.tif'), tile_size=24, overlap=8,
-        save_probabilities=True, save_preview=False, progress=False)
+        model, rasters, str(tmp_path / 'map.tif'), tile_size=tile,
+        overlap=overlap, batch_size=3, save_probabilities=True,
+        save_preview=False, progress=False)
     whole = np.concatenate(
         [normalize(cube, 'minmax'),
          normalize(lidar, 'minmax')[..., None]], -1)
@@ -106,12 +110,71 @@ def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
     softmax = torch.softmax(torch.from_numpy(logits), 0).numpy()
     with rasterio.open(result.probabilities) as src:
         probabilities = src.read()
-    # Tiles start at rows 0, 16 and cols 0, 16, 28: their interior edges lie
-    # at rows 16 and 24, cols 16, 24, 28 and 40.
-    clean = np.ones((40, 52), bool)
-    for edge in (16, 24):
-        clean[edge - 2:edge + 2] = False
-    for edge in (16, 24, 28, 40):
-        clean[:, edge - 2:edge + 2] = False
+    height, width = cube.shape[:2]
+    clean = np.ones((height, width), bool)
+    margin = 2  # receptive field 5: half-width 2
+    for axis, length in ((0, height), (1, width)):
+        for start in tile_starts(length, tile, tile - overlap):
+            for edge in (start, start + tile):
+                if 0 < edge < length:  # interior tile edges only
+                    index = [slice(None), slice(None)]
+                    index[axis] = slice(max(edge - margin, 0),
+                                        edge + margin)
+                    clean[tuple(index)] = False
+    assert 0.3 < clean.mean() < 0.9
     np.testing.assert_allclose(probabilities[:, clean], softmax[:, clean],
                                atol=1e-5)
+
+
+def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
+    """MoBaNet (global attention, so tiles are not equivariant): the tiled
+    map is georeferenced and complete, the normalisation is the ISPRS
+    contract, and a tile covering the scene is exactly one whole-scene
+    forward on the ISPRS dataset's own reading of the tile."""
+    from m3plugins.datasets.isprs.tile_reader import TileFiles, read_tile
+    config = family_config(repo_root, 'mobanet/mobanet_demo.py')
+    torch.manual_seed(0)
+    # Narrower than the demo (ViT width 48, 2 heads, 64 -> 16 channels).
+    width = 16
+    model = load_segmentor(
+        config, device='cpu',
+        cfg_options={
+            'model.backbone.foundation_model.model_kwargs':
+            dict(img_size=112, depth=4, embed_dim=48, num_heads=2),
+            'model.neck.in_channels': 48,
+            'model.neck.out_channels': width,
+            'model.decode_head.in_channels': [width] * 4,
+            'model.decode_head.channels': width,
+            'model.auxiliary_head': [
+                dict(type='FCNHead', in_channels=width, in_index=4,
+                     channels=width, num_convs=1, num_classes=6),
+                dict(type='FCNHead', in_channels=width, in_index=8,
+                     channels=width, num_convs=1, num_classes=6)
+            ],
+        })
+    optical, dsm = make_scene(120, 130)
+    rasters = dict(optical=write_geotiff(tmp_path / 'optical.tif', optical),
+                   dsm=write_geotiff(tmp_path / 'dsm.tif', dsm))
+    tiled = infer_large_scene(
+        model, rasters, str(tmp_path / 'tiled.tif'), tile_size=84,
+        overlap=28, batch_size=4, save_probabilities=True, progress=False)
+    assert tiled.num_tiles == 4
+    assert tiled.normalization == dict(optical='none', dsm='minmax')
+    assert tiled.classes[0] == 'impervious_surfaces'
+    with rasterio.open(tiled.class_map) as out, \
+            rasterio.open(rasters['optical']) as reference:
+        assert out.crs == reference.crs and \
+            out.transform == reference.transform
+        assert out.read(1).max() < 6
+    with rasterio.open(tiled.probabilities) as src:
+        np.testing.assert_allclose(src.read().sum(0), 1, atol=1e-5)
+    whole = infer_large_scene(
+        model, rasters, str(tmp_path / 'whole.tif'), tile_size=256,
+        save_preview=False, progress=False)
+    assert whole.num_tiles == 1
+    tile = read_tile(TileFiles('t', rasters['optical'], rasters['dsm']),
+                     with_label=False)
+    stacked = np.concatenate([tile['optical'], tile['dsm'][..., None]], -1)
+    expected = segment_windows(model, [stacked])[0].argmax(0)
+    with rasterio.open(whole.class_map) as src:
+        np.testing.assert_array_equal(src.read(1), expected)
