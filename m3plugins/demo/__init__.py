@@ -36,4 +36,5 @@ def prepare_demo_data(name: str, root: str = DEMO_DATA_ROOT) -> str:
 
 
 __all__ = ['DEMO_DATA_ROOT', 'make_demo_hsi_scene', 'prepare_demo_data']
+from .hsi_demo_scene import HSI_DEMO_ROOT, HSIDemoScene  # noqa: F401,E402
 from .isprs_demo_dataset import ISPRSPotsdamDemoDataset  # noqa: F401,E402

@@ -1,2 +1,3 @@
 """Registered components; importing this module registers them."""
 from .modality_conditional_random_masking_hook import ModalityConditionalRandomMaskingHook  # noqa: F401,E501
+from .hsi_class_map_hook import HSIClassMapHook  # noqa: F401

@@ -13,6 +13,4 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=4000, val_interval=500)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500))
+# Checkpoint / logger intervals come from configs/_base_/default_runtime.py.

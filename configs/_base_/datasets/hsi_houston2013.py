@@ -1,0 +1,13 @@
+# Houston2013: HSI 144 + LiDAR 1, 15 classes, contest split 2832 / 12197.
+# Files, layout and split: see the docstring of
+# m3plugins.datasets.hsi.Houston2013. Protocols: see hsi_scene.py.
+_base_ = './hsi_scene.py'
+scene = dict(
+    _delete_=True,
+    type='Houston2013',
+    root='data/houston2013',
+    modalities=('hsi', 'lidar'),
+    normalization='minmax')
+train_dataloader = dict(dataset=dict(scene=scene))
+val_dataloader = dict(dataset=dict(scene=scene))
+test_dataloader = val_dataloader

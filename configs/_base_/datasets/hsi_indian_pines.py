@@ -1,0 +1,13 @@
+# IndianPines: HSI 200, 16 classes, seeded per-class sampling (scene default).
+# Files, layout and split: see the docstring of
+# m3plugins.datasets.hsi.IndianPines. Protocols: see hsi_scene.py.
+_base_ = './hsi_scene.py'
+scene = dict(
+    _delete_=True,
+    type='IndianPines',
+    root='data/indian_pines',
+    modalities=('hsi', ),
+    normalization='minmax')
+train_dataloader = dict(dataset=dict(scene=scene))
+val_dataloader = dict(dataset=dict(scene=scene))
+test_dataloader = val_dataloader

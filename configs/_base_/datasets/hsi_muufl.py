@@ -1,0 +1,13 @@
+# MUUFL: HSI 64 + LiDAR 2, 11 classes, seeded per-class sampling (scene default).
+# Files, layout and split: see the docstring of
+# m3plugins.datasets.hsi.MUUFL. Protocols: see hsi_scene.py.
+_base_ = './hsi_scene.py'
+scene = dict(
+    _delete_=True,
+    type='MUUFL',
+    root='data/muufl',
+    modalities=('hsi', 'lidar'),
+    normalization='minmax')
+train_dataloader = dict(dataset=dict(scene=scene))
+val_dataloader = dict(dataset=dict(scene=scene))
+test_dataloader = val_dataloader

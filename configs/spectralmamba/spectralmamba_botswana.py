@@ -1,0 +1,12 @@
+# SpectralMamba (arXiv 2404.08489), patchwise, on Botswana: HSI 145 (bands zero-padded to 150 = 6 x 25 for R = 6 pieces).
+# Train on 32 x 32 crops (crop protocol), test on the whole scene in one pass;
+# the class map is written by HSIClassMapHook. Model choices: see
+# configs/_base_/models/spectralmamba.py and the SpectralMamba docstring.
+_base_ = [
+    '../_base_/models/spectralmamba.py', '../_base_/datasets/hsi_botswana.py',
+    '../_base_/schedules/schedule_hsi_4k.py', '../_base_/default_runtime.py'
+]
+custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(modality_channels=dict(hsi=145)),
+    decode_head=dict(num_classes=14))

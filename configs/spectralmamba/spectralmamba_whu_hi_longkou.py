@@ -1,0 +1,12 @@
+# SpectralMamba (arXiv 2404.08489), patchwise, on WHUHiLongKou: HSI 270.
+# Train on 32 x 32 crops (crop protocol), test on the whole scene in one pass;
+# the class map is written by HSIClassMapHook. Model choices: see
+# configs/_base_/models/spectralmamba.py and the SpectralMamba docstring.
+_base_ = [
+    '../_base_/models/spectralmamba.py', '../_base_/datasets/hsi_whu_hi_longkou.py',
+    '../_base_/schedules/schedule_hsi_4k.py', '../_base_/default_runtime.py'
+]
+custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(modality_channels=dict(hsi=270)),
+    decode_head=dict(num_classes=9))
