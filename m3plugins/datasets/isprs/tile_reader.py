@@ -37,8 +37,13 @@ rows / columns short of the optical image and repeats its last row / column
 (the official ``1_DSM/dsm_potsdam_03_13.tif``, a test tile, is 5999 columns
 wide against 6000). Unreadable files raise the same error naming the tile,
 the modality and the path.
+
+Reads work on pixel grids only; rasterio's ``NotGeoreferencedWarning`` is
+silenced because the ISPRS Potsdam GeoTIFFs carry no georeferencing (noted
+in TorchGeo's pull request #247 adding Potsdam2D).
 """
 import os
+import warnings
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,7 +51,7 @@ from typing import Callable, Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from ..normalization import (BandStatistics, band_statistics,
@@ -85,11 +90,18 @@ class TileFiles:
         return paths
 
 
+def _open_quietly(path: str):
+    """``rasterio.open`` without NotGeoreferencedWarning (pixel grids only)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        return rasterio.open(path)
+
+
 @contextmanager
 def _open(path: str, modality: str, tile: str) -> Iterator:
     """Open a raster; read errors become ISPRSTileError naming the file."""
     try:
-        with rasterio.open(path) as src:
+        with _open_quietly(path) as src:
             yield src
     except RasterioError as err:
         raise ISPRSTileError(
