@@ -70,8 +70,12 @@ def _chunk_statistics(flat: np.ndarray) -> BandStatistics:
         work = np.float32 if flat.dtype == np.float32 else np.float64
         mean = flat.mean(axis=0, dtype=np.float64)
         dev = flat.astype(work, copy=False) - mean.astype(work)
+        # Subtracting the deviations' own mean removes the rounding of
+        # ``mean`` to the working dtype.
+        shift = dev.mean(axis=0, dtype=np.float64)
         var = np.einsum('ij,ij->j', dev, dev, dtype=np.float64) / max(
-            len(flat), 1)
+            len(flat), 1) - shift**2
+        var = np.maximum(var, 0)
         return BandStatistics(
             flat.min(0).astype(np.float64),
             flat.max(0).astype(np.float64), mean, np.sqrt(var), count)

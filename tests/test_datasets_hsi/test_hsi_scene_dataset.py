@@ -181,3 +181,12 @@ def test_cut_window_and_transform_without_labels():
                              window=(0, 0, 2, 2)))
     assert results['img'].shape == (2, 2, 1)
     assert 'gt_seg_map' not in results and 'scene_image' not in results
+
+
+def test_channel_first_window_is_the_same_window():
+    array = np.random.default_rng(0).random((6, 7, 5)).astype(np.float32)
+    for window in [(-2, -1, 4, 4), (3, 4, 5, 5), (0, 0, 6, 7)]:
+        plain = cut_window(array, window, 0)
+        view = cut_window(array, window, 0, channels_first=True)
+        np.testing.assert_array_equal(view, plain)
+        assert view.transpose(2, 0, 1).flags.c_contiguous

@@ -73,3 +73,26 @@ def test_resolve_normalization():
         resolve_normalization(dict(hsi='max'), ('hsi', ))
     with pytest.raises(ValueError, match='Unknown normalization'):
         normalize(np.zeros((2, 2)), 'l2')
+
+
+def test_chunked_statistics_are_stable_and_exact():
+    rng = np.random.default_rng(2)
+    # Elevation-like band: large offset, small spread; float32 like a scene.
+    data = np.stack([1000 + 0.01 * rng.standard_normal((50, 40)),
+                     rng.random((50, 40))], axis=-1).astype(np.float32)
+    chunked = band_statistics(data, chunk_pixels=7)
+    exact = data.reshape(-1, 2).astype(np.float64)
+    np.testing.assert_allclose(chunked.mean, exact.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(chunked.std, exact.std(0), rtol=1e-6)
+    np.testing.assert_array_equal(chunked.minimum, exact.min(0))
+    np.testing.assert_array_equal(chunked.maximum, exact.max(0))
+    assert chunked.count.tolist() == [2000, 2000]
+
+
+def test_all_nan_band_gives_nan_statistics():
+    data = np.ones((4, 4, 2))
+    data[..., 1] = np.nan
+    stats = band_statistics(data, chunk_pixels=3)
+    assert stats.count.tolist() == [16, 0]
+    assert np.isnan(stats.mean[1]) and np.isnan(stats.minimum[1])
+    assert stats.mean[0] == 1 and stats.std[0] == 0

@@ -13,8 +13,10 @@ from mmseg.registry import TRANSFORMS
 __all__ = ['LoadHSISceneWindow', 'cut_window']
 
 
-def cut_window(array: np.ndarray, window: Sequence[int],
-               fill_value=0) -> np.ndarray:
+def cut_window(array: np.ndarray,
+               window: Sequence[int],
+               fill_value=0,
+               channels_first: bool = False) -> np.ndarray:
     """Copy a window of an (H, W[, C]) array; parts outside are filled.
 
     Args:
@@ -23,6 +25,10 @@ def cut_window(array: np.ndarray, window: Sequence[int],
             negative and the window may extend past the far edges.
         fill_value: Value of the pixels outside the array (zero padding for
             images, the ignore index for labels).
+        channels_first: For a 3-D array, store the copy channel-first and
+            return its (h, w, C) view. MMSeg's ``PackSegInputs`` then turns
+            it into a (C, h, w) tensor without another copy (its torch
+            ``contiguous()`` path is slow for many channels).
 
     Returns:
         np.ndarray: (h, w[, C]) copy with the array's dtype.
@@ -30,11 +36,18 @@ def cut_window(array: np.ndarray, window: Sequence[int],
     y0, x0, h, w = (int(v) for v in window)
     if h <= 0 or w <= 0:
         raise ValueError(f'Window {tuple(window)} is empty.')
-    out = np.full((h, w) + array.shape[2:], fill_value, dtype=array.dtype)
     top, left = max(y0, 0), max(x0, 0)
     bottom = min(y0 + h, array.shape[0])
     right = min(x0 + w, array.shape[1])
-    if bottom > top and right > left:
+    inside = bottom > top and right > left
+    if channels_first and array.ndim == 3:
+        out = np.full((array.shape[2], h, w), fill_value, dtype=array.dtype)
+        if inside:
+            out[:, top - y0:bottom - y0, left - x0:right - x0] = \
+                array[top:bottom, left:right].transpose(2, 0, 1)
+        return out.transpose(1, 2, 0)
+    out = np.full((h, w) + array.shape[2:], fill_value, dtype=array.dtype)
+    if inside:
         out[top - y0:bottom - y0, left - x0:right - x0] = \
             array[top:bottom, left:right]
     return out
@@ -49,7 +62,8 @@ class LoadHSISceneWindow(BaseTransform):
     classes 0..K-1 and ``ignore_index`` elsewhere, ``window`` (y0, x0, h, w)
     in scene coordinates, ``center_only`` (bool), ``ignore_index``.
 
-    Added keys: ``img`` (h, w, C) float32 (zeros outside the scene),
+    Added keys: ``img`` (h, w, C) float32 (zeros outside the scene; an
+    (h, w, C) view of a channel-first copy, see :func:`cut_window`),
     ``gt_seg_map`` (h, w) uint8 (``ignore_index`` outside the scene and, when
     ``center_only``, everywhere but the centre pixel ``(h // 2, w // 2)``),
     ``seg_fields`` (+ ``'gt_seg_map'``), ``img_shape``, ``ori_shape``.
@@ -67,7 +81,7 @@ class LoadHSISceneWindow(BaseTransform):
         image = results.pop('scene_image')
         labels = results.pop('scene_labels', None)
         window = results['window']
-        results['img'] = cut_window(image, window, 0)
+        results['img'] = cut_window(image, window, 0, channels_first=True)
         results['img_shape'] = results['img'].shape[:2]
         results['ori_shape'] = results['img'].shape[:2]
         if self.with_label and labels is not None:
