@@ -36,15 +36,17 @@ from torch import Tensor
 #: in fp32: the working set of a chunk stays in the CPU caches).
 CHUNK_ELEMENTS = 1 << 18
 #: Fewest steps per chunk, so that the per-chunk op overhead stays amortised.
-MIN_CHUNK = 4
+MIN_CHUNK = 8
 
 
 def default_chunk_size(batch: int, channels: int, state: int, length: int) -> int:
     """Chunk length ``T`` for a ``(batch, channels, length)`` scan with state ``N``.
 
     Measured on a 2-core CPU: 1 MiB buffers were fastest at
-    (8, 192, 1024, 16); at (2, 3072, 1024, 16) four steps per chunk beat one
-    or two (per-op overhead), which :data:`MIN_CHUNK` guarantees.
+    (8, 192, 1024, 16); at (2, 3072, 1024, 16) one or two steps per chunk
+    were slower than 5 to 10 (per-op overhead), hence :data:`MIN_CHUNK`, which
+    also keeps the saved boundary states at most ``1 / MIN_CHUNK`` of the
+    state history.
     """
     per_step = max(1, batch * channels * state)
     return max(1, min(length, max(MIN_CHUNK, CHUNK_ELEMENTS // per_step)))
@@ -55,84 +57,102 @@ def _as_groups(BC: Tensor) -> Tensor:
 
 
 def _time_major(x: Tensor) -> Tensor:
-    """``(..., L)`` -> contiguous ``(L, ...)`` (a 2-D transpose, the fast copy path)."""
+    """``(..., L)`` -> a new contiguous ``(L, ...)`` (never a view of ``x``).
+
+    Written as a copy of a 2-D transpose into a fresh buffer, the fast copy
+    path; callers modify the result in place.
+    """
     length = x.shape[-1]
-    return x.reshape(-1, length).t().contiguous().view(length, *x.shape[:-1])
+    out = x.new_empty((length, ) + tuple(x.shape[:-1]))
+    out.view(length, -1).copy_(x.reshape(-1, length).t())
+    return out
 
 
 def _time_last(x: Tensor) -> Tensor:
-    """Contiguous ``(L, ...)`` -> contiguous ``(..., L)``."""
+    """Contiguous ``(L, ...)`` -> a new contiguous ``(..., L)``."""
     length = x.shape[0]
-    return x.reshape(length, -1).t().contiguous().view(*x.shape[1:], length)
+    out = x.new_empty(tuple(x.shape[1:]) + (length, ))
+    out.view(-1, length).copy_(x.reshape(length, -1).t())
+    return out
 
 
 def softplus(x: Tensor) -> Tensor:
-    """``F.softplus`` (threshold 20) from exp/log only.
+    """``F.softplus`` (threshold 20) from exp/log only, in a new tensor.
 
     ``log1p`` is not vectorised on some CPU builds (about 50x slower than
     ``log`` here), so ``log1p(t)`` is evaluated as ``log(1 + t) * t / ((1 + t)
     - 1)`` (Goldberg's trick, accurate to a few ulp) on
-    ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``.
+    ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``. Two temporaries of the
+    size of ``x`` at most.
     """
     t = x.abs().neg_().exp_()
-    one_plus = t + 1
-    log1p = torch.log(one_plus).mul_(t).div_(one_plus - 1)
-    log1p = torch.where(one_plus == 1, t, log1p)
-    out = log1p.add_(x.clamp(min=0))
-    return torch.where(x > 20, x, out)
+    out = t + 1
+    scratch = out - 1
+    tiny = scratch == 0                       # 1 + t rounds to 1: log1p(t) = t
+    out.log_().mul_(t).div_(scratch)
+    torch.where(tiny, t, out, out=out)
+    del t, tiny
+    out.add_(torch.clamp(x, min=0, out=scratch))
+    return torch.where(x > 20, x, out, out=out)
+
+
+def _inputs_time_major(u, delta, delta_bias, delta_softplus, compute):
+    """Time-major ``u``, pre-activation ``delta + bias`` and step ``dt``."""
+    u_t = _time_major(u.to(compute))
+    pre_t = _time_major(delta.to(compute))
+    if delta_bias is not None:
+        pre_t.add_(delta_bias.to(compute))
+    dt_t = softplus(pre_t) if delta_softplus else pre_t
+    return u_t, pre_t, dt_t
 
 
 class _ChunkedSelectiveScan(torch.autograd.Function):
-    """Autograd function behind :func:`selective_scan_chunked`."""
+    """Autograd function behind :func:`selective_scan_chunked`.
+
+    All ``(batch, D, L)`` work is done time-major, ``(L, batch, D)``: inputs
+    are transposed once on entry and results once on exit.
+    """
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus,
                 chunk_size):
-        dtypes = tuple(t.dtype if t is not None else None
-                       for t in (u, delta, A, B, C, D, z, delta_bias))
+        ctx.dtypes = tuple(t.dtype if t is not None else None
+                           for t in (u, delta, A, B, C, D, z, delta_bias))
+        ctx.bc_dims = (B.dim(), C.dim())
         compute = torch.float64 if u.dtype == torch.float64 else torch.float32
         with torch.autocast(u.device.type, enabled=False):
             batch, channels, length = u.shape
             state = A.shape[1]
-            B_bc_dim = B.dim()
-            C_bc_dim = C.dim()
-            Bg = _as_groups(B).to(compute)
-            Cg = _as_groups(C).to(compute)
-            groups = Bg.shape[1]
+            B_t = _time_major(_as_groups(B).to(compute))   # (L, b, G, N)
+            C_t = _time_major(_as_groups(C).to(compute))
             T = chunk_size or default_chunk_size(batch, channels, state, length)
-            # Time-major layouts: every step is one contiguous (batch, D[, N]) slab.
-            dt, du = _discretise(u, delta, delta_bias, delta_softplus, compute)[:2]
-            dt_t = _time_major(dt)                         # (L, b, D)
-            du_t = _time_major(du)                         # (L, b, D)
-            B_t = _time_major(Bg)                          # (L, b, G, N)
-            C_t = _time_major(Cg)
+            u_t, pre_t, dt_t = _inputs_time_major(u, delta, delta_bias,
+                                                   delta_softplus, compute)
+            del pre_t
             A_c = A.to(compute)
-            y_t = torch.empty(length, batch, channels, dtype=compute, device=u.device)
+            y_t = torch.empty_like(u_t)
             num_chunks = math.ceil(length / T)
-            boundary = u.new_empty((max(num_chunks - 1, 0), batch, channels, state),
-                                   dtype=compute)
-            work = _Workspace(T, batch, channels, groups, state, compute, u.device)
+            boundary = u_t.new_empty((max(num_chunks - 1, 0), batch, channels, state))
+            work = _Workspace(T, batch, channels, B_t.shape[2], state, compute, u.device)
             h = None
             for c in range(num_chunks):
                 t0, t1 = c * T, min(length, (c + 1) * T)
-                decay, hs = work.forward_chunk(dt_t[t0:t1], du_t[t0:t1], A_c,
-                                               B_t[t0:t1], h)
+                _, hs = work.forward_chunk(dt_t[t0:t1], u_t[t0:t1], A_c, B_t[t0:t1], h)
                 work.contract_C(hs, C_t[t0:t1], out=y_t[t0:t1])
                 if c + 1 < num_chunks:  # the buffers are reused: copy out
                     h = boundary[c].copy_(hs[-1])
-            y = _time_last(y_t)
+            del work, dt_t
             if D is not None:
-                y.addcmul_(u.to(compute), D.to(compute)[:, None])
-            y_pre = y
+                y_t.addcmul_(u_t, D.to(compute))
+            y_pre = None
             if z is not None:
-                y = y * F.silu(z.to(compute))
-        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, boundary,
-                              y_pre if z is not None else None)
+                y_pre = y_t
+                y_t = y_t * F.silu(_time_major(z.to(compute)))
+            out = _time_last(y_t).to(u.dtype)
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, boundary, y_pre)
         ctx.delta_softplus = delta_softplus
         ctx.chunk = T
-        ctx.dtypes = dtypes
-        ctx.bc_dims = (B_bc_dim, C_bc_dim)
-        return y.to(u.dtype)
+        return out
 
     @staticmethod
     def backward(ctx, dout):
@@ -142,51 +162,60 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
         with torch.autocast(u.device.type, enabled=False):
             batch, channels, length = u.shape
             state = A.shape[1]
-            dout = dout.to(compute)
-            uc = u.to(compute)
-            Bg = _as_groups(B).to(compute)
-            Cg = _as_groups(C).to(compute)
-            groups = Bg.shape[1]
-            dt, du, pre = _discretise(u, delta, delta_bias, ctx.delta_softplus, compute)
-
+            B_t = _time_major(_as_groups(B).to(compute))
+            C_t = _time_major(_as_groups(C).to(compute))
+            groups = B_t.shape[2]
+            u_t, pre_t, dt_t = _inputs_time_major(u, delta, delta_bias,
+                                                   ctx.delta_softplus, compute)
+            dy_t = _time_major(dout.to(compute))
             dz = None
             if z is not None:
-                zc = z.to(compute)
-                sig = torch.sigmoid(zc)
-                dy = dout * zc * sig
-                dz = dout * y_pre * sig * (1 + zc * (1 - sig))
-            else:
-                dy = dout
-            dD = (dy * uc).sum((0, 2)) if D is not None else None
-            du_in = dy * D.to(compute)[:, None] if D is not None else None
+                z_t = _time_major(z.to(compute))
+                sig = torch.sigmoid(z_t)
+                # d silu(z)/dz = sig * (1 + z * (1 - sig))
+                dz_t = torch.mul(dy_t, y_pre).mul_(sig).mul_(
+                    (1 - sig).mul_(z_t).add_(1))
+                dz = _time_last(dz_t)
+                del dz_t
+                dy_t.mul_(z_t.mul_(sig))              # dL/dy before the gate
+                del z_t, sig
+            dD = None
+            if D is not None:
+                dD = torch.mul(dy_t, u_t).sum((0, 1))
 
-            dt_t, du_t, dy_t = _time_major(dt), _time_major(du), _time_major(dy)
-            B_t, C_t = _time_major(Bg), _time_major(Cg)
             A_c = A.to(compute)
-
             ddt_t = torch.empty_like(dt_t)      # dL/d(dt), (L, b, D)
-            ddu_t = torch.empty_like(du_t)      # dL/d(dt * u)
+            ddu_t = torch.empty_like(dt_t)      # dL/d(dt * u)
             dB_t = torch.empty_like(B_t)
             dC_t = torch.empty_like(C_t)
             dA = torch.zeros_like(A_c)
             work = _Workspace(T, batch, channels, groups, state, compute, u.device)
             num_chunks = math.ceil(length / T)
-            carry = None  # dL/dh_{t1-1} coming from the steps after the chunk
+            carry = None  # dL/dh at a chunk's last step from the steps after it
             for c in reversed(range(num_chunks)):
                 t0, t1 = c * T, min(length, (c + 1) * T)
                 h0 = boundary[c - 1] if c > 0 else None
                 carry = work.backward_chunk(
-                    dt_t[t0:t1], du_t[t0:t1], A_c, B_t[t0:t1], C_t[t0:t1],
+                    dt_t[t0:t1], u_t[t0:t1], A_c, B_t[t0:t1], C_t[t0:t1],
                     dy_t[t0:t1], h0, carry, ddt_t[t0:t1], ddu_t[t0:t1],
                     dB_t[t0:t1], dC_t[t0:t1], dA)
+            del work, carry
 
-            ddt = _time_last(ddt_t)
-            ddu = _time_last(ddu_t)
-            ddt.addcmul_(ddu, uc)                   # d(dt*u)/d(dt) = u
-            du_scan = ddu.mul_(dt)
-            du_total = du_scan if du_in is None else du_scan + du_in
-            ddelta = ddt * torch.sigmoid(pre) if ctx.delta_softplus else ddt
-            d_bias = ddelta.sum((0, 2)) if delta_bias is not None else None
+            ddt_t.addcmul_(ddu_t, u_t)              # d(dt * u)/d(dt) = u
+            del u_t
+            du_t = ddu_t.mul_(dt_t)                 # d(dt * u)/du = dt
+            del dt_t
+            if D is not None:
+                du_t.addcmul_(dy_t, D.to(compute))
+            del dy_t
+            if ctx.delta_softplus:
+                ddt_t.mul_(torch.sigmoid_(pre_t))
+            del pre_t
+            d_bias = ddt_t.sum((0, 1)) if delta_bias is not None else None
+            du = _time_last(du_t)
+            del du_t
+            ddelta = _time_last(ddt_t)
+            del ddt_t
             dB = _time_last(dB_t)
             dC = _time_last(dC_t)
             if ctx.bc_dims[0] == 3:
@@ -194,19 +223,10 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
             if ctx.bc_dims[1] == 3:
                 dC = dC.squeeze(1)
 
-        grads = (du_total, ddelta, dA, dB, dC, dD, dz, d_bias)
-        out = tuple(g.to(dt_) if g is not None else None
-                    for g, dt_ in zip(grads, ctx.dtypes))
+        grads = (du, ddelta, dA, dB, dC, dD, dz, d_bias)
+        out = tuple(g.to(dtype) if g is not None else None
+                    for g, dtype in zip(grads, ctx.dtypes))
         return out + (None, None)
-
-
-def _discretise(u, delta, delta_bias, delta_softplus, compute):
-    """``dt = softplus(delta + bias)`` (as asked), ``dt * u`` and the pre-activation."""
-    pre = delta.to(compute)
-    if delta_bias is not None:
-        pre = pre + delta_bias.to(compute)[:, None]
-    dt = softplus(pre) if delta_softplus else pre
-    return dt, dt * u.to(compute), pre
 
 
 class _Workspace:
@@ -217,6 +237,7 @@ class _Workspace:
         self.groups, self.dg = groups, channels // groups
         self.decay = torch.empty(self.shape, dtype=dtype, device=device)
         self.states = torch.empty(self.shape, dtype=dtype, device=device)
+        self.du = torch.empty(self.shape[:3], dtype=dtype, device=device)
         self.grad = None  # allocated on first backward use
 
     def _grouped(self, buf, n):
@@ -224,13 +245,14 @@ class _Workspace:
         T, b, D, N = buf.shape
         return buf.view(n * b * self.groups, self.dg, N)
 
-    def forward_chunk(self, dt, du, A, B, h0):
+    def forward_chunk(self, dt, u, A, B, h0):
         """States of one chunk; returns ``(decay, states)`` views of length n."""
         n = dt.shape[0]
         decay, hs = self.decay[:n], self.states[:n]
         torch.mul(dt.unsqueeze(-1), A, out=decay)
         decay.exp_()
         b = dt.shape[1]
+        du = torch.mul(dt, u, out=self.du[:n])  # drive scale dt * u
         N = A.shape[1]
         torch.mul(du.view(n, b, self.groups, self.dg, 1),
                   B.unsqueeze(3), out=hs.view(n, b, self.groups, self.dg, N))
@@ -252,11 +274,12 @@ class _Workspace:
                          out=self.decay[:n].view(n, b, self.groups, self.dg, N))
         torch.sum(prod.view(hs.shape), dim=-1, out=out)
 
-    def backward_chunk(self, dt, du, A, B, C, dy, h0, carry, ddt, ddu, dB, dC,
+    def backward_chunk(self, dt, u, A, B, C, dy, h0, carry, ddt, ddu, dB, dC,
                        dA):
         n, b = dt.shape[:2]
         N = A.shape[1]
-        decay, hs = self.forward_chunk(dt, du, A, B, h0)
+        decay, hs = self.forward_chunk(dt, u, A, B, h0)
+        du = self.du[:n]
         rows = n * b * self.groups
         # dC[t, b, g, :] = sum_{d in g} dy[t, b, d] * h[t, b, d, :]
         torch.bmm(dy.reshape(rows, 1, self.dg), self._grouped(hs, n),
