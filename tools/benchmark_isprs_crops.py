@@ -1,4 +1,4 @@
-"""Crops per second from 6000 x 6000 ISPRS tiles: window reading vs whole-tile decoding.
+"""Crops/s from 6000 x 6000 ISPRS tiles: window reading vs whole-tile decoding.
 
 Writes one (or more) Potsdam-sized tiles in the Potsdam layout (optical uint8,
 DSM float32, RGB label map; GDAL's default uncompressed striped GeoTIFF, or
@@ -69,11 +69,13 @@ def write_tile(root: str, size: int, optical: str, tiled: bool) -> None:
                 elif 'label' in name:
                     classes = rng.integers(0, 7, (rows // 10 + 1,
                                                   size // 10 + 1))
-                    idx = np.kron(classes, np.ones((10, 10), int))[:rows, :size]
+                    block = np.ones((10, 10), int)
+                    idx = np.kron(classes, block)[:rows, :size]
                     data = np.moveaxis(colours[idx], -1, 0)
                 else:
                     data = rng.integers(0, 256, (count, rows, size))
-                dst.write(data.astype(dtype), window=Window(0, row, size, rows))
+                dst.write(data.astype(dtype),
+                          window=Window(0, row, size, rows))
 
 
 def time_rounds(fn, crops: int, repeats: int) -> list:

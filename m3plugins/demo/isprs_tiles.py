@@ -1,4 +1,4 @@
-"""Synthetic optical + DSM tiles in the exact ISPRS Potsdam layout (no download).
+"""Synthetic optical + DSM tiles in the exact ISPRS Potsdam layout.
 
 API:
     make_demo_isprs(root, seed=0, tile_size=512) -> root

@@ -86,7 +86,8 @@ def write_fake_potsdam(root: str, tiles=('2_10', '6_7', '2_13'),
                 os.path.join(root, folder,
                              f'top_potsdam_{tile}_{variant}.tif'), bands)
         write_geotiff(
-            os.path.join(root, '1_DSM', f'dsm_potsdam_{row:02d}_{col:02d}.tif'),
+            os.path.join(root, '1_DSM',
+                         f'dsm_potsdam_{row:02d}_{col:02d}.tif'),
             scene['dsm'])
         write_geotiff(os.path.join(root, f'top_potsdam_{tile}_label.tif'),
                       colour(scene['labels']))

@@ -5,7 +5,8 @@ API:
     colour_labels_to_indices(rgb) -> (H, W) uint8 class indices
     indices_to_colour_labels(indices) -> (H, W, 3) uint8 ISPRS colours
 
-Facts (ISPRS benchmark, Rottensteiner et al., doi:10.5194/isprsannals-I-3-293-2012):
+Facts (ISPRS benchmark, Rottensteiner et al.,
+doi:10.5194/isprsannals-I-3-293-2012):
 the Potsdam and Vaihingen reference maps are RGB GeoTIFFs with one colour per
 class; the eroded ``noBoundary`` versions paint the pixels within a 3-pixel
 disc of a class boundary black (0, 0, 0), which the benchmark does not score.
@@ -54,7 +55,7 @@ BOUNDARY_COLOUR = (0, 0, 0)
 
 
 def _pack(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 colours -> (...) uint32 codes ``R << 16 | G << 8 | B``."""
+    """(..., 3) uint8 colours -> (...) uint32 ``R << 16 | G << 8 | B``."""
     rgb = rgb.astype(np.uint32, copy=False)
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 

@@ -2,7 +2,7 @@
 
 API:
     ISPRSDataNotFoundError(message)  # a torchgeo DatasetNotFoundError
-    ISPRSTileError                   # a ValueError: a tile exists but is unusable
+    ISPRSTileError                   # ValueError: a tile exists, unusable
 """
 from torchgeo.datasets import DatasetNotFoundError
 

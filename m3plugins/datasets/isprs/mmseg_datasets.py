@@ -12,12 +12,13 @@ One data item per tile (not per crop), with the keys::
     img_path        optical GeoTIFF        dsm_path       DSM GeoTIFF
     seg_map_path    colour label GeoTIFF   tile           tile id
     dsm_statistics  whole-tile DSM BandStatistics (or None)
-    dsm_normalization, dsm_edge_padding, modality_channels, label_map, reduce_zero_label,
-    seg_fields
+    dsm_normalization, dsm_edge_padding, modality_channels, label_map,
+    reduce_zero_label, seg_fields
 
-The loading transforms (:mod:`m3plugins.datasets.transforms.multimodal_tile_loading`)
-turn an item into ``img`` (h, w, C + 1) float32 and ``gt_seg_map`` (h, w)
-uint8: ``LoadRandomMultimodalWindow`` reads one random window per sample
+The loading transforms
+(:mod:`m3plugins.datasets.transforms.multimodal_tile_loading`) turn an
+item into ``img`` (h, w, C + 1) float32 and ``gt_seg_map`` (h, w) uint8:
+``LoadRandomMultimodalWindow`` reads one random window per sample
 (training), ``LoadMultimodalTile`` the whole tile (validation / test, for
 MMSeg's slide inference). A training epoch therefore has one random crop per
 tile; the iteration-based schedules of the configs do not depend on it (wrap
@@ -44,7 +45,7 @@ Example config::
     train_dataloader = dict(dataset=dict(
         type='ISPRSPotsdamDataset', data_root='data/potsdam',
         split='train_mobanet', optical='RGB',
-        pipeline=[dict(type='LoadRandomMultimodalWindow', crop_size=(256, 256)),
+        pipeline=[dict(type='LoadRandomMultimodalWindow', crop_size=256),
                   dict(type='RandomFlip', prob=0.5, direction='horizontal'),
                   dict(type='RandomFlip', prob=0.5, direction='vertical'),
                   dict(type='PackSegInputs')]))

@@ -32,13 +32,16 @@ to two digits (``2_10`` -> ``dsm_potsdam_02_10.tif``, ``6_7`` ->
 Layout under ``root`` (the first path of each row is what the error message
 asks for; the others are accepted too)::
 
-    1_DSM/dsm_potsdam_{RR}_{CC}.tif                       (or in root)
-    2_Ortho_RGB/top_potsdam_{R}_{C}_RGB.tif               (optical='RGB')
-    3_Ortho_IRRG/top_potsdam_{R}_{C}_IRRG.tif             (optical='IRRG')
-    4_Ortho_RGBIR/top_potsdam_{R}_{C}_RGBIR.tif           (optical='RGBIR', TorchGeo)
-    5_Labels_all_noBoundary/top_potsdam_{R}_{C}_label_noBoundary.tif  (or in root)
-    top_potsdam_{R}_{C}_label.tif                         (label_kind='full', TorchGeo;
-                                                           or 5_Labels_all/)
+    1_DSM/dsm_potsdam_{RR}_{CC}.tif                  (or in root)
+    2_Ortho_RGB/top_potsdam_{R}_{C}_RGB.tif          (optical='RGB')
+    3_Ortho_IRRG/top_potsdam_{R}_{C}_IRRG.tif        (optical='IRRG')
+    4_Ortho_RGBIR/top_potsdam_{R}_{C}_RGBIR.tif      (optical='RGBIR';
+                                                      TorchGeo's layout)
+    5_Labels_all_noBoundary/
+        top_potsdam_{R}_{C}_label_noBoundary.tif     (or in root)
+    top_potsdam_{R}_{C}_label.tif                    (label_kind='full';
+                                                      TorchGeo's layout;
+                                                      or 5_Labels_all/)
 
 Each orthophoto folder may also be given flat in ``root``. The ISPRS
 download holds ``1_DSM.rar``, ``2_Ortho_RGB.zip``, ``3_Ortho_IRRG.zip``,

@@ -3,7 +3,7 @@
 API:
     TileFiles(tile, optical, dsm, label=None)        # the files of one tile
     open_tile(files) -> context: modality -> open rasterio dataset (checked)
-    tile_shape(files) -> (H, W)                      # checks all modalities agree
+    tile_shape(files) -> (H, W)                      # all modalities agree
     dsm_statistics(path) -> BandStatistics           # whole-tile, cached
     read_tile(files, window=None, dsm_stats=None, dsm_normalization='minmax',
               with_label=True) -> dict(optical, dsm, label, tile_shape, window)
@@ -20,7 +20,8 @@ Conventions of the returned arrays:
   Mean/std normalisation is left to the model's data preprocessor.
 * ``dsm``: (h, w) float32 scaled with statistics of the *whole tile*
   (MoBaNet, arXiv 2603.17705: min-max per tile, so values lie in [0, 1]);
-  the method is any of :data:`m3plugins.datasets.normalization.NORMALIZATION_METHODS`.
+  the method is any of
+  :data:`m3plugins.datasets.normalization.NORMALIZATION_METHODS`.
   The statistics are computed once per tile (strip by strip, so memory stays
   bounded) and cached per process; a window of a tile is therefore scaled
   exactly like the same region of the whole tile. DSM no-data pixels (the

@@ -24,13 +24,16 @@ area of the same size, RGB colour label maps (full, and eroded
 
 Layout under ``root`` (first path = what the error message asks for)::
 
-    top/top_mosaic_09cm_area{N}.tif               (ISPRS_semantic_labeling_Vaihingen.zip)
-    dsm/dsm_09cm_matching_area{N}.tif             (same archive)
-    top_mosaic_09cm_area{N}_noBoundary.tif        (..._ground_truth_eroded_COMPLETE.zip;
-                                                   or eroded/)
-    top_mosaic_09cm_area{N}.tif                   (label_kind='full': ..._ground_truth_COMPLETE.zip,
-                                                   TorchGeo layout; or
-                                                   gts_for_participants/, training areas only)
+    top/top_mosaic_09cm_area{N}.tif          (ISPRS_semantic_labeling_
+                                              Vaihingen.zip)
+    dsm/dsm_09cm_matching_area{N}.tif        (same archive)
+    top_mosaic_09cm_area{N}_noBoundary.tif   (..._ground_truth_eroded_
+                                              COMPLETE.zip; or in eroded/)
+    top_mosaic_09cm_area{N}.tif              (label_kind='full':
+                                              ..._ground_truth_COMPLETE.zip,
+                                              TorchGeo's layout; or in
+                                              gts_for_participants/, which
+                                              holds the training areas only)
 
 Splits (DESIGN section 4; TorchGeo's lists): ``'train'`` 16 areas
 (1, 3, 5, 7, 11, 13, 15, 17, 21, 23, 26, 28, 30, 32, 34, 37), ``'test'``
