@@ -23,6 +23,7 @@ import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.param_report import (frozen_step_violations,
                                          parameter_report,
                                          trainable_step_coverage)
+from m3plugins.utils.ordered_modalities import ordered_modality_channels
 
 
 def strip_pretrained(node):
@@ -44,7 +45,8 @@ def infer_input_shape(cfg) -> tuple:
     model = cfg.model
     channels = None
     if model.get('modality_channels'):
-        channels = sum(dict(model.modality_channels).values())
+        channels = sum(
+            ordered_modality_channels(model.modality_channels).values())
     preprocessor = model.get('data_preprocessor') or {}
     if channels is None and preprocessor.get('mean') is not None:
         channels = len(preprocessor['mean'])

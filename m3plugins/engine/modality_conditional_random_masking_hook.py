@@ -14,6 +14,9 @@ import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
+from m3plugins.utils.ordered_modalities import (ModalityLayout,
+                                                ordered_modality_channels)
+
 
 def sample_rectangle(height: int, width: int,
                      area_range: Sequence[float],
@@ -98,7 +101,8 @@ class ModalityConditionalRandomMaskingHook(Hook):
     left, height, width) in its data sample's metainfo.
 
     Args:
-        modality_channels: Ordered modality -> channels of the stacked input.
+        modality_channels: Modality -> channels of the stacked input in
+            order, as (name, channels) pairs or a dict.
         modalities: Modalities that may be masked (default: all), one per
             chosen sample.
         ratio: Fraction of each batch that is chosen.
@@ -112,14 +116,14 @@ class ModalityConditionalRandomMaskingHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self,
-                 modality_channels: Dict[str, int] = dict(optical=3, dsm=1),
+                 modality_channels: ModalityLayout = (('optical', 3), ('dsm', 1)),
                  modalities: Optional[Sequence[str]] = None,
                  ratio: float = 0.25,
                  area_range: Sequence[float] = (0.1, 0.3),
                  aspect_range: Sequence[float] = (0.5, 2.0),
                  fill_value: Optional[float] = None,
                  seed: Optional[int] = None):
-        self.modality_channels = dict(modality_channels)
+        self.modality_channels = ordered_modality_channels(modality_channels)
         names = list(self.modality_channels)
         self.modalities = list(modalities) if modalities is not None \
             else names

@@ -24,7 +24,7 @@ TINY_FOUNDATION = dict(
 def tiny_backbone_cfg(**overrides):
     cfg = dict(type='MoBaNetBackbone',
                foundation_model=copy.deepcopy(TINY_FOUNDATION),
-               modality_channels=dict(optical=3, dsm=1),
+               modality_channels=[('optical', 3), ('dsm', 1)],
                tap_indices=(0, 1, 2, 3))
     cfg.update(overrides)
     return cfg

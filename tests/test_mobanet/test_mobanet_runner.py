@@ -54,3 +54,28 @@ def test_test_without_dsm_from_the_config_switch(trained):
     metrics = runner.test()
     assert runner.model.missing_modality == ['dsm']
     assert 'mIoU' in metrics
+
+
+def test_modality_robustness_tool(trained, monkeypatch, capsys, repo_root):
+    import json
+    import runpy
+    config = osp.join(trained['work_dir'], 'tiny_demo.py')
+    trained['cfg'].dump(config)
+    tool = runpy.run_path(
+        osp.join(repo_root, 'tools/test_modality_robustness.py'))
+    work_dir = osp.join(trained['work_dir'], 'robustness')
+    monkeypatch.setattr('sys.argv', [
+        'test_modality_robustness.py', config,
+        osp.join(trained['work_dir'], 'iter_4.pth'), '--work-dir', work_dir])
+    tool['main']()
+    out = capsys.readouterr().out
+    header = [line for line in out.splitlines() if line.startswith('metric')]
+    assert header and header[0].split()[1:] == [
+        'full', 'without', 'optical', 'without', 'dsm']
+    assert any(line.startswith('mIoU ') for line in out.splitlines())
+    with open(osp.join(work_dir, 'modality_robustness.json')) as f:
+        results = json.load(f)
+    assert list(results) == ['full', 'without optical', 'without dsm']
+    assert all('OA' in metrics for metrics in results.values())
+    # Removing a modality changes the predictions of this model.
+    assert len({round(m['OA'], 6) for m in results.values()}) > 1

@@ -149,3 +149,20 @@ def test_bad_input_names_the_modality(model):
     bad[0, 3, 1, 1] = float('nan')
     with pytest.raises(ModalityError, match="'dsm'"):
         model(bad, mode='tensor')
+
+
+def test_modality_order_survives_the_config_dump(tmp_path):
+    from m3plugins.utils.ordered_modalities import ordered_modality_channels
+    cfg = Config(dict(model=tiny_model_cfg()))
+    path = str(tmp_path / 'dumped.py')
+    cfg.dump(path)  # mmengine sorts dict keys here
+    model = MODELS.build(Config.fromfile(path).model)
+    assert list(model.modality_channels) == ['optical', 'dsm']
+    assert list(model.backbone.modality_channels) == ['optical', 'dsm']
+    assert ordered_modality_channels(dict(a=1, b=2)) == \
+        ordered_modality_channels([('a', 1), ('b', 2)])
+    for bad, message in (([('a', 1), ('a', 2)], 'twice'),
+                         ([('a', 0)], 'positive'), ([], 'empty'),
+                         (['ab'], 'pairs')):
+        with pytest.raises(ValueError, match=message):
+            ordered_modality_channels(bad)

@@ -5,7 +5,9 @@
 # Trainable: 8.98M (7.80M without the auxiliary heads); frozen 304.37M.
 # Weights: pretrained='lvd142m' downloads timm's DINOv2 weights; offline,
 # pass a local file instead (the error names the file and where to get it).
-modality_channels = dict(optical=3, dsm=1)
+# Stacking order of the input channels; (name, channels) pairs keep their
+# order when mmengine dumps the config (dict keys get sorted).
+modality_channels = [('optical', 3), ('dsm', 1)]
 num_classes = 6
 norm_cfg = dict(type='BN', requires_grad=True)
 # Optical: the tower's ImageNet statistics on 0-255 pixels; DSM: already

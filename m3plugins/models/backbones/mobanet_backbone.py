@@ -15,6 +15,8 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from m3plugins.utils.modalities import split_modalities
+from m3plugins.utils.ordered_modalities import (ModalityLayout,
+                                                ordered_modality_channels)
 from ..layers.cross_modal_prompt_injected_adapter import \
     CrossModalPromptInjectedAdapter
 from ..layers.frozen_foundation_model import FrozenFoundationModel
@@ -44,7 +46,8 @@ class MoBaNetBackbone(BaseModule):
     """Frozen-ViT dual stream (optical + DSM) with CPIA before each stage.
 
     Input is one channel-stacked batch (B, C_opt + C_dsm, H, W) laid out by
-    ``modality_channels`` (see :mod:`m3plugins.utils.modalities`); the first
+    ``modality_channels`` (see :mod:`m3plugins.utils.modalities` and
+    :mod:`m3plugins.utils.ordered_modalities`); the first
     modality goes through the frozen patch embedding, the second through its
     trainable copy. A 1-band second modality is repeated to 3 channels. H
     and W are zero-padded at the bottom / right to a multiple of the patch
@@ -61,8 +64,9 @@ class MoBaNetBackbone(BaseModule):
         foundation_model: Config of
             :class:`~m3plugins.models.layers.FrozenFoundationModel`
             (``source``, ``name``, ``pretrained``, ``model_kwargs``).
-        modality_channels: Ordered modality -> channels, optical first,
-            DSM second, e.g. ``dict(optical=3, dsm=1)``.
+        modality_channels: Modality -> channels in stacking order, optical
+            first, DSM second: ``[('optical', 3), ('dsm', 1)]`` (pairs keep
+            their order through mmengine's config dump) or a dict.
         tap_indices: Blocks after which a stage ends (0-based). Default:
             (5, 11, 17, 23) for 24 blocks, (2, 5, 8, 11) for 12, evenly
             spaced otherwise.
@@ -87,7 +91,7 @@ class MoBaNetBackbone(BaseModule):
                      source='timm',
                      name='vit_large_patch14_dinov2.lvd142m',
                      pretrained=None),
-                 modality_channels: Dict[str, int] = dict(optical=3, dsm=1),
+                 modality_channels: ModalityLayout = (('optical', 3), ('dsm', 1)),
                  tap_indices: Optional[Sequence[int]] = None,
                  cpia_ratio: float = 0.25,
                  cpia_activation: Optional[dict] = None,
@@ -96,7 +100,7 @@ class MoBaNetBackbone(BaseModule):
                  norm_taps: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        self.modality_channels = dict(modality_channels)
+        self.modality_channels = ordered_modality_channels(modality_channels)
         if len(self.modality_channels) != 2:
             raise ValueError(
                 'MoBaNetBackbone takes exactly two modalities (optical, '

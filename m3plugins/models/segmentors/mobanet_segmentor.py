@@ -14,6 +14,8 @@ from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
 from m3plugins.utils.modalities import split_modalities
+from m3plugins.utils.ordered_modalities import (ModalityLayout,
+                                                ordered_modality_channels)
 from ..losses.hard_pixel_targets import hard_pixel_targets
 
 
@@ -45,8 +47,9 @@ class MoBaNetSegmentor(EncoderDecoder):
       produces during training.
 
     Args:
-        modality_channels: Ordered modality -> channels of the stacked input
-            (the backbone's layout), e.g. ``dict(optical=3, dsm=1)``.
+        modality_channels: Modality -> channels of the stacked input in
+            order (the backbone's layout), as (name, channels) pairs or a
+            dict.
         missing_modality: ``None``, a modality name or a list of names.
         aux_hard_pixels_only: Train auxiliary heads on hard pixels only.
         **kwargs: :class:`mmseg.models.EncoderDecoder` arguments.
@@ -63,13 +66,13 @@ class MoBaNetSegmentor(EncoderDecoder):
                  neck: Optional[dict] = dict(
                      type='DifferenceGuidedGatedFusion'),
                  auxiliary_head=None,
-                 modality_channels: Dict[str, int] = dict(optical=3, dsm=1),
+                 modality_channels: ModalityLayout = (('optical', 3), ('dsm', 1)),
                  missing_modality=None,
                  aux_hard_pixels_only: bool = True,
                  **kwargs):
         super().__init__(backbone=backbone, decode_head=decode_head,
                          neck=neck, auxiliary_head=auxiliary_head, **kwargs)
-        self.modality_channels = dict(modality_channels)
+        self.modality_channels = ordered_modality_channels(modality_channels)
         self.aux_hard_pixels_only = aux_hard_pixels_only
         self.missing_modality = missing_modality
 

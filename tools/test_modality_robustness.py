@@ -1,0 +1,103 @@
+"""Test a checkpoint with all modalities, then with each one removed.
+
+Runs the config's test set once per setting (full input, then each modality
+of ``model.modality_channels`` zeroed through the model's
+``missing_modality`` switch, e.g. MoBaNet's ``MoBaNetSegmentor``) with
+MMSeg's engine, and prints the metrics side by side; the table also goes to
+``<work_dir>/modality_robustness.json``.
+
+Example:
+    python tools/test_modality_robustness.py configs/mobanet_potsdam.py \
+        work_dirs/mobanet_potsdam/iter_50000.pth
+    # columns: full | without optical | without dsm
+
+The same single setting is available in ``tools/test.py`` with
+``--cfg-options model.missing_modality=dsm``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from collections import OrderedDict
+
+import m3plugins  # noqa: F401  (stack fixes + registration)
+from m3plugins.apis.cli import (add_common_arguments, build_runner,
+                                exit_cleanly_on_missing_data, load_config)
+from m3plugins.utils.ordered_modalities import ordered_modality_channels
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--remove',
+        nargs='+',
+        help='modalities to remove one at a time (default: each of '
+        'model.modality_channels)')
+    add_common_arguments(parser)
+    return parser.parse_args()
+
+
+def format_table(results: 'OrderedDict[str, dict]') -> str:
+    """Metrics (rows) x settings (columns) as aligned text."""
+    settings = list(results)
+    keys = []
+    for metrics in results.values():
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and key not in keys:
+                keys.append(key)
+    width = max([len(s) for s in settings] + [10]) + 2
+    key_width = max([len(k) for k in keys] + [6]) + 2
+    lines = [f'{"metric":<{key_width}}' +
+             ''.join(f'{s:>{width}}' for s in settings)]
+    for key in keys:
+        cells = []
+        for setting in settings:
+            value = results[setting].get(key)
+            cells.append(f'{value:>{width}.2f}' if isinstance(
+                value, (int, float)) else f'{"-":>{width}}')
+        lines.append(f'{key:<{key_width}}' + ''.join(cells))
+    return '\n'.join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    channels = cfg.model.get('modality_channels')
+    if not channels:
+        raise SystemExit('The config has no model.modality_channels; this '
+                         'tool needs a multimodal model with a '
+                         'missing_modality switch (e.g. MoBaNetSegmentor).')
+    channels = ordered_modality_channels(channels)
+    remove = args.remove or list(channels)
+    unknown = [m for m in remove if m not in channels]
+    if unknown:
+        raise SystemExit(f'--remove {unknown}: not among the modalities '
+                         f'{list(channels)}.')
+    cfg.model.missing_modality = None
+    results = OrderedDict()
+    with exit_cleanly_on_missing_data():
+        runner = build_runner(cfg)
+        model = getattr(runner.model, 'module', runner.model)
+        if not hasattr(model, 'missing_modality'):
+            raise SystemExit(f'{type(model).__name__} has no '
+                             'missing_modality switch.')
+        settings = [('full', None)] + [(f'without {m}', m) for m in remove]
+        for label, modality in settings:
+            model.missing_modality = modality
+            runner.logger.info(f'Modality robustness: testing {label}')
+            results[label] = dict(runner.test())
+    table = format_table(results)
+    print('\n=== modality robustness ===')
+    print(table)
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    out = osp.join(cfg.work_dir, 'modality_robustness.json')
+    with open(out, 'w') as f:
+        json.dump(results, f, indent=2)
+    print(f'(written to {out})')
+
+
+if __name__ == '__main__':
+    main()
