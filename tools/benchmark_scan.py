@@ -1,0 +1,334 @@
+"""Benchmark of the selective scan: medians and ratios against named baselines.
+
+Prints, in one run (forward + backward unless noted, medians of --repeats):
+
+* ``issue``: (B=8, D=192, L=1024, N=16) fp32 on CPU. The package's chunked
+  scan (backend ``'torch'``) against (a) the algorithm of mamba-ssm's
+  ``selective_scan_ref`` (a Python loop over L with autograd that indexes the
+  full ``(B, D, L, N)`` tensors step by step), timed at ``--ref-length`` and
+  extrapolated linearly to L; its backward grows faster than linearly in L
+  (every step's indexing backward fills a full-size gradient), so the
+  extrapolation under-estimates it and the printed ratio is conservative;
+  (b) a careful sequential autograd loop (the package's readable reference:
+  unbound time steps, so its backward stays linear).
+* ``m3amba``: M3amba's SS2D scan (B=2, D=4*768 as 4 groups, L=1024, N=16):
+  time, and peak memory of one forward+backward in a fresh subprocess as the
+  growth of the process's maximum resident set size (``ru_maxrss``) over the
+  moment the inputs exist, next to the op's input+output bytes; plus the bytes
+  the op saves for backward (``saved_tensors_hooks``).
+* ``spectral``: SpectralMamba-like scans over short spectral piece sequences
+  (B=256 pixels, D=64, L in --spectral-lengths, N=16).
+* ``autocast``: the issue shape with bf16 and fp16 inputs under CPU autocast
+  (state in fp32), against fp32.
+* ``cuda``: on a CUDA machine, the package's scan and mamba-ssm's kernel
+  (when it imports) at the issue and M3amba shapes.
+
+Example::
+
+    python tools/benchmark_scan.py                 # quick default run
+    python tools/benchmark_scan.py --sections issue m3amba --repeats 5
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from m3plugins.ops import mamba_ssm_available, selective_scan, selective_scan_reference
+
+SECTIONS = ('issue', 'm3amba', 'spectral', 'autocast', 'cuda')
+
+
+def make_inputs(batch, channels, length, state, groups, device='cpu',
+                dtype=torch.float32, seed=0):
+    """Scan inputs like an SS2D layer's: softplus steps, grouped B/C, D, bias."""
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.randn(batch, channels, length, generator=gen)
+    delta = torch.randn(batch, channels, length, generator=gen) * 0.5 - 2
+    A = -torch.arange(1, state + 1, dtype=torch.float32).repeat(channels, 1)
+    B = torch.randn(batch, groups, state, length, generator=gen)
+    C = torch.randn(batch, groups, state, length, generator=gen)
+    D = torch.ones(channels)
+    bias = torch.randn(channels, generator=gen) * 0.1
+    tensors = [u, delta, A, B, C, D, bias]
+    out = []
+    for i, t in enumerate(tensors):
+        t = t.to(device)
+        if i in (0, 1, 3, 4):  # activations; parameters stay fp32 as in SS2D
+            t = t.to(dtype)
+        out.append(t.requires_grad_())
+    return out
+
+
+def call(fn, inputs):
+    u, delta, A, B, C, D, bias = inputs
+    return fn(u, delta, A, B, C, D, None, bias, True)
+
+
+def mamba_ref_algorithm(u, delta, A, B, C, D, z, delta_bias, delta_softplus):
+    """The algorithm of mamba-ssm's ``selective_scan_ref`` (written here).
+
+    Full ``(B, D, L, N)`` transition/drive tensors, then a Python loop that
+    indexes step ``i`` of them, one einsum per step for the output.
+    """
+    u, delta = u.float(), delta.float()
+    if delta_bias is not None:
+        delta = delta + delta_bias[:, None]
+    if delta_softplus:
+        delta = torch.nn.functional.softplus(delta)
+    channels = u.shape[1]
+    B = B.repeat_interleave(channels // B.shape[1], dim=1)
+    C = C.repeat_interleave(channels // C.shape[1], dim=1)
+    decay = torch.exp(torch.einsum('bdl,dn->bdln', delta, A))
+    drive = torch.einsum('bdl,bdnl,bdl->bdln', delta, B, u)
+    x = u.new_zeros(u.shape[0], channels, A.shape[1])
+    ys = []
+    for i in range(u.shape[2]):
+        x = decay[:, :, i] * x + drive[:, :, i]
+        ys.append(torch.einsum('bdn,bdn->bd', x, C[:, :, :, i]))
+    y = torch.stack(ys, dim=2)
+    out = y if D is None else y + u * D[:, None]
+    return out
+
+
+def sync(device):
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+class Timing(float):
+    """Median wall-clock seconds (the float value) with the median process CPU seconds."""
+
+    def __new__(cls, wall, cpu):
+        obj = super().__new__(cls, wall)
+        obj.cpu = cpu
+        return obj
+
+
+def time_fwd_bwd(fn, inputs, repeats, device='cpu', autocast_dtype=None):
+    """Median seconds of forward+backward (one untimed warm-up).
+
+    Returns a :class:`Timing`: wall clock, plus the process CPU time, which is
+    the better figure on a machine shared with other jobs when running with
+    one thread (with several, it also counts OpenMP threads spinning).
+    """
+    times, cpu_times = [], []
+    for i in range(repeats + 1):
+        for t in inputs:
+            t.grad = None
+        sync(device)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        if autocast_dtype is not None:
+            with torch.autocast(device, dtype=autocast_dtype):
+                y = call(fn, inputs)
+        else:
+            y = call(fn, inputs)
+        y.float().sum().backward()
+        sync(device)
+        if i:
+            times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
+    return Timing(statistics.median(times), statistics.median(cpu_times))
+
+
+def ours(device='cpu'):
+    return lambda *a: selective_scan(*a, backend='torch')
+
+
+def line(name, seconds, note=''):
+    cpu = getattr(seconds, 'cpu', None)
+    cpu = f'(cpu {cpu:8.3f} s)' if cpu is not None else ' ' * 17
+    print(f'  {name:<56s} {seconds:9.3f} s {cpu}  {note}', flush=True)
+
+
+def ratio(slow, fast):
+    """``'A.Ax'`` wall-clock ratio with the CPU-time ratio in brackets."""
+    text = f'{slow / fast:.1f}x'
+    if getattr(slow, 'cpu', None) and getattr(fast, 'cpu', None):
+        text += f' (cpu {slow.cpu / fast.cpu:.1f}x)'
+    return text
+
+
+def section_issue(args):
+    b, d, l, n = 8, 192, 1024, 16
+    print(f'[issue] fwd+bwd fp32 CPU, B={b} D={d} L={l} N={n} (B/C 1 group), '
+          f'{torch.get_num_threads()} threads')
+    inputs = make_inputs(b, d, l, n, 1)
+    t_ours = time_fwd_bwd(ours(), inputs, args.repeats)
+    t_loop = time_fwd_bwd(selective_scan_reference, inputs, args.repeats)
+    short = make_inputs(b, d, args.ref_length, n, 1)
+    t_ref_short = time_fwd_bwd(mamba_ref_algorithm, short, 1)
+    scale = l / args.ref_length
+    t_ref = Timing(t_ref_short * scale, t_ref_short.cpu * scale)
+    line('m3plugins chunked scan (backend=torch)', t_ours)
+    line('careful sequential autograd loop (reference impl)', t_loop,
+         f'ours is {ratio(t_loop, t_ours)} faster')
+    line(f'selective_scan_ref algorithm, timed at L={args.ref_length}', t_ref_short)
+    line(f'  ... linearly extrapolated to L={l} (lower bound)', t_ref,
+         f'ours is >= {ratio(t_ref, t_ours)} faster')
+    return dict(ours=[t_ours, t_ours.cpu], careful_loop=[t_loop, t_loop.cpu],
+                ref_algorithm_extrapolated=[t_ref, t_ref.cpu])
+
+
+def _proc_status_kib(field):
+    """A ``Vm*`` field of /proc/self/status in KiB (Linux)."""
+    with open('/proc/self/status') as f:
+        for row in f:
+            if row.startswith(field + ':'):
+                return int(row.split()[1])
+    raise KeyError(field)
+
+
+def memory_child(spec):
+    """Runs in a fresh subprocess: prints one JSON line of byte counts.
+
+    Peak memory: after the inputs exist, the kernel's peak-RSS mark (VmHWM)
+    is reset by writing 5 to /proc/self/clear_refs, so the growth measured is
+    that of this one forward+backward alone.
+    """
+    b, d, l, n, g = spec
+    # Warm up threads/allocator with a tiny call so one-time costs are not counted.
+    call(ours(), make_inputs(1, g, 2, n, g)).sum().backward()
+    inputs = make_inputs(b, d, l, n, g)
+    io_bytes = sum(t.numel() * t.element_size() for t in inputs) + b * d * l * 4
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    start_kib = _proc_status_kib('VmRSS')
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = call(ours(), inputs)
+    y.sum().backward()
+    peak_kib = _proc_status_kib('VmHWM')
+    print(json.dumps(dict(io_bytes=io_bytes, rss_growth=(peak_kib - start_kib) * 1024,
+                          saved_bytes=sum(saved), history_bytes=b * d * l * n * 4)))
+
+
+def section_m3amba(args):
+    b, d, l, n, g = 2, 4 * 768, 1024, 16, 4
+    print(f'[m3amba] SS2D scan fwd+bwd fp32 CPU, B={b} D={d} ({g} groups) L={l} N={n}')
+    inputs = make_inputs(b, d, l, n, g)
+    t_ours = time_fwd_bwd(ours(), inputs, args.repeats)
+    line('m3plugins chunked scan (backend=torch)', t_ours)
+    del inputs
+    cmd = [sys.executable, osp.abspath(__file__), '--memory-child', f'{b},{d},{l},{n},{g}',
+           '--threads', str(torch.get_num_threads())]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        print('  memory subprocess failed:', proc.stderr[-2000:])
+        return dict(ours=t_ours)
+    mem = json.loads(proc.stdout.strip().splitlines()[-1])
+    mib = 2.0**20
+    io = mem['io_bytes']
+    print(f'  op inputs+output: {io / mib:.1f} MiB; the (B,D,L,N) fp32 state history '
+          f'(never built here) would be {mem["history_bytes"] / mib:.1f} MiB')
+    print(f'  peak RSS growth during one fwd+bwd once the inputs exist (VmHWM reset, fresh '
+          f'process): {mem["rss_growth"] / mib:.1f} MiB = {mem["rss_growth"] / io:.2f}x '
+          'inputs+output (includes the input gradients it returns)')
+    print(f'  bytes saved for backward (saved_tensors_hooks): {mem["saved_bytes"] / mib:.1f} MiB '
+          f'= {mem["saved_bytes"] / io:.2f}x inputs+output')
+    return dict(ours=t_ours, **mem)
+
+
+def section_spectral(args):
+    b, d, n = 256, 64, 16
+    print(f'[spectral] SpectralMamba-like fwd+bwd fp32 CPU, B={b} pixels D={d} N={n}')
+    result = {}
+    for l in args.spectral_lengths:
+        inputs = make_inputs(b, d, l, n, 1)
+        t_ours = time_fwd_bwd(ours(), inputs, args.repeats)
+        t_loop = time_fwd_bwd(selective_scan_reference, inputs, args.repeats)
+        t_ref = time_fwd_bwd(mamba_ref_algorithm, inputs, args.repeats)
+        line(f'L={l}: m3plugins chunked scan', t_ours)
+        line(f'L={l}: careful sequential autograd loop', t_loop,
+             f'ours is {ratio(t_loop, t_ours)} faster')
+        line(f'L={l}: selective_scan_ref algorithm', t_ref,
+             f'ours is {ratio(t_ref, t_ours)} faster')
+        result[l] = dict(ours=t_ours, careful_loop=t_loop, ref_algorithm=t_ref)
+    return result
+
+
+def section_autocast(args):
+    b, d, l, n = 8, 192, 1024, 16
+    print(f'[autocast] fwd+bwd CPU, B={b} D={d} L={l} N={n}: half-precision '
+          'activations under autocast, fp32 state')
+    t32 = time_fwd_bwd(ours(), make_inputs(b, d, l, n, 1), args.repeats)
+    line('fp32', t32)
+    result = dict(fp32=t32)
+    for dtype in (torch.bfloat16, torch.float16):
+        inputs = make_inputs(b, d, l, n, 1, dtype=dtype)
+        t = time_fwd_bwd(ours(), inputs, args.repeats, autocast_dtype=dtype)
+        line(f'{dtype} under torch.autocast("cpu")', t, f'{ratio(t, t32)} the fp32 time')
+        result[str(dtype)] = t
+    return result
+
+
+def section_cuda(args):
+    if not torch.cuda.is_available():
+        print('[cuda] skipped: no CUDA device')
+        return None
+    print(f'[cuda] fwd+bwd on {torch.cuda.get_device_name()}; mamba-ssm kernel '
+          f'{"available" if mamba_ssm_available() else "NOT importable"}')
+    result = {}
+    for name, shape in (('issue', (8, 192, 1024, 16, 1)), ('m3amba', (2, 3072, 1024, 16, 4))):
+        inputs = make_inputs(*shape, device='cuda')
+        t_ours = time_fwd_bwd(ours('cuda'), inputs, args.repeats, 'cuda')
+        line(f'{name} {shape}: m3plugins chunked scan', t_ours)
+        result[name] = dict(ours=t_ours)
+        if mamba_ssm_available():
+            fn = lambda *a: selective_scan(*a, backend='mamba_ssm')  # noqa: E731
+            t_m = time_fwd_bwd(fn, inputs, args.repeats, 'cuda')
+            line(f'{name} {shape}: mamba-ssm CUDA kernel', t_m,
+                 f'ours takes {ratio(t_ours, t_m)} its time')
+            result[name]['mamba_ssm'] = t_m
+        for dtype in (torch.bfloat16, torch.float16):
+            inputs = make_inputs(*shape, device='cuda', dtype=dtype)
+            t = time_fwd_bwd(ours('cuda'), inputs, args.repeats, 'cuda', dtype)
+            line(f'{name}: {dtype} autocast, m3plugins chunked scan', t)
+    return result
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sections', nargs='+', choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument('--repeats', type=int, default=3, help='timed runs per median')
+    parser.add_argument('--ref-length', type=int, default=128,
+                        help='L at which the selective_scan_ref algorithm is timed')
+    parser.add_argument('--spectral-lengths', type=int, nargs='+', default=[6, 24])
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch intra-op threads (default: torch default)')
+    parser.add_argument('--json', type=str, default=None, help='also write results here')
+    parser.add_argument('--memory-child', type=str, default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_child:
+        memory_child(tuple(int(v) for v in args.memory_child.split(',')))
+        return
+    load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, '
+          f'{os.cpu_count()} CPUs, load average {load}; wall-clock medians of '
+          f'{args.repeats} runs after one warm-up')
+    results = {}
+    for name in args.sections:
+        results[name] = globals()[f'section_{name}'](args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
