@@ -9,7 +9,7 @@ Same semantics as :func:`m3plugins.ops.selective_scan_reference.selective_scan_r
   built with a few vectorised ops in a ``(T, batch, D, N)`` buffer, the
   recurrence ``h_t = a_t * h_{t-1} + b_t`` runs in place (one fused
   ``addcmul_`` per step, no autograd graph), and ``y = C . h`` for the whole
-  chunk is one batched matmul.
+  chunk is one elementwise product and one sum.
 * Only the state at each chunk boundary is kept for backward,
   ``(ceil(L / T) - 1, batch, D, N)``; the ``(batch, D, L, N)`` history never
   exists. Backward recomputes a chunk's states from its boundary state, runs
@@ -22,8 +22,10 @@ Same semantics as :func:`m3plugins.ops.selective_scan_reference.selective_scan_r
   dtypes, so bf16/fp16 inputs under autocast keep an fp32 state.
 
 The chunk length defaults to the largest ``T`` whose ``(T, batch, D, N)``
-buffer stays under :data:`CHUNK_ELEMENTS` elements, which bounds the extra
-memory to a few such buffers whatever ``L`` is.
+buffer stays under :data:`CHUNK_ELEMENTS` elements (but at least
+:data:`MIN_CHUNK`), so the extra memory is a few such buffers plus the boundary
+states, whatever ``L`` is. All ``(batch, D, L)`` work is done time-major.
+Double backward is not supported (``once_differentiable``).
 """
 import math
 from typing import Optional
@@ -31,6 +33,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 #: Target number of elements of one ``(T, batch, D, N)`` chunk buffer (1 MiB
 #: in fp32: the working set of a chunk stays in the CPU caches).
@@ -155,6 +158,7 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout):
         (u, delta, A, B, C, D, z, delta_bias, boundary, y_pre) = ctx.saved_tensors
         compute = torch.float64 if u.dtype == torch.float64 else torch.float32
@@ -276,6 +280,8 @@ class _Workspace:
 
     def backward_chunk(self, dt, u, A, B, C, dy, h0, carry, ddt, ddu, dB, dC,
                        dA):
+        """Gradients of one chunk, written into ``ddt, ddu, dB, dC`` (views)
+        and accumulated into ``dA``; returns ``dL/dh`` of the step before."""
         n, b = dt.shape[:2]
         N = A.shape[1]
         decay, hs = self.forward_chunk(dt, u, A, B, h0)

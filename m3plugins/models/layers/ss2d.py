@@ -1,7 +1,6 @@
 """SS2D: VMamba's 2-D selective-scan token mixer (channels-last)."""
 from typing import Union
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
@@ -36,7 +35,8 @@ class SS2DStem(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def encode(self, x: Tensor):
-        """``(B, H, W, d_model)`` -> conv features ``(B, d_inner, H, W)``, gate ``(B, H, W, d_inner)``."""
+        """``(B, H, W, d_model)`` -> conv features ``(B, d_inner, H, W)`` and
+        the gate ``(B, H, W, d_inner)``."""
         x, z = self.in_proj(x).chunk(2, dim=-1)
         x = self.act(self.conv2d(x.permute(0, 3, 1, 2).contiguous()))
         return x, z

@@ -1,5 +1,5 @@
 """Residual VMamba-style blocks around SS2D and Cross-SS2D (channels-last)."""
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch.nn as nn
 from mmseg.registry import MODELS
@@ -10,7 +10,7 @@ from .cross_ss2d import CrossSS2D
 from .ss2d import SS2D
 
 
-def _mlp(dim: int, mlp_ratio: float, drop: float) -> nn.Module:
+def _mlp(dim: int, mlp_ratio: float, drop: float) -> Optional[nn.Module]:
     if mlp_ratio < 0:
         raise ValueError(f'mlp_ratio must be >= 0, got {mlp_ratio}')
     if mlp_ratio == 0:
