@@ -178,3 +178,36 @@ def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
     expected = segment_windows(model, [stacked])[0].argmax(0)
     with rasterio.open(whole.class_map) as src:
         np.testing.assert_array_equal(src.read(1), expected)
+
+
+def test_m3amba_demo_fixed_crop_tiles_with_mixed_formats(repo_root,
+                                                         tmp_path):
+    """M3amba's adapters are built for one crop size, so the default tile
+    is the config's crop (16); HSI from a .mat and LiDAR from a
+    georeferenced GeoTIFF: the map takes the GeoTIFF's georeferencing. The
+    top-left 12 x 12 pixels are covered by the first tile only, so they
+    equal that tile's own forward."""
+    config = family_config(repo_root, 'm3amba/m3amba_demo.py')
+    torch.manual_seed(0)
+    model = load_segmentor(
+        config, device='cpu',
+        cfg_options={'model.modality_channels': dict(hsi=12, lidar=1)})
+    (rasters, cube, lidar) = hsi_scene(tmp_path, height=40, width=44)
+    rasters['lidar'] = write_geotiff(tmp_path / 'lidar.tif', lidar)
+    result = infer_large_scene(model, rasters, str(tmp_path / 'map.tif'),
+                               batch_size=6, progress=False)
+    assert result.tile_size == (16, 16) and result.overlap == (4, 4)
+    assert result.num_tiles == 3 * 4
+    assert result.normalization == dict(hsi='minmax', lidar='minmax')
+    assert result.num_classes == 7
+    with rasterio.open(result.class_map) as out, \
+            rasterio.open(rasters['lidar']) as reference:
+        assert out.crs == reference.crs and out.crs.to_epsg() == 32632
+        assert out.transform == reference.transform
+        class_map = out.read(1)
+    assert class_map.shape == (40, 44) and class_map.max() < 7
+    first_tile = np.concatenate(
+        [normalize(cube, 'minmax')[:16, :16],
+         normalize(lidar, 'minmax')[:16, :16, None]], -1)
+    expected = segment_windows(model, [first_tile])[0].argmax(0)
+    np.testing.assert_array_equal(class_map[:12, :12], expected[:12, :12])
