@@ -151,3 +151,30 @@ def test_demo_config_trains_and_evaluates_through_the_runner(tmp_path):
     metrics = runner.val_loop.run()
     assert {'OA', 'AA', 'Kappa'} <= set(metrics)
     assert 0 <= metrics['OA'] <= 100
+
+
+@pytest.mark.parametrize('lidar, match', [
+    (np.zeros((20, 23), np.float32), r'hsi 20x24, lidar 20x23'),
+    (np.full((20, 24), np.nan, np.float32), r"'lidar' contains NaN"),
+])
+def test_bad_scene_files_are_rejected_naming_the_modality(
+        tmp_path, lidar, match):
+    """The data side of a config: sizes and finiteness per modality."""
+    from scipy.io import savemat
+
+    from m3plugins.utils.modalities import ModalityError
+    root = str(tmp_path / 'houston2013')
+    write_tiny_houston_scene(root)
+    savemat(osp.join(root, 'LiDAR.mat'), dict(LiDAR=lidar))
+    cfg = load('m3amba_demo.py')
+    cfg.train_dataloader.dataset.scene.root = root
+    cfg.train_dataloader.dataset.cache_scene = False
+    with pytest.raises(ModalityError, match=match):
+        build_dataset(cfg.train_dataloader.dataset)
+
+
+def build_dataset(cfg):
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    init_default_scope('mmseg')
+    return DATASETS.build(cfg)
