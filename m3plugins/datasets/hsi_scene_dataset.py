@@ -79,7 +79,6 @@ Dataset attributes useful to tools: ``scene`` (the HSIScene, with
 reduced (H, W) uint8 map of ``split``), ``windows`` ((N, 4) int array),
 ``metainfo`` (``classes``, ``palette`` of the scene).
 """
-import os
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -204,7 +203,8 @@ class HSISceneDataset(BaseSegDataset):
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
         if split not in ('train', 'test'):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+            raise ValueError(
+                f"split must be 'train' or 'test', got {split!r}.")
         if protocol not in PROTOCOLS:
             raise ValueError(
                 f'protocol must be one of {PROTOCOLS}, got {protocol!r}.')

@@ -1,6 +1,4 @@
 """HSISceneDataset protocols (crop / patch / whole) and LoadHSISceneWindow."""
-import os.path as osp
-
 import numpy as np
 import pytest
 import torch

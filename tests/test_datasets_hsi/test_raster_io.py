@@ -28,11 +28,13 @@ def test_mat_v5_and_v73_give_the_same_array(tmp_path, cube):
 
 
 def test_key_selection(tmp_path, cube):
-    path = write_mat_v5(str(tmp_path / 'two.mat'), {'a': cube, 'b': cube[..., 0]})
+    path = write_mat_v5(str(tmp_path / 'two.mat'),
+                        {'a': cube, 'b': cube[..., 0]})
     assert read_raster(path, 'b').shape == (4, 5)
     assert read_raster(path, ('missing', 'a')).shape == (4, 5, 3)
     assert list_mat_keys(path) == ['a', 'b']
-    with pytest.raises(RasterReadError, match=r"no variable 'c'.*\['a', 'b'\]"):
+    with pytest.raises(RasterReadError,
+                       match=r"no variable 'c'.*\['a', 'b'\]"):
         read_raster(path, 'c')
     with pytest.raises(RasterReadError, match='pass `key`'):
         read_raster(path)

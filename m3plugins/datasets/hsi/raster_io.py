@@ -27,7 +27,9 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ['RasterReadError', 'read_raster', 'list_mat_keys', 'RASTER_SUFFIXES']
+__all__ = [
+    'RasterReadError', 'read_raster', 'list_mat_keys', 'RASTER_SUFFIXES'
+]
 
 #: File suffixes understood by :func:`read_raster` (lower case).
 RASTER_SUFFIXES = ('.mat', '.tif', '.tiff', '.npy')
@@ -36,7 +38,7 @@ Key = Optional[Union[str, Sequence[Optional[str]]]]
 
 
 class RasterReadError(ValueError):
-    """A raster file exists but cannot be read, or lacks the wanted variable."""
+    """A raster file exists but is unreadable or lacks the wanted variable."""
 
 
 def _is_hdf5(path: str) -> bool:

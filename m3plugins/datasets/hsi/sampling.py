@@ -67,8 +67,8 @@ def sample_per_class(gt: np.ndarray,
         gt: (H, W) ground truth, 0 = unlabeled, 1..K classes.
         num_classes: K.
         train_per_class: Training pixels per class: an int (same for all), a
-            float in (0, 1) (fraction of each class, rounded, at least one), or a sequence
-            of K ints. A class with no more pixels than asked gives half of
+            float in (0, 1) (fraction of each class, rounded, at least one),
+            or a sequence of K ints. A class with no more pixels than asked gives half of
             them (at least one), so it keeps test pixels.
         seed: Seed of the generator.
 

@@ -38,7 +38,7 @@ crops or patches for MMSeg, use
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import (Any, Callable, ClassVar, Dict, List, Mapping, Optional,
+from typing import (Any, Callable, ClassVar, Dict, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 import numpy as np
@@ -167,7 +167,8 @@ class HSIScene(NonGeoDataset):
                  download: bool = False,
                  checksum: bool = False) -> None:
         if split not in ('train', 'test'):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+            raise ValueError(
+                f"split must be 'train' or 'test', got {split!r}.")
         self.root = os.fspath(root)
         self.split = split
         modalities = tuple(modalities or self.default_modalities)
