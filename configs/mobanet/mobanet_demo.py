@@ -86,7 +86,9 @@ param_scheduler = [
          end=max_iters),
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+# Every test tile is painted when tools/test.py gets --show-dir.
 default_hooks = dict(
+    visualization=dict(interval=1),
     logger=dict(interval=25),
     checkpoint=dict(interval=max_iters, max_keep_ckpts=1, save_best=None))
 randomness = dict(seed=0)

@@ -118,3 +118,30 @@ def test_bad_input_names_the_modality(backbone):
     bad[0, 1, 0, 0] = float('inf')
     with pytest.raises(ModalityError, match="'optical'"):
         backbone(bad)
+
+
+def test_pretrained_weights_load_in_init_weights(tmp_path):
+    from safetensors.torch import save_file
+    from m3plugins.models.layers import FrozenFoundationModel
+    source = FrozenFoundationModel(**TINY_FOUNDATION)
+    state = {k[len('tower.'):]: v.contiguous()
+             for k, v in source.state_dict().items()}
+    path = str(tmp_path / 'tower.safetensors')
+    save_file(state, path)
+    foundation = dict(TINY_FOUNDATION, pretrained=path)
+    torch.manual_seed(1)
+    backbone = MODELS.build(tiny_backbone_cfg(foundation_model=foundation))
+    weight = backbone.foundation.tower.patch_embed.proj.weight
+    assert not torch.equal(weight, state['patch_embed.proj.weight'])
+    backbone.init_weights()
+    for key, value in backbone.foundation.tower.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    assert torch.equal(backbone.dsm_patch_embed.proj.weight,
+                       state['patch_embed.proj.weight'])
+    assert not any(p.requires_grad
+                   for p in backbone.foundation.parameters())
+    # Loading at construction instead.
+    eager = MODELS.build(tiny_backbone_cfg(foundation_model=foundation,
+                                           defer_pretrained=False))
+    assert torch.equal(eager.foundation.tower.patch_embed.proj.weight,
+                       state['patch_embed.proj.weight'])

@@ -38,7 +38,9 @@ model = dict(
         cpia_activation=None,  # the official CPIA is affine
         use_cpia=True,
         trainable_dsm_patch_embed=True,
-        norm_taps=True),
+        norm_taps=True,
+        # Weights load in init_weights (after the datasets are built).
+        defer_pretrained=True),
     neck=dict(
         type='DifferenceGuidedGatedFusion',
         in_channels=1024,

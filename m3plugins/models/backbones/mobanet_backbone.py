@@ -78,6 +78,12 @@ class MoBaNetBackbone(BaseModule):
         trainable_dsm_patch_embed: Give the DSM its own trainable copy of
             the patch embedding (official); ``False`` shares the frozen one.
         norm_taps: Apply the tower's final LayerNorm to tapped tokens.
+        defer_pretrained: Build the tower with random weights and load
+            ``foundation_model['pretrained']`` in :meth:`init_weights`,
+            which mmengine's Runner calls after building the datasets: a
+            missing dataset is reported before any weight download, and
+            testing from a checkpoint (which holds the tower) needs no
+            download at all. ``False`` loads at construction.
         init_cfg: mmengine init config (the tower is never re-initialised;
             the DSM patch embedding starts as a copy of the frozen one).
 
@@ -98,6 +104,7 @@ class MoBaNetBackbone(BaseModule):
                  use_cpia: bool = True,
                  trainable_dsm_patch_embed: bool = True,
                  norm_taps: bool = True,
+                 defer_pretrained: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.modality_channels = ordered_modality_channels(modality_channels)
@@ -115,6 +122,12 @@ class MoBaNetBackbone(BaseModule):
         if dsm_ch not in (1, 3):
             raise ValueError(f'Modality {self.dsm_name!r} must have 1 band '
                              f'(repeated to 3) or 3, got {dsm_ch}.')
+        foundation_model = dict(foundation_model)
+        self.deferred_pretrained = None
+        if defer_pretrained:
+            self.deferred_pretrained = foundation_model.pop('pretrained',
+                                                            None)
+            foundation_model['pretrained'] = None
         self.foundation = FrozenFoundationModel(**foundation_model)
         num_blocks = self.foundation.num_blocks
         taps = tuple(int(t) for t in (
@@ -138,6 +151,17 @@ class MoBaNetBackbone(BaseModule):
                 self.embed_dim, ratio=cpia_ratio, activation=cpia_activation)
             for _ in taps
         ]) if use_cpia else None
+
+    def init_weights(self):
+        """Load deferred tower weights; restart the DSM patch embedding
+        from the (now pretrained) frozen one, as the official code."""
+        if self.deferred_pretrained:
+            self.foundation.load_pretrained(self.deferred_pretrained)
+            self.deferred_pretrained = None
+            if self.dsm_patch_embed is not None:
+                self.dsm_patch_embed.load_state_dict(
+                    self.foundation.patch_embed.state_dict())
+        super().init_weights()
 
     def _stream_tokens(self, image: Tensor,
                        patch_embed: Optional[nn.Module]) -> Tensor:

@@ -34,6 +34,7 @@ Methods:
     split_prefix(tokens) -> (prefix (B, P, C), patches (B, h * w, C)).
     patches_to_map(patches (B, h * w, C), grid) -> (B, C, h, w).
     patch_grid(H, W) -> (h, w): grid of an input padded to the patch multiple.
+    load_pretrained(pretrained): load weights into an already built tower.
     pad_to_patch_multiple(x (B, C, H, W)) -> (B, C, H', W'): zero padding at
         the bottom / right up to the next multiple of ``patch_size``.
 
@@ -140,6 +141,9 @@ class FrozenFoundationModel(nn.Module):
                 f'source must be one of {SOURCES}, got {source!r}.')
         self.source = source
         self.name = name
+        self._build_args = dict(source=source, name=name,
+                                model_kwargs=dict(model_kwargs or {}),
+                                strict=strict, cache_dir=cache_dir)
         model_kwargs = dict(model_kwargs or {})
         if source == 'open_clip':
             self._build_open_clip(name, pretrained, model_kwargs, cache_dir)
@@ -305,6 +309,20 @@ class FrozenFoundationModel(nn.Module):
                 f'Weight file {path!r} does not match timm model '
                 f'{self.name!r}: {"; ".join(problems)}. Check the model name '
                 '(size, patch, registers) or pass strict=False.')
+
+    def load_pretrained(self, pretrained: Union[bool, str]) -> None:
+        """Load weights (tag, ``True`` or file, as ``pretrained`` above) now.
+
+        Lets a model build with random weights and load the real ones later
+        (MoBaNet does it in ``init_weights``, after mmengine has built the
+        datasets, so a missing dataset is reported before any download).
+        """
+        loaded = FrozenFoundationModel(pretrained=pretrained,
+                                       **self._build_args)
+        self.tower.load_state_dict(loaded.tower.state_dict())
+        self.mean, self.std = loaded.mean, loaded.std
+        self.tower.requires_grad_(False)
+        self.tower.eval()
 
     # ------------------------------------------------------------------ mode
     def init_weights(self):
