@@ -17,7 +17,8 @@ segmentor whose config names its ``modality_channels``:
    statistics of the whole input raster computed in one streaming pass, so
    tiles get exactly the values the dataset would give (including its
    no-data handling: the ISPRS DSM's nodata pixels are left out of the
-   statistics and set to 0). MMSeg's
+   statistics and set to 0; and its edge padding: a Potsdam DSM up to one
+   row / column short repeats its last row / column). MMSeg's
    ``SegDataPreProcessor`` of the model then applies the config's mean / std
    (and its test padding) as in ``tools/test.py``.
 4. **Tiles** (:mod:`m3plugins.apis.tile_blending`): ``tile_size`` windows
@@ -63,7 +64,8 @@ from m3plugins.datasets.normalization import normalize
 from m3plugins.utils.modalities import stack_modalities
 from .modality_rasters import open_modality_rasters
 from .scene_map_writers import SceneMapWriter, save_preview_png
-from .scene_normalization import (dataset_modalities, dataset_nodata_fill,
+from .scene_normalization import (dataset_edge_padding, dataset_modalities,
+                                  dataset_nodata_fill,
                                   hsi_scene_config,
                                   normalization_from_config,
                                   streaming_band_statistics,
@@ -439,7 +441,11 @@ def infer_large_scene(
     probabilities_default, preview_default = _default_outputs(out_path)
 
     start = time.perf_counter()
-    with open_modality_rasters(rasters, modality_channels) as scene:
+    edge_padding = {name: value
+                    for name, value in dataset_edge_padding(dataset).items()
+                    if name in modality_channels}
+    with open_modality_rasters(rasters, modality_channels,
+                               edge_padding) as scene:
         statistics = {
             name: streaming_band_statistics(scene.rasters[name],
                                             nodata_as_nan=name in fills)

@@ -28,7 +28,10 @@ modality and file:
 * every modality named in ``modality_channels`` has exactly one raster, and
   no raster names an unknown modality;
 * every raster's band count equals the modality's channel count;
-* all rasters share one size (height x width);
+* all rasters share one size (height x width), except that a modality
+  given ``edge_padding`` may fall that many rows / columns short at the
+  bottom / right, which windows fill by repeating its last row / column
+  (the ISPRS datasets' ``dsm_edge_padding``);
 * georeferenced rasters (GeoTIFFs with a CRS) share one CRS and one affine
   transform (equal to within 1/1000 of a pixel). Rasters without
   georeferencing (``.mat``, ``.npy``, GeoTIFFs without CRS) only need the
@@ -164,6 +167,9 @@ class ModalityRaster:
             np.ndarray: (height, width, count) array in the file's dtype
             (float32 with ``nodata_as_nan``).
         """
+        if row + height > self.height or col + width > self.width:
+            return self._read_edge_padded(row, col, height, width,
+                                          nodata_as_nan)
         if self._dataset is not None:
             from rasterio.windows import Window
             window = self._dataset.read(
@@ -176,6 +182,18 @@ class ModalityRaster:
             return np.asarray(self._array[row:row + height,
                                           col:col + width], dtype=np.float32)
         return np.asarray(self._array[row:row + height, col:col + width])
+
+    def _read_edge_padded(self, row: int, col: int, height: int, width: int,
+                          nodata_as_nan: bool) -> np.ndarray:
+        """A window reaching past the raster: its last row / column repeat
+        (only for rasters allowed to fall short, see
+        :func:`open_modality_rasters`)."""
+        rows = np.minimum(np.arange(row, row + height), self.height - 1)
+        cols = np.minimum(np.arange(col, col + width), self.width - 1)
+        inside = self.read(int(rows[0]), int(cols[0]),
+                           int(rows[-1] - rows[0] + 1),
+                           int(cols[-1] - cols[0] + 1), nodata_as_nan)
+        return inside[np.ix_(rows - rows[0], cols - cols[0])]
 
     def close(self) -> None:
         """Release the file handle (GeoTIFF) or the array."""
@@ -213,8 +231,8 @@ class ModalityRasterStack:
 
     def __init__(self, rasters: 'OrderedDict[str, ModalityRaster]'):
         self.rasters = rasters
-        first = next(iter(rasters.values()))
-        self.height, self.width = first.height, first.width
+        self.height = max(r.height for r in rasters.values())
+        self.width = max(r.width for r in rasters.values())
         reference = next((r for r in rasters.values() if r.georeferenced),
                          None)
         self.crs = reference.crs if reference is not None else None
@@ -246,17 +264,26 @@ class ModalityRasterStack:
         self.close()
 
 
-def _check_alignment(rasters: Mapping[str, ModalityRaster]) -> None:
+def _check_alignment(rasters: Mapping[str, ModalityRaster],
+                     edge_padding: Mapping[str, int]) -> None:
     items = list(rasters.values())
-    first = items[0]
-    for raster in items[1:]:
-        if (raster.height, raster.width) != (first.height, first.width):
+    padded = [r for r in items if edge_padding.get(r.name, 0) > 0]
+    # The scene's size is that of the modalities that may not fall short.
+    first = next((r for r in items if r not in padded), items[0])
+    for raster in items:
+        shortfall = (first.height - raster.height, first.width - raster.width)
+        allowed = edge_padding.get(raster.name, 0)
+        if raster is not first and not all(0 <= d <= allowed
+                                           for d in shortfall):
             raise RasterAlignmentError(
                 f'Modality {raster.name!r} ({raster.path}) is '
                 f'{raster.height}x{raster.width} pixels but modality '
                 f'{first.name!r} ({first.path}) is {first.height}x'
-                f'{first.width}; all modalities must cover the same grid. '
-                'Resample or crop them to one grid first.')
+                f'{first.width}; all modalities must cover the same grid'
+                + (f' (up to {allowed} missing trailing row(s)/column(s) of '
+                   f'{raster.name!r} are repeated from its edge)'
+                   if allowed else '') +
+                '. Resample or crop them to one grid first.')
     georeferenced = [r for r in items if r.georeferenced]
     if not georeferenced:
         return
@@ -280,12 +307,18 @@ def _check_alignment(rasters: Mapping[str, ModalityRaster]) -> None:
 
 def open_modality_rasters(
         rasters: Mapping[str, Union[str, os.PathLike]],
-        modality_channels: Mapping[str, int]) -> ModalityRasterStack:
+        modality_channels: Mapping[str, int],
+        edge_padding: Optional[Mapping[str, int]] = None
+) -> ModalityRasterStack:
     """Open one raster per modality and check them (see the module doc).
 
     Args:
         rasters: Modality name -> raster path.
         modality_channels: The model's ordered modality -> channel count.
+        edge_padding: Modality -> rows / columns its raster may fall short
+            of the others at the bottom / right; windows then repeat its
+            last row / column (the ISPRS datasets' ``dsm_edge_padding``:
+            Potsdam's ``dsm_potsdam_03_13.tif`` is one column short).
 
     Returns:
         ModalityRasterStack: The rasters in the order of
@@ -319,7 +352,7 @@ def open_modality_rasters(
                     f'Modality {name!r} ({raster.path}) has {raster.count} '
                     f'band(s) but the model expects {channels}; the model '
                     f'expects {expected}.')
-        _check_alignment(opened)
+        _check_alignment(opened, edge_padding or {})
     except BaseException:
         for raster in opened.values():
             raster.close()

@@ -42,7 +42,7 @@ from m3plugins.datasets.normalization import (BandStatistics,
 
 __all__ = [
     'normalization_from_config', 'dataset_normalization',
-    'dataset_modalities', 'dataset_nodata_fill',
+    'dataset_modalities', 'dataset_nodata_fill', 'dataset_edge_padding',
     'streaming_band_statistics', 'test_dataset_config', 'hsi_scene_config'
 ]
 
@@ -160,6 +160,27 @@ def dataset_nodata_fill(dataset: Optional[Mapping]) -> Dict[str, float]:
                                                                'dsm'):
         return {'dsm': 0.0}
     return {}
+
+
+def dataset_edge_padding(dataset: Optional[Mapping]) -> Dict[str, int]:
+    """Rows / columns a modality's raster may fall short, per the dataset.
+
+    ISPRS datasets: ``{'dsm': dsm_edge_padding}``, where None (the default)
+    takes the tile class's ``default_dsm_edge_padding`` (Potsdam 1, Vaihingen
+    0). Other datasets: ``{}``.
+    """
+    from mmseg.registry import DATASETS
+    if dataset is None or dataset_modalities(dataset) != ('optical', 'dsm'):
+        return {}
+    padding = dataset.get('dsm_edge_padding', None)
+    if padding is None:
+        padding = _argument_default(
+            _registered(DATASETS, dataset.get('type')), 'dsm_edge_padding')
+    if padding is None:
+        tiles = getattr(_registered(DATASETS, dataset.get('type')),
+                        'tile_dataset_class', None)
+        padding = getattr(tiles, 'default_dsm_edge_padding', 0)
+    return {'dsm': int(padding)} if padding else {}
 
 
 def dataset_modalities(dataset: Mapping) -> Optional[Tuple[str, ...]]:

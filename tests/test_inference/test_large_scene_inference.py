@@ -132,8 +132,8 @@ def test_misaligned_inputs_are_rejected_before_any_output(
     with pytest.raises(RasterAlignmentError, match='CRS'):
         infer_large_scene(probe_model, dict(rasters, dsm=other_crs),
                           str(tmp_path / 'never.tif'), progress=False)
-    cropped = write_geotiff(tmp_path / 'dsm_crop.tif', dsm[:, :169])
-    with pytest.raises(RasterAlignmentError, match='150x169'):
+    cropped = write_geotiff(tmp_path / 'dsm_crop.tif', dsm[:, :166])
+    with pytest.raises(RasterAlignmentError, match='150x166'):
         infer_large_scene(probe_model, dict(rasters, dsm=cropped),
                           str(tmp_path / 'never.tif'), progress=False)
     assert not (tmp_path / 'never.tif').exists()
@@ -166,6 +166,31 @@ def test_matches_the_isprs_dataset_reading_including_dsm_nodata(
                                         dsm_path).argmax(0)
     with rasterio.open(result.class_map) as src:
         np.testing.assert_array_equal(src.read(1), expected)
+
+
+def test_potsdam_dsm_one_column_short_is_edge_padded_like_the_dataset(
+        probe_model, scene_pair, tmp_path):
+    """Potsdam's dsm_potsdam_03_13.tif is one column short: the ISPRS
+    dataset (dsm_edge_padding, default 1 for Potsdam) repeats its last
+    column, and so does inference; two columns short is an error."""
+    from m3plugins.datasets.isprs.tile_reader import TileFiles, read_tile
+    rasters, (_, dsm) = scene_pair
+    short = write_geotiff(tmp_path / 'dsm_short.tif', dsm[:, :-1])
+    result = infer_large_scene(
+        probe_model, dict(rasters, dsm=short), str(tmp_path / 'map.tif'),
+        tile_size=64, overlap=16, save_preview=False, progress=False)
+    assert (result.height, result.width) == (150, 170)
+    tile = read_tile(TileFiles('t', rasters['optical'], short),
+                     with_label=False, dsm_edge_padding=1)
+    stacked = np.concatenate([tile['optical'], tile['dsm'][..., None]], -1)
+    expected = segment_windows(probe_model, [stacked])[0].argmax(0)
+    with rasterio.open(result.class_map) as src:
+        np.testing.assert_array_equal(src.read(1), expected)
+    shorter = write_geotiff(tmp_path / 'dsm_shorter.tif', dsm[:, :-2])
+    with pytest.raises(RasterAlignmentError,
+                       match=r"(?s)'dsm'.*dsm_shorter.tif.*150x168.*up to 1"):
+        infer_large_scene(probe_model, dict(rasters, dsm=shorter),
+                          str(tmp_path / 'never.tif'), progress=False)
 
 
 def test_nan_in_a_modality_without_nodata_filling_is_named(
