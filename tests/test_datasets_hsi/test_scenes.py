@@ -213,3 +213,12 @@ def test_plot_and_str(tmp_path, scene_writer):
     assert len(fig.axes) == 3
     plt.close(fig)
     assert 'hsi 144 + lidar 1' in str(ds)
+
+
+def test_not_found_error_survives_pickling(tmp_path):
+    import pickle
+    with pytest.raises(SceneNotFoundError) as info:
+        Trento(str(tmp_path))
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert isinstance(copy, DatasetNotFoundError)
+    assert str(copy) == str(info.value) and copy.missing == info.value.missing

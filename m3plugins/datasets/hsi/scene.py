@@ -73,7 +73,12 @@ class SceneNotFoundError(DatasetNotFoundError):
     ``FileNotFoundError``).
     """
 
-    def __init__(self, dataset: 'HSIScene', missing: Sequence[str]) -> None:
+    def __init__(self, dataset: Union['HSIScene', str],
+                 missing: Sequence[str] = ()) -> None:
+        if isinstance(dataset, str):  # re-created from its message (pickle)
+            FileNotFoundError.__init__(self, dataset)
+            self.missing = list(missing)
+            return
         # TorchGeo's generic message suggests download=True even where the
         # data cannot be downloaded, so the message is written here.
         where = repr(dataset.root)
@@ -85,6 +90,9 @@ class SceneNotFoundError(DatasetNotFoundError):
             f'{dataset.layout_instructions()}')
         FileNotFoundError.__init__(self, message)
         self.missing = list(missing)
+
+    def __reduce__(self):
+        return type(self), (self.args[0], self.missing)
 
     def __str__(self) -> str:
         return self.args[0]
