@@ -1,0 +1,287 @@
+"""Whole-scene HSI inference vs. classifying each labeled pixel from its patch.
+
+Issue item 7. On a generated Houston2013-sized scene (349 x 1905 pixels,
+144 HSI + 1 LiDAR bands, min-max range [0, 1]) with the weights of a config
+(random initialisation; only speed and agreement are measured):
+
+1. **whole scene**: one forward over the whole scene (the model zero-pads by
+   its own receptive field), argmax per pixel;
+2. **per pixel**: every labeled pixel (2832 + 12197 at Houston2013's count,
+   placed at random) classified from its own ``patch_size`` x
+   ``patch_size`` patch of the zero-padded scene, one forward per patch
+   (``--patch-batch 1``) and, as a fairer baseline, ``--patch-batch`` B
+   patches per forward. Only a random sample of ``--sample-pixels`` labeled
+   pixels is timed; the time for all labeled pixels is extrapolated
+   linearly (printed as such);
+3. predictions of 2. equal those of 1. at every sampled pixel (asserted);
+   the time of a full map (every scene pixel) patch by patch is
+   extrapolated too. Note: at Houston2013's density (2.3 % labeled) the
+   labeled pixels' patches hold about ``labeled * patch_size**2`` pixels,
+   1.1 x the scene for 7 x 7 patches, so on labeled pixels alone the whole
+   scene wins by saving per-forward overhead, not arithmetic; for a full
+   map it saves a factor of about ``patch_size**2``;
+4. training iterations per second on CPU with the config's train batch
+   (crops of the crop protocol, sparse labels).
+
+Timings are medians of ``--repeats`` runs (whole scene) or of per-chunk
+rates; peak memory is the growth of the process's peak RSS (CPU) or
+``torch.cuda.max_memory_allocated`` (CUDA) during the measured call, each
+mode measured in a fresh subprocess so one mode's peak cannot hide another's.
+
+Example:
+    python tools/benchmark_hsi.py                      # quick default run
+    python tools/benchmark_hsi.py --sample-pixels 2000 --repeats 3
+"""
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+DEFAULT_CONFIG = 'configs/spectralmamba/spectralmamba_houston2013.py'
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument('--height', type=int, default=349)
+    parser.add_argument('--width', type=int, default=1905)
+    parser.add_argument(
+        '--labeled', type=int, default=2832 + 12197,
+        help='labeled pixels of the scene (Houston2013: 2832 + 12197)')
+    parser.add_argument(
+        '--patch-size', type=int, default=7,
+        help='patch side of the per-pixel baseline (the patch-protocol '
+        'config uses 7; must be >= the receptive field)')
+    parser.add_argument('--patch-batch', type=int, default=256)
+    parser.add_argument(
+        '--sample-pixels', type=int, default=512,
+        help='labeled pixels timed per baseline (extrapolated to all)')
+    parser.add_argument('--repeats', type=int, default=1)
+    parser.add_argument('--train-iters', type=int, default=5)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def _rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _build(args):
+    import m3plugins  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(args.config)
+    torch.manual_seed(args.seed)
+    model = MODELS.build(cfg.model).to(args.device).eval()
+    channels = sum(cfg.model.backbone.modality_channels.values())
+    generator = torch.Generator().manual_seed(args.seed)
+    scene = torch.rand(1, channels, args.height, args.width,
+                       generator=generator)
+    flat = torch.randperm(args.height * args.width,
+                          generator=generator)[:args.labeled]
+    rows, cols = flat // args.width, flat % args.width
+    return cfg, model, scene.to(args.device), rows, cols
+
+
+def _metas(height, width, count=1):
+    from mmseg.structures import SegDataSample
+    meta = dict(img_shape=(height, width), ori_shape=(height, width))
+    return [SegDataSample(metainfo=meta).metainfo for _ in range(count)]
+
+
+def _sync(device):
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def run_whole(args, queue):
+    _, model, scene, rows, cols = _build(args)
+    metas = _metas(args.height, args.width)
+    times = []
+    if args.device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    before = _rss_mb()
+    with torch.no_grad():
+        for _ in range(args.repeats):
+            _sync(args.device)
+            start = time.perf_counter()
+            pred = model.encode_decode(scene, metas).argmax(1)[0]
+            _sync(args.device)
+            times.append(time.perf_counter() - start)
+    if args.device.startswith('cuda'):
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = _peak_rss_mb() - before
+    queue.put(dict(seconds=statistics.median(times), peak_mb=peak,
+                   pred=pred[rows, cols].cpu().numpy()))
+
+
+def run_patches(args, queue):
+    import torch.nn.functional as F
+    _, model, scene, rows, cols = _build(args)
+    half = args.patch_size // 2
+    if half < model.backbone.receptive_field // 2:
+        raise ValueError(f'--patch-size {args.patch_size} is smaller than '
+                         'the receptive field '
+                         f'{model.backbone.receptive_field}')
+    padded = F.pad(scene, (half, ) * 4)
+    generator = torch.Generator().manual_seed(args.seed + 1)
+    sample = torch.randperm(rows.numel(),
+                            generator=generator)[:args.sample_pixels]
+    results = dict(sample=sample.numpy())
+    for batch in sorted({1, args.patch_batch}):
+        metas = _metas(args.patch_size, args.patch_size, batch)
+        preds, rates = [], []
+        if args.device.startswith('cuda'):
+            torch.cuda.reset_peak_memory_stats()
+        before = _rss_mb()
+        with torch.no_grad():
+            for start in range(0, sample.numel(), batch):
+                idx = sample[start:start + batch]
+                _sync(args.device)
+                tic = time.perf_counter()
+                patches = torch.cat([
+                    padded[..., r:r + args.patch_size, c:c + args.patch_size]
+                    for r, c in zip(rows[idx].tolist(), cols[idx].tolist())
+                ])
+                logits = model.encode_decode(patches, metas[:idx.numel()])
+                preds.append(logits[:, :, half, half].argmax(1))
+                _sync(args.device)
+                rates.append((time.perf_counter() - tic) / idx.numel())
+        if args.device.startswith('cuda'):
+            peak = torch.cuda.max_memory_allocated() / 2**20
+        else:
+            peak = _peak_rss_mb() - before
+        results[batch] = dict(
+            seconds_per_pixel=statistics.median(rates),
+            peak_mb=peak,
+            pred=torch.cat(preds).cpu().numpy())
+    queue.put(results)
+
+
+def run_training(args, queue):
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    cfg, model, scene, rows, cols = _build(args)
+    model.train()
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    loader = cfg.train_dataloader
+    batch = loader.batch_size
+    dataset = loader.dataset
+    size = dataset.get('patch_size') if dataset.get('protocol') == 'patch' \
+        else dataset.get('crop_size', 32)
+    generator = torch.Generator().manual_seed(args.seed + 2)
+    num_classes = cfg.model.decode_head.num_classes
+    rates = []
+    for step in range(args.train_iters + 1):
+        tops = torch.randint(0, args.height - size, (batch, ),
+                             generator=generator)
+        lefts = torch.randint(0, args.width - size, (batch, ),
+                              generator=generator)
+        inputs = torch.cat([
+            scene[..., t:t + size, l:l + size]
+            for t, l in zip(tops.tolist(), lefts.tolist())
+        ])
+        samples = []
+        for _ in range(batch):
+            labels = torch.full((1, size, size), 255, dtype=torch.long)
+            keep = torch.rand(size, size, generator=generator) < 0.05
+            labels[0][keep] = torch.randint(
+                0, num_classes, (int(keep.sum()), ), generator=generator)
+            sample = SegDataSample(
+                metainfo=dict(img_shape=(size, size), ori_shape=(size, size)))
+            sample.gt_sem_seg = PixelData(data=labels.to(args.device))
+            samples.append(sample)
+        _sync(args.device)
+        tic = time.perf_counter()
+        losses = model.loss(inputs, samples)
+        loss, _ = model.parse_losses(losses)
+        optim.update_params(loss)
+        _sync(args.device)
+        if step:  # the first step warms up
+            rates.append(1.0 / (time.perf_counter() - tic))
+    queue.put(dict(iters_per_s=statistics.median(rates), batch=batch,
+                   size=size, protocol=dataset.get('protocol', 'crop')))
+
+
+def _in_subprocess(target, args):
+    context = mp.get_context('spawn')
+    queue = context.Queue()
+    process = context.Process(target=target, args=(args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    if process.exitcode:
+        sys.exit(f'{target.__name__} failed with exit code '
+                 f'{process.exitcode}')
+    return result
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    print(f'Scene {args.height} x {args.width}, {args.labeled} labeled '
+          f'pixels, config {args.config}, device {args.device}, threads '
+          f'{args.threads or torch.get_num_threads()}')
+    whole = _in_subprocess(run_whole, args)
+    patches = _in_subprocess(run_patches, args)
+    train = _in_subprocess(run_training, args)
+
+    sample = patches['sample']
+    report = dict(
+        whole_scene_s=whole['seconds'],
+        whole_scene_peak_mb=whole['peak_mb'],
+        train_iters_per_s=train['iters_per_s'])
+    print(f'\nwhole scene, one pass: {whole["seconds"]:.2f} s (median of '
+          f'{args.repeats}), peak memory +{whole["peak_mb"]:.0f} MiB')
+    for batch in sorted(k for k in patches if isinstance(k, int)):
+        result = patches[batch]
+        same = int((result['pred'] == whole['pred'][sample]).sum())
+        if same != sample.size:
+            raise AssertionError(
+                f'patch-by-patch predictions differ from the whole-scene '
+                f'ones at {sample.size - same} of {sample.size} pixels')
+        total = result['seconds_per_pixel'] * args.labeled
+        ratio = total / whole['seconds']
+        print(f'per pixel, {args.patch_size} x {args.patch_size} patches, '
+              f'{batch} per forward: {1e3 * result["seconds_per_pixel"]:.3f}'
+              f' ms/pixel (median over {sample.size} sampled pixels) -> '
+              f'{total:.1f} s for all {args.labeled} labeled pixels '
+              f'(extrapolated), peak memory +{result["peak_mb"]:.0f} MiB; '
+              f'whole scene is {ratio:.1f}x faster')
+        print(f'  predictions identical at {same} / {sample.size} sampled '
+              'labeled pixels')
+        full_map = result['seconds_per_pixel'] * args.height * args.width
+        print(f'  a full {args.height} x {args.width} map patch by patch '
+              f'(extrapolated): {full_map:.1f} s; whole scene is '
+              f'{full_map / whole["seconds"]:.1f}x faster')
+        report[f'patch_batch{batch}_s_all'] = total
+        report[f'ratio_batch{batch}'] = ratio
+        report[f'full_map_ratio_batch{batch}'] = full_map / whole['seconds']
+    print(f'training: {train["iters_per_s"]:.2f} it/s (median of '
+          f'{args.train_iters}, batch {train["batch"]} x {train["size"]} x '
+          f'{train["size"]} {train["protocol"]} windows)')
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == '__main__':
+    main()
