@@ -178,7 +178,8 @@ class HSISceneDataset(BaseSegDataset):
             ``'whole'`` (16, M3amba's).
         patch_size: Odd window side of the patch protocol (11, ours).
         cache_scene: Share the loaded scene between datasets built from the
-            same scene config in this process.
+            same scene config in this process (the last two scene configs
+            are kept; :meth:`clear_scene_cache` frees them).
         pipeline: MMSeg pipeline; must start with ``LoadHSISceneWindow``.
         ignore_index: Label of unlabeled / other-split / outside pixels.
         reduce_zero_label: Must be False (labels are reduced here).
@@ -278,6 +279,12 @@ class HSISceneDataset(BaseSegDataset):
             while len(_SCENE_CACHE) > _SCENE_CACHE_SIZE:
                 _SCENE_CACHE.popitem(last=False)
         return built
+
+    @staticmethod
+    def clear_scene_cache() -> None:
+        """Forget the scenes shared between datasets of this process (frees
+        their memory once no dataset refers to them)."""
+        _SCENE_CACHE.clear()
 
     @staticmethod
     def _reduced_labels(labels: np.ndarray, ignore_index: int) -> np.ndarray:

@@ -138,6 +138,13 @@ def test_built_from_config_with_shared_scene_and_metainfo(tmp_path,
                                split='test', pipeline=PIPELINE,
                                test_mode=True))
     assert train.scene is test.scene  # loaded and normalised once
+    HSISceneDataset.clear_scene_cache()
+    again = DATASETS.build(dict(type='HSISceneDataset', scene=scene_cfg,
+                                pipeline=PIPELINE))
+    assert again.scene is not train.scene
+    uncached = DATASETS.build(dict(type='HSISceneDataset', scene=scene_cfg,
+                                   cache_scene=False, pipeline=PIPELINE))
+    assert uncached.scene is not again.scene
     assert train.metainfo['classes'] == Houston2013.classes
     assert len(train.metainfo['palette']) == 15
     assert train.metainfo['reduce_zero_label'] is False
