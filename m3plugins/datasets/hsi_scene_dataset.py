@@ -43,7 +43,8 @@ lidar=1)``); the data preprocessor should not reorder channels
 
 Protocols (``protocol=``):
 
-* ``'crop'`` (M3amba's official protocol, DESIGN 3.2): the scene is
+* ``'crop'`` (the official protocol of M3amba, arXiv 2503.06446, code
+  kaka-Cao/M3amba; DESIGN 3.2): the scene is
   zero-padded by ``padding`` (16) on every side; windows of ``crop_size``
   (32) start at ``-padding`` and step by ``stride`` (default 8 for
   ``split='train'``, ``crop_size`` for ``'test'``). The grid is extended so
@@ -52,7 +53,8 @@ Protocols (``protocol=``):
   padded scene and every pixel is in exactly one window, so test metrics
   count each test pixel once. A window is kept iff it contains at least one
   labeled pixel of ``split``.
-* ``'patch'`` (the classic protocol): one ``patch_size`` x ``patch_size``
+* ``'patch'`` (the classic protocol, e.g. patchwise SpectralMamba, arXiv
+  2404.08489): one ``patch_size`` x ``patch_size``
   (odd, default 11) window centred on each labeled pixel of ``split``, in
   row-major order; only the centre pixel is labeled. Outside the scene is
   zero (image) / ignore (labels).
@@ -70,7 +72,8 @@ Metainfo of each sample (through ``PackSegInputs(meta_keys=...)`` as above):
 ``window = (y0, x0, h, w)`` in **scene coordinates** (y0 / x0 may be negative
 inside the padding): prediction pixel (i, j) of a sample is scene pixel
 (y0 + i, x0 + j), valid where 0 <= y0 + i < H and 0 <= x0 + j < W; this is
-how predictions are stitched into a scene map. ``scene_shape = (H, W)``.
+how predictions are stitched into a scene map (``window`` describes the
+cut before any flip; test pipelines do not flip). ``scene_shape = (H, W)``.
 ``img_path`` is ``'<SceneClass>:<root>'`` (no file: keep
 ``SegVisualizationHook(draw=False)``, its default).
 
