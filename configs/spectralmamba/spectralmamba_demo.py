@@ -2,8 +2,9 @@
 # 7 classes, 20 training pixels per class), generated on first use under
 # data/m3plugins_demo/houston2013 (scene type HSIDemoScene; no download).
 #   python tools/train.py configs/spectralmamba/spectralmamba_demo.py
-# trains in about a minute on 2 CPU cores and validates OA / AA / Kappa on
-# the whole scene; tools/test.py writes the scene's class map.
+# trains in well under 2 minutes on 2 CPU cores (60 iterations) and
+# validates OA / AA / Kappa on the whole scene; tools/test.py writes the
+# scene's class map (HSIClassMapHook).
 _base_ = [
     '../_base_/models/spectralmamba.py', '../_base_/datasets/hsi_scene.py',
     '../_base_/schedules/schedule_hsi_4k.py', '../_base_/default_runtime.py'
@@ -30,7 +31,7 @@ train_dataloader = dict(
     dataset=dict(scene=scene, protocol='patch', patch_size=5))
 val_dataloader = dict(dataset=dict(scene=scene))
 test_dataloader = val_dataloader
-max_iters = 150
+max_iters = 60
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
          end=10),
@@ -39,6 +40,6 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
-    logger=dict(interval=25),
+    logger=dict(interval=20),
     checkpoint=dict(interval=max_iters))
 optim_wrapper = dict(optimizer=dict(lr=1e-2))
