@@ -60,3 +60,6 @@ def test_tag_without_network_names_the_file_and_where_to_put_it(
     assert 'https://huggingface.co/timm/vit_base_patch32_clip_224.openai' \
         in message
     assert "pretrained='/path/to/file'" in message
+    # Where it goes in an M3amba config, and the OpenAI activation.
+    assert 'model.backbone.foundation_model.pretrained=' in message
+    assert 'force_quick_gelu=True' in message

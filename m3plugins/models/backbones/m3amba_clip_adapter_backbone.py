@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from m3plugins.utils.modalities import ModalityError, split_modalities
 from ..layers.clip_modality_adapter import CLIPModalityAdapter
-from ..layers.frozen_foundation_model import FrozenFoundationModel
+from ..layers.frozen_foundation_model import (
+    FrozenFoundationModel, PretrainedWeightsUnavailableError)
 from ..layers.pointwise_patch_embed import PointwisePatchEmbed
 
 RESIZE_MODES = ('bicubic', 'bilinear', 'nearest')
@@ -109,7 +110,17 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
         if foundation_model is None:
             foundation_model = dict(
                 source='open_clip', name='ViT-B-32', pretrained=None)
-        self.tower = FrozenFoundationModel(**foundation_model)
+        try:
+            self.tower = FrozenFoundationModel(**foundation_model)
+        except PretrainedWeightsUnavailableError as error:
+            raise PretrainedWeightsUnavailableError(
+                f'{error}\nFor M3amba, put the file under e.g. '
+                'checkpoints/ and set model.backbone.foundation_model.'
+                "pretrained='checkpoints/<file>' in the config (or "
+                '--cfg-options model.backbone.foundation_model.pretrained='
+                'checkpoints/<file>); OpenAI CLIP weights also need '
+                'model.backbone.foundation_model.model_kwargs='
+                'dict(force_quick_gelu=True).') from error
         tower_channels = len(self.tower.mean)
         self.register_buffer(
             'tower_mean',
