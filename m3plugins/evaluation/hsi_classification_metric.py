@@ -153,6 +153,9 @@ class HSIClassificationMetric(BaseMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Sum the confusion matrices and compute the scores."""
         classes = self._classes()
+        if not results:
+            raise ValueError('HSIClassificationMetric got no samples; is the '
+                             'evaluation dataset empty?')
         confusion = np.sum(results, axis=0)
         scores = classification_scores(confusion)
         logger = MMLogger.get_current_instance()

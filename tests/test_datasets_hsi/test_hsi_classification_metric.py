@@ -88,3 +88,8 @@ def test_bad_inputs():
     wrong = _metric(num_classes=4)
     with pytest.raises(ValueError, match='num_classes=4'):
         wrong.process({}, [_sample([[0]], [[0]])])
+
+
+def test_no_samples_is_a_clear_error():
+    with pytest.raises(ValueError, match='no samples'):
+        _metric().compute_metrics([])
