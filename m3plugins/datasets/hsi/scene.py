@@ -31,7 +31,9 @@ The dataset has one sample, the whole scene::
 ``mask`` is the map of ``split``; both maps stay available as
 ``scene.label_maps['train' | 'test']`` (np.int64 (H, W)), the normalised
 stacked image as ``scene.image`` (np.float32 (H, W, C)) and the channel layout
-as ``scene.modality_channels`` (e.g. ``{'hsi': 144, 'lidar': 1}``). To cut
+as ``scene.modality_channels`` (e.g. ``{'hsi': 144, 'lidar': 1}``) and the
+raw per-band statistics each modality was normalised with as
+``scene.statistics[modality]`` (:class:`BandStatistics`). To cut
 crops or patches for MMSeg, use
 :class:`~m3plugins.datasets.hsi_scene_dataset.HSISceneDataset`.
 """
