@@ -166,3 +166,17 @@ def test_modality_order_survives_the_config_dump(tmp_path):
                          (['ab'], 'pairs')):
         with pytest.raises(ValueError, match=message):
             ordered_modality_channels(bad)
+
+
+def test_slide_inference_covers_the_tile():
+    model = MODELS.build(tiny_model_cfg(
+        test_cfg=dict(mode='slide', crop_size=(28, 28), stride=(14, 14))))
+    model.eval()
+    data = preprocess(model, make_batch(1, size=(60, 70)), False)
+    with torch.no_grad():
+        result = model(**data, mode='predict')[0]
+        whole = model.encode_decode(data['inputs'][:, :, :28, :28], None)
+    assert result.seg_logits.data.shape == (6, 60, 70)
+    # The top-left window is predicted by exactly one crop there.
+    torch.testing.assert_close(result.seg_logits.data[:, :14, :14],
+                               whole[0, :, :14, :14])
