@@ -144,7 +144,6 @@ def test_wrong_channel_count_and_nan_are_rejected_naming_the_modality():
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(in_channels=None), 'in_channels or modality_channels'),
     (dict(modality_channels=dict(hsi=20, lidar=1)), 'does not match'),
     (dict(variant='cube'), 'variant'),
     (dict(auxiliary_fusion='concat'), 'auxiliary_fusion'),
@@ -161,6 +160,14 @@ def test_wrong_channel_count_and_nan_are_rejected_naming_the_modality():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _small(**kwargs)
+
+
+def test_defaults_build_for_houston2013():
+    model = SpectralMamba()
+    assert dict(model.modality_channels) == dict(hsi=144, lidar=1)
+    for layer in (GatedSpectralSpatialMerging(), PiecewiseSequentialScan(),
+                  SpectralPieceEmbedding(), SpectralS6Block()):
+        assert sum(p.numel() for p in layer.parameters()) > 0
 
 
 def test_every_parameter_gets_a_gradient():

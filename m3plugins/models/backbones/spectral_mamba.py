@@ -68,9 +68,10 @@ class SpectralMamba(BaseModule):
       before GSSM and PSS.
 
     Args:
-        in_channels (int, optional): Total input channels. Required when
-            ``modality_channels`` is None (then all channels are the
-            spectrum); otherwise it must equal their sum.
+        in_channels (int, optional): Total input channels. With
+            ``modality_channels`` None, all of them are the spectrum;
+            otherwise it must equal their sum. If both are None, the model
+            is built for Houston2013 (``dict(hsi=144, lidar=1)``).
         modality_channels (dict, optional): Ordered modality -> channels, the
             first one being the HSI, e.g. ``dict(hsi=144, lidar=1)``. Inputs
             are checked with :func:`m3plugins.utils.modalities.
@@ -122,11 +123,9 @@ class SpectralMamba(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if modality_channels is None:
-            if in_channels is None:
-                raise ValueError(
-                    'Give in_channels or modality_channels (e.g. '
-                    'dict(hsi=144, lidar=1)).')
-            modality_channels = OrderedDict(hsi=int(in_channels))
+            modality_channels = OrderedDict(
+                hsi=144, lidar=1) if in_channels is None else OrderedDict(
+                    hsi=int(in_channels))
         modality_channels = OrderedDict(modality_channels)
         if not modality_channels or any(
                 int(n) < 1 for n in modality_channels.values()):

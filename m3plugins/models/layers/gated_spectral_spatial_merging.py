@@ -37,7 +37,8 @@ class GatedSpectralSpatialMerging(BaseModule):
     kept.
 
     Args:
-        in_channels (int): Bands C of the spectrum.
+        in_channels (int): Bands C of the spectrum. Default: 144
+            (Houston2013).
         kernel_size (int): Odd spatial kernel of the depthwise convolution:
             3 for the patchwise variant, 1 for the pixelwise one. Default: 3.
         reduction (int): Band reduction of the pointwise bottleneck.
@@ -54,7 +55,7 @@ class GatedSpectralSpatialMerging(BaseModule):
     """
 
     def __init__(self,
-                 in_channels: int,
+                 in_channels: int = 144,
                  kernel_size: int = 3,
                  reduction: int = 8,
                  min_hidden: int = 8,

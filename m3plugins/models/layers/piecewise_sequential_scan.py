@@ -34,7 +34,8 @@ class PiecewiseSequentialScan(BaseModule):
     over the sequence (``'mean'`` default, or ``'max'``).
 
     Args:
-        in_channels (int): Bands C of the (merged) spectrum.
+        in_channels (int): Bands C of the (merged) spectrum. Default: 144
+            (Houston2013).
         embed_dims (int): Token width d. Default: 32.
         num_pieces (int): Pieces R. Default: 6.
         depth (int): Number of S6 blocks. Default: 2.
@@ -55,7 +56,7 @@ class PiecewiseSequentialScan(BaseModule):
     """
 
     def __init__(self,
-                 in_channels: int,
+                 in_channels: int = 144,
                  embed_dims: int = 32,
                  num_pieces: int = 6,
                  depth: int = 2,

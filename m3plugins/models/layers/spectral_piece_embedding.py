@@ -31,8 +31,8 @@ class SpectralPieceEmbedding(BaseModule):
       parameters; the weights of padded bands never see a non-zero input).
 
     Args:
-        in_channels (int): Bands C.
-        embed_dims (int): Token width d.
+        in_channels (int): Bands C. Default: 144 (Houston2013).
+        embed_dims (int): Token width d. Default: 32.
         num_pieces (int): Pieces R (1 <= R <= C). Default: 6, best on
             Houston2013 in the paper.
         share_embedding (bool): Share one piece embedding across pieces.
@@ -45,8 +45,8 @@ class SpectralPieceEmbedding(BaseModule):
     """
 
     def __init__(self,
-                 in_channels: int,
-                 embed_dims: int,
+                 in_channels: int = 144,
+                 embed_dims: int = 32,
                  num_pieces: int = 6,
                  share_embedding: bool = True,
                  init_cfg=None):

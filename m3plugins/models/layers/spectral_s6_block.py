@@ -85,7 +85,7 @@ class SpectralS6Block(BaseModule):
     are averaged.
 
     Args:
-        embed_dims (int): Token width C.
+        embed_dims (int): Token width C. Default: 32.
         state_dims (int): SSM state size N. Default: 4 (Mamba uses 16 on
             long sequences; the cost of the scan grows with E * N, and a piece
             sequence is only about 6 long).
@@ -110,7 +110,7 @@ class SpectralS6Block(BaseModule):
     """
 
     def __init__(self,
-                 embed_dims: int,
+                 embed_dims: int = 32,
                  state_dims: int = 4,
                  expand: int = 1,
                  dt_rank=None,
