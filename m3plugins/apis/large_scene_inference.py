@@ -69,7 +69,7 @@ from .scene_normalization import (dataset_edge_padding, dataset_modalities,
                                   hsi_scene_config,
                                   normalization_from_config,
                                   streaming_band_statistics,
-                                  test_dataset_config)
+                                  config_test_dataset)
 from .tile_blending import RowBandAccumulator, tile_starts, tile_weights
 
 __all__ = [
@@ -227,7 +227,7 @@ def class_names_and_palette(cfg: Config, num_classes: int,
     """
     from mmseg.registry import DATASETS
     candidates = []
-    dataset = test_dataset_config(cfg)
+    dataset = config_test_dataset(cfg)
     if dataset is not None:
         _, scene_class = hsi_scene_config(dataset)
         if scene_class is not None:
@@ -332,7 +332,7 @@ def _warn_on_order_mismatch(cfg: Config,
     ``dict(optical=3, dsm=1)`` becomes ``dict(dsm=1, optical=3)``).
     """
     import warnings
-    dataset = test_dataset_config(cfg)
+    dataset = config_test_dataset(cfg)
     order = dataset_modalities(dataset) if dataset is not None else None
     model_order = tuple(modality_channels)
     if order is not None and set(order) == set(model_order) and \
@@ -434,7 +434,7 @@ def infer_large_scene(
     methods = normalization_from_config(cfg, list(modality_channels),
                                         normalization)
     _warn_on_order_mismatch(cfg, modality_channels)
-    dataset = test_dataset_config(cfg)
+    dataset = config_test_dataset(cfg)
     fills = {name: value
              for name, value in dataset_nodata_fill(dataset).items()
              if name in modality_channels}

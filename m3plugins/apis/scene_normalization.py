@@ -1,5 +1,9 @@
 """Normalise a large scene exactly as the config's dataset does, streaming.
 
+This module reads the *dataset contract* of a config (how its test dataset
+normalises, fills no-data, pads short rasters and orders modalities) and
+computes the scene statistics that contract needs in bounded memory.
+
 The package's datasets normalise every modality before MMSeg's
 ``SegDataPreProcessor`` (which then applies the config's mean / std): each
 dataset takes ``normalization=`` (one method for all modalities or a method
@@ -28,6 +32,9 @@ tile). Large-scene inference must feed the model the same values, so:
    no-data (:func:`dataset_nodata_fill`: the ISPRS DSM, whose declared
    nodata and NaN pixels are left out of the statistics and set to 0 after
    scaling).
+4. :func:`dataset_edge_padding` and :func:`dataset_modalities` give the
+   ISPRS datasets' tolerated DSM shortfall (``dsm_edge_padding``) and the
+   stacking order a dataset fixes (to warn when a model splits otherwise).
 """
 import inspect
 from collections import OrderedDict
@@ -43,7 +50,7 @@ from m3plugins.datasets.normalization import (BandStatistics,
 __all__ = [
     'normalization_from_config', 'dataset_normalization',
     'dataset_modalities', 'dataset_nodata_fill', 'dataset_edge_padding',
-    'streaming_band_statistics', 'test_dataset_config', 'hsi_scene_config'
+    'streaming_band_statistics', 'config_test_dataset', 'hsi_scene_config'
 ]
 
 #: Bytes of float64 statistics work space per streamed block.
@@ -52,7 +59,7 @@ DEFAULT_BLOCK_BYTES = 64 * 2**20
 _WRAPPER_KEYS = ('dataset', 'datasets')
 
 
-def test_dataset_config(cfg: Config) -> Optional[ConfigDict]:
+def config_test_dataset(cfg: Config) -> Optional[ConfigDict]:
     """The innermost dataset config of ``test_dataloader`` (or ``val``).
 
     Wrappers (``RepeatDataset``, ``ConcatDataset`` ...) are looked through;
@@ -224,7 +231,7 @@ def normalization_from_config(
         ValueError: If neither the config's test dataset nor ``override``
             says how to normalise, or a method is unknown.
     """
-    dataset = test_dataset_config(cfg)
+    dataset = config_test_dataset(cfg)
     configured = dataset_normalization(dataset) if dataset is not None \
         else None
     if configured is None and override is None:
