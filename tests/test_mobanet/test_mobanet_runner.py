@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from mobanet_helpers import tiny_demo_config, write_potsdam_tiles
-from mmengine.runner import Runner  # noqa: E402  (after m3plugins)
+from mmengine.hooks import Hook  # noqa: E402  (after m3plugins)
+from mmengine.runner import Runner  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -14,12 +15,23 @@ def trained(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('work')
     cfg = tiny_demo_config(root, work_dir, max_iters=4)
     runner = Runner.from_cfg(cfg)
+    masked = []
+
+    class RecordMasking(Hook):
+        """Runs after MCRM (LOW < NORMAL) and records what it masked."""
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            masked.append([s.metainfo.get('mcrm_modality')
+                           for s in data_batch['data_samples']])
+
+    runner.register_hook(RecordMasking(), priority='LOW')
     model = runner.model
     tower_before = {k: v.clone() for k, v in
                     model.backbone.foundation.state_dict().items()}
     trainable_before = model.neck.projections[0][0].weight.clone()
     runner.train()
     return dict(runner=runner, cfg=cfg, root=root, work_dir=work_dir,
+                masked=masked,
                 tower_before=tower_before,
                 trainable_before=trainable_before)
 
@@ -29,6 +41,11 @@ def test_training_updates_only_trainable_parts(trained):
     model = runner.model
     hooks = [type(h).__name__ for h in runner.hooks]
     assert 'ModalityConditionalRandomMaskingHook' in hooks
+    # Batch 4 at ratio 0.25: one sample per iteration, DSM (n // 2 = 0
+    # optical), in every one of the 4 iterations and nowhere else.
+    assert len(trained['masked']) == 4
+    for batch in trained['masked']:
+        assert batch.count('dsm') == 1 and batch.count(None) == 3
     for key, value in model.backbone.foundation.state_dict().items():
         assert torch.equal(value, trained['tower_before'][key]), key
     assert not torch.equal(model.neck.projections[0][0].weight,
