@@ -93,7 +93,10 @@ def parse_args():
 
 def main() -> int:
     args = parse_args()
+    from mmengine.logging import MMLogger
     from mmseg.registry import MODELS
+    # Keep mmengine's per-parameter init / paramwise logs out of the report.
+    MMLogger.get_instance('param_report', log_level='WARNING')
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(args.config)
