@@ -149,7 +149,7 @@ def main(argv=None) -> int:
     print(f'normalisation: {result.normalization}')
     print(f'{result.num_tiles} tiles of {result.tile_size[0]}x'
           f'{result.tile_size[1]}, overlap {result.overlap}, '
-          f'{result.seconds:.1f} s, {result.megapixels_per_second:.3f} MP/s')
+          f'{result.seconds:.1f} s, {result.megapixels_per_second:.4g} MP/s')
     return 0
 
 

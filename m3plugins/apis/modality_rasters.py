@@ -40,6 +40,7 @@ modality and file:
 """
 import os
 import os.path as osp
+import warnings
 from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
@@ -125,9 +126,13 @@ class ModalityRaster:
 
     def _open_geotiff(self) -> None:
         import rasterio
-        from rasterio.errors import RasterioIOError
+        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
         try:
-            self._dataset = rasterio.open(self.path)
+            with warnings.catch_warnings():
+                # Handled: such rasters only need the same size (ISPRS
+                # Potsdam tiles, for instance, carry no CRS).
+                warnings.simplefilter('ignore', NotGeoreferencedWarning)
+                self._dataset = rasterio.open(self.path)
         except RasterioIOError as e:
             raise RasterReadError(
                 f'Cannot read {self.path!r} (modality {self.name!r}) as '

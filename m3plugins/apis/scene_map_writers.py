@@ -26,9 +26,11 @@ size of the scene is held in memory. Large outputs are tiled (256 x 256),
 DEFLATE-compressed and BigTIFF when needed.
 """
 import os
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
+from rasterio.errors import NotGeoreferencedWarning
 
 __all__ = [
     'CLASS_MAP_NODATA', 'PROBABILITY_DTYPES', 'SceneMapWriter',
@@ -83,7 +85,6 @@ class SceneMapWriter:
                  probabilities_path: Optional[str] = None,
                  probability_dtype: str = 'float32',
                  class_offset: int = 0):
-        import rasterio
         if probability_dtype not in PROBABILITY_DTYPES:
             raise ValueError(f'probability_dtype must be one of '
                              f'{PROBABILITY_DTYPES}, got '
@@ -95,8 +96,17 @@ class SceneMapWriter:
                 'reserved for nodata.')
         self.class_offset = class_offset
         self.probability_dtype = probability_dtype
+        with warnings.catch_warnings():
+            # No CRS is expected when no input is georeferenced (documented).
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            self._open(class_map_path, probabilities_path, height, width,
+                       num_classes, crs, transform)
+
+    def _open(self, class_map_path, probabilities_path, height, width,
+              num_classes, crs, transform) -> None:
+        import rasterio
         for path in (class_map_path, probabilities_path):
-            if path and os.path.dirname(os.path.abspath(path)):
+            if path:
                 os.makedirs(
                     os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._class_map = rasterio.open(
@@ -106,8 +116,8 @@ class SceneMapWriter:
         if probabilities_path:
             self._probabilities = rasterio.open(
                 probabilities_path, 'w',
-                **_profile(height, width, num_classes, probability_dtype,
-                           crs, transform))
+                **_profile(height, width, num_classes,
+                           self.probability_dtype, crs, transform))
 
     def write_rows(self, top: int, logits: np.ndarray) -> None:
         """Write the finished rows ``[top, top + n)`` from ``(K, n, W)``
@@ -167,7 +177,10 @@ def save_preview_png(class_map_path: str,
     if len(palette) < len(class_names):
         raise ValueError(f'The palette has {len(palette)} colours for '
                          f'{len(class_names)} classes.')
-    with rasterio.open(class_map_path) as src:
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        src = rasterio.open(class_map_path)
+    with src:
         scale = max(src.height, src.width) / max_side
         shape = (max(1, round(src.height / max(scale, 1))),
                  max(1, round(src.width / max(scale, 1))))

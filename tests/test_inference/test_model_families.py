@@ -5,10 +5,12 @@ Each family is tested where its configs exist in the tree; a family whose
 config is absent is skipped with the path it looked for.
 """
 import os.path as osp
+import warnings
 
 import numpy as np
 import pytest
 import rasterio
+from rasterio.errors import NotGeoreferencedWarning
 import scipy.io
 import torch
 
@@ -61,9 +63,12 @@ def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
             'model.decode_head.channels': 8,
         })
     rasters, cube, lidar = hsi_scene(tmp_path)
-    result = infer_large_scene(
-        model, rasters, str(tmp_path / 'map.tif'), tile_size=20, overlap=6,
-        batch_size=3, class_offset=1, progress=False)
+    with warnings.catch_warnings():
+        # No georeferencing anywhere is expected, not warned about.
+        warnings.simplefilter('error', NotGeoreferencedWarning)
+        result = infer_large_scene(
+            model, rasters, str(tmp_path / 'map.tif'), tile_size=20,
+            overlap=6, batch_size=3, class_offset=1, progress=False)
     assert result.num_tiles == 2 * 3
     assert result.normalization == dict(hsi='minmax', lidar='minmax')
     assert result.num_classes == 15 and len(result.classes) == 15
