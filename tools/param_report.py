@@ -7,8 +7,9 @@ the frozen parameters got no gradient and no optimizer state.
 
 Examples:
     python tools/param_report.py configs/mobanet_potsdam.py
-    python tools/param_report.py configs/mobanet_potsdam.py --meta   # counts only, instant
-    python tools/param_report.py configs/m3amba/m3amba_houston2013.py --input-shape 145 32 32
+    python tools/param_report.py configs/mobanet_potsdam.py --meta  # counts only
+    python tools/param_report.py configs/m3amba/m3amba_houston2013.py \
+        --input-shape 145 32 32
 
 Pretrained weights are never loaded (``pretrained`` entries become None):
 the counts do not depend on them. Exit status 1 if the step check fails.

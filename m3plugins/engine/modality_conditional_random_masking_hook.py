@@ -123,7 +123,8 @@ class ModalityConditionalRandomMaskingHook(Hook):
                  aspect_range: Sequence[float] = (0.5, 2.0),
                  fill_value: Optional[float] = None,
                  seed: Optional[int] = None):
-        self.modality_channels = ordered_modality_channels(modality_channels)
+        self.modality_channels = ordered_modality_channels(
+            modality_channels)
         names = list(self.modality_channels)
         self.modalities = list(modalities) if modalities is not None \
             else names

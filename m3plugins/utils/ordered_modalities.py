@@ -15,7 +15,8 @@ from typing import Mapping, Sequence, Tuple, Union
 ModalityLayout = Union[Mapping[str, int], Sequence[Tuple[str, int]]]
 
 
-def ordered_modality_channels(layout: ModalityLayout) -> 'OrderedDict[str, int]':
+def ordered_modality_channels(
+        layout: ModalityLayout) -> 'OrderedDict[str, int]':
     """Name -> channels in stacking order, from a mapping or (name, C) pairs.
 
     Raises:

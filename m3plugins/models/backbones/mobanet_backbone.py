@@ -7,7 +7,7 @@ one band repeated to three, is tokenised by a trainable copy of the patch
 embedding; before every stage a Cross-modal Prompt-Injected Adapter (CPIA)
 exchanges information between the two token streams.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule
@@ -107,7 +107,8 @@ class MoBaNetBackbone(BaseModule):
                  defer_pretrained: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        self.modality_channels = ordered_modality_channels(modality_channels)
+        self.modality_channels = ordered_modality_channels(
+            modality_channels)
         if len(self.modality_channels) != 2:
             raise ValueError(
                 'MoBaNetBackbone takes exactly two modalities (optical, '

@@ -297,13 +297,11 @@ class FrozenFoundationModel(nn.Module):
             state = filter_fn(state, self.tower)
         result = self.tower.load_state_dict(state, strict=False)
         problems = []
-        if result.missing_keys:
-            problems.append(f'missing keys {result.missing_keys[:8]}'
-                            f'{" ..." if len(result.missing_keys) > 8 else ""}')
-        if result.unexpected_keys:
-            problems.append(
-                f'unexpected keys {result.unexpected_keys[:8]}'
-                f'{" ..." if len(result.unexpected_keys) > 8 else ""}')
+        for label, keys in (('missing', result.missing_keys),
+                            ('unexpected', result.unexpected_keys)):
+            if keys:
+                more = ' ...' if len(keys) > 8 else ''
+                problems.append(f'{label} keys {keys[:8]}{more}')
         if problems and strict:
             raise ValueError(
                 f'Weight file {path!r} does not match timm model '

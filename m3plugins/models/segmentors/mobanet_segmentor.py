@@ -72,7 +72,8 @@ class MoBaNetSegmentor(EncoderDecoder):
                  **kwargs):
         super().__init__(backbone=backbone, decode_head=decode_head,
                          neck=neck, auxiliary_head=auxiliary_head, **kwargs)
-        self.modality_channels = ordered_modality_channels(modality_channels)
+        self.modality_channels = ordered_modality_channels(
+            modality_channels)
         self.aux_hard_pixels_only = aux_hard_pixels_only
         self.missing_modality = missing_modality
 
