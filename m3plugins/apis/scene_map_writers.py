@@ -193,11 +193,16 @@ def save_preview_png(class_map_path: str,
     image = colours[classes]
     dpi = 100
     height, width = shape
-    figure = Figure(
-        figsize=(max(width / dpi, 2) + 2.5, max(height / dpi, 2) + 0.6),
-        dpi=dpi)
+    # The map at one image pixel per figure pixel (at least 2 inches), the
+    # legend in a column of its own to the right.
+    map_w, map_h = max(width / dpi, 2.0), max(height / dpi, 2.0)
+    legend_w, margin = 2.8, 0.1
+    figure = Figure(figsize=(map_w + legend_w + 2 * margin, map_h + 0.5),
+                    dpi=dpi)
     FigureCanvasAgg(figure)
-    axes = figure.add_axes([0.02, 0.02, 0.72, 0.9])
+    fig_w, fig_h = figure.get_size_inches()
+    axes = figure.add_axes(
+        [margin / fig_w, margin / fig_h, map_w / fig_w, map_h / fig_h])
     axes.imshow(image, interpolation='nearest')
     axes.set_axis_off()
     axes.set_title(title or os.path.basename(class_map_path), fontsize=9)
@@ -206,8 +211,9 @@ def save_preview_png(class_map_path: str,
               label=f'{index + class_offset}: {name}')
         for index, (name, colour) in enumerate(zip(class_names, palette))
     ]
-    figure.legend(handles=handles, loc='center right', fontsize=8,
-                  frameon=False)
+    figure.legend(handles=handles, loc='center left', fontsize=8,
+                  frameon=False,
+                  bbox_to_anchor=((map_w + 2 * margin) / fig_w, 0.5))
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     figure.savefig(out_path, dpi=dpi)
     return out_path
