@@ -198,7 +198,7 @@ def section_issue(args):
              f'ours is >= {ratio(linear, t_ours)} faster')
         if len(measured) >= 2:
             fit = Timing(_extrapolate(measured, l, 'wall'), _extrapolate(measured, l, 'cpu'))
-            line(f'  ... fit a*L + b*L^2 to L={l} (per-step full-size grad fill)', fit,
+            line(f'  ... a*L + b*L^2 fit, extrapolated to L={l}', fit,
                  f'ours is {ratio(fit, t_ours)} faster')
     t_ref = measured.get(l) or linear
     return dict(ours=[t_ours, t_ours.cpu], careful_loop=[t_loop, t_loop.cpu],
