@@ -43,3 +43,4 @@ default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=max_iters))
 optim_wrapper = dict(optimizer=dict(lr=1e-2))
+randomness = dict(seed=0)
