@@ -1,10 +1,10 @@
 # A small M3amba (arXiv 2503.06446) that trains on CPU in a few minutes on
-# the built-in demo scene (m3plugins.demo: HSI 144 + LiDAR 1, 7 classes, in
-# Houston2013's layout; `python tools/demo.py --demo m3amba` writes it to
-# data/m3plugins_demo/houston2013, trains and tests). Same protocol as the
-# paper but 16 x 16 crops (padding 8, train stride 8, test stride 16), width
-# 32, one fusion layer, d_state 4 and a one-block 32 px CLIP tower with
-# random weights (pretrained=None: no download).
+# the built-in demo scene (HSIDemoScene: HSI 144 + LiDAR 1, 7 classes, in
+# Houston2013's layout, generated in data/m3plugins_demo/houston2013 on
+# first use; `python tools/demo.py --demo m3amba` trains and tests). Same
+# protocol as the paper but 16 x 16 crops (padding 8, train stride 8, test
+# stride 16), width 32, one fusion layer, d_state 4 and a one-block 32 px
+# CLIP tower with random weights (pretrained=None: no download).
 _base_ = [
     '../_base_/models/m3amba.py',
     '../_base_/datasets/hsi_crop32_houston2013.py',
@@ -14,7 +14,7 @@ custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
 crop_size = (16, 16)
 embed_dims = 32
 scene = dict(
-    type='Houston2013',
+    type='HSIDemoScene',
     root='data/m3plugins_demo/houston2013',
     modalities=('hsi', 'lidar'),
     normalization='minmax')

@@ -124,6 +124,8 @@ def test_demo_config_trains_and_evaluates_through_the_runner(tmp_path):
     write_tiny_houston_scene(root)
     cfg = load('m3amba_demo.py')
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        # The tiny scene in the demo scene's (Houston2013's) file layout.
+        cfg[loader].dataset.scene.type = 'Houston2013'
         cfg[loader].dataset.scene.root = root
     cfg.train_cfg.max_iters = 2
     cfg.train_cfg.val_interval = 2
@@ -167,6 +169,7 @@ def test_bad_scene_files_are_rejected_naming_the_modality(
     write_tiny_houston_scene(root)
     savemat(osp.join(root, 'LiDAR.mat'), dict(LiDAR=lidar))
     cfg = load('m3amba_demo.py')
+    cfg.train_dataloader.dataset.scene.type = 'Houston2013'
     cfg.train_dataloader.dataset.scene.root = root
     cfg.train_dataloader.dataset.cache_scene = False
     with pytest.raises(ModalityError, match=match):
@@ -178,3 +181,15 @@ def build_dataset(cfg):
     from mmseg.registry import DATASETS
     init_default_scope('mmseg')
     return DATASETS.build(cfg)
+
+
+def test_demo_config_is_small_and_its_crops_match_the_backbone():
+    cfg = load('m3amba_demo.py')
+    crop = tuple(cfg.model.backbone.crop_size)
+    assert cfg.train_dataloader.dataset.scene.type == 'HSIDemoScene'
+    assert cfg.model.backbone.foundation_model.pretrained is None
+    assert cfg.model.neck.embed_dims < 384 and cfg.model.neck.depth < 9
+    for loader in (cfg.train_dataloader, cfg.val_dataloader,
+                   cfg.test_dataloader):
+        assert (loader.dataset.crop_size, ) * 2 == crop
+    assert tuple(cfg.model.data_preprocessor.size) == crop

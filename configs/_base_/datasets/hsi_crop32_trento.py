@@ -1,11 +1,26 @@
-# M3amba's official crop protocol (see hsi_crop32_houston2013.py) on Trento
-# (HSI 63 + LiDAR 1, 6 classes, standard split).
-_base_ = ['./hsi_crop32_houston2013.py']
-scene = dict(
-    type='Trento',
-    root='data/trento',
-    modalities=('hsi', 'lidar'),
-    normalization='minmax')
-train_dataloader = dict(dataset=dict(scene=scene))
-val_dataloader = dict(dataset=dict(scene=scene))
+# M3amba's official crop protocol (arXiv 2503.06446, DESIGN 3.2) on Trento
+# (HSI 63 + LiDAR 1, 6 classes, standard split). The scene comes from
+# hsi_trento.py (shared with SpectralMamba): every band min-max scaled over
+# the whole scene, scene zero-padded by 16, 32 x 32 training crops on a
+# stride-8 grid kept if they hold a training label. M3amba maps each crop to a
+# fixed 32 x 32 grid, so validation and testing use 32 x 32 crops too (stride
+# 32, padding 16: every test pixel in exactly one crop) instead of the whole
+# scene. No augmentation (the official loader has none).
+_base_ = './hsi_trento.py'
+train_pipeline = [
+    dict(type='LoadHSISceneWindow'),
+    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}})
+]
+train_dataloader = dict(
+    dataset=dict(
+        protocol='crop',
+        crop_size=32,
+        stride=8,
+        padding=16,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(protocol='crop', crop_size=32, stride=32, padding=16))
 test_dataloader = val_dataloader
