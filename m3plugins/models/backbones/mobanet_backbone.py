@@ -129,6 +129,13 @@ class MoBaNetBackbone(BaseModule):
             self.deferred_pretrained = foundation_model.pop('pretrained',
                                                             None)
             foundation_model['pretrained'] = None
+            if self.deferred_pretrained and \
+                    foundation_model.get('source', 'timm') == 'timm':
+                # The weights are replaced in init_weights: skip timm's
+                # random init (half of the ViT-L build time).
+                kwargs = dict(foundation_model.get('model_kwargs') or {})
+                kwargs.setdefault('weight_init', 'skip')
+                foundation_model['model_kwargs'] = kwargs
         self.foundation = FrozenFoundationModel(**foundation_model)
         num_blocks = self.foundation.num_blocks
         taps = tuple(int(t) for t in (
