@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         return 2
     print(f'class map:     {result.class_map} ({result.height}x'
           f'{result.width}, {result.num_classes} classes, '
-          f'{"georeferenced" if result.extra["georeferenced"] else "no CRS"})')
+          f'{"georeferenced" if result.georeferenced else "no CRS"})')
     if result.probabilities:
         print(f'probabilities: {result.probabilities}')
     if result.preview:

@@ -52,7 +52,7 @@ import os
 import os.path as osp
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple,
                     Union)
 
@@ -102,6 +102,8 @@ class LargeSceneResult:
         num_tiles: Tiles processed.
         seconds: Wall time from the first statistics pass to the last write
             (model building excluded).
+        georeferenced: Whether the maps carry a CRS and transform (copied
+            from the georeferenced inputs).
     """
     class_map: str
     probabilities: Optional[str]
@@ -116,7 +118,7 @@ class LargeSceneResult:
     overlap: Tuple[int, int]
     num_tiles: int
     seconds: float
-    extra: Dict[str, Any] = field(default_factory=dict)
+    georeferenced: bool
 
     @property
     def megapixels_per_second(self) -> float:
@@ -517,4 +519,4 @@ def infer_large_scene(
         overlap=overlap,
         num_tiles=len(rows) * len(cols),
         seconds=seconds,
-        extra=dict(georeferenced=crs is not None))
+        georeferenced=crs is not None)

@@ -38,6 +38,7 @@ def test_tiled_map_equals_whole_image_forward(probe_model, scene_pair,
     assert result.num_tiles == 3 * 4  # rows 0,48,86; cols 0,48,96,106
     assert result.tile_size == (64, 64) and result.overlap == (16, 16)
     assert result.normalization == dict(optical='none', dsm='minmax')
+    assert result.georeferenced
     expected_logits = whole_image_logits(probe_model, optical, dsm)
     expected = expected_logits.argmax(0)
     # The ISPRS dataset's own reader gives the same whole-tile input.
