@@ -30,7 +30,7 @@ model = dict(
         block_cfg=dict(
             state_dims=4, expand=1, bidirectional=True, conv_kernel_size=3,
             scan_backend='auto'),
-        pixel_chunk_size=65536),
+        pixel_chunk_size=8192),  # pixels per scan call (exact; bounds memory)
     decode_head=dict(
         type='FCNHead',  # num_convs=0 + kernel 1: a per-pixel linear head
         in_channels=embed_dims,

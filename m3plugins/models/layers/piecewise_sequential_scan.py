@@ -43,7 +43,7 @@ class PiecewiseSequentialScan(BaseModule):
             Default: True.
         pooling (str): One of ``PIECE_POOLINGS``. Default: 'mean'.
         pixel_chunk_size (int, optional): Pixels per scan call; None scans
-            all at once. Default: 65536.
+            all at once. Default: 8192.
         block_cfg (dict, optional): Extra arguments of every
             :class:`SpectralS6Block` (state_dims, expand, bidirectional,
             conv_kernel_size, scan_backend, ...).
@@ -62,7 +62,7 @@ class PiecewiseSequentialScan(BaseModule):
                  depth: int = 2,
                  share_piece_embedding: bool = True,
                  pooling: str = 'mean',
-                 pixel_chunk_size: Optional[int] = 65536,
+                 pixel_chunk_size: Optional[int] = 8192,
                  block_cfg: Optional[dict] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
