@@ -21,6 +21,13 @@ Backends (:data:`SCAN_BACKENDS`):
 
 mamba-ssm is an optional extra: it is imported lazily, and its absence never
 breaks importing this package.
+
+Measured figures (``tools/benchmark_scan.py``): forward+backward at
+(B=8, D=192, L=1024, N=16) fp32 takes about 0.19 CPU-seconds on one core
+with ``'torch'``, about 11x less than a careful sequential autograd loop and
+over 200x less than the ``selective_scan_ref`` algorithm. On a CPU shared
+with other busy processes, ``torch.set_num_threads(1)`` can be much faster
+than several OpenMP threads (they wait for each other at every op).
 """
 import functools
 from typing import Callable, Optional
