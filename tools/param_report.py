@@ -24,7 +24,7 @@ import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.param_report import (frozen_step_violations,
                                          parameter_report,
                                          trainable_step_coverage)
-from m3plugins.utils.ordered_modalities import ordered_modality_channels
+from m3plugins.utils.modalities import ordered_modality_channels
 
 
 def strip_pretrained(node):

@@ -23,7 +23,7 @@ from collections import OrderedDict
 import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import (add_common_arguments, build_runner,
                                 exit_cleanly_on_missing_data, load_config)
-from m3plugins.utils.ordered_modalities import ordered_modality_channels
+from m3plugins.utils.modalities import ordered_modality_channels
 
 
 def parse_args() -> argparse.Namespace:

@@ -25,7 +25,7 @@ tiny_clip = dict(
     text_cfg=dict(context_length=8, vocab_size=64, width=16, heads=2,
                   layers=1))
 model = dict(
-    modality_channels=dict(_delete_=True, hsi=144, lidar=1),
+    modality_channels=[('hsi', 144), ('lidar', 1)],
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
         crop_size=crop_size,

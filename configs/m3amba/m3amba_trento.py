@@ -8,5 +8,5 @@ _base_ = [
 ]
 custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
 model = dict(
-    modality_channels=dict(_delete_=True, hsi=63, lidar=1),
+    modality_channels=[('hsi', 63), ('lidar', 1)],
     decode_head=dict(num_classes=6))

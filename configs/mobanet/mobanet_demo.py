@@ -14,8 +14,7 @@ _base_ = [
     '../_base_/schedules/schedule_mobanet_50k.py',
     '../_base_/default_runtime.py'
 ]
-custom_imports = dict(
-    imports=['m3plugins', 'm3plugins.demo'], allow_failed_imports=False)
+custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
 crop_size = (112, 112)
 data_root = 'data/m3plugins_demo/potsdam'
 model = dict(

@@ -9,8 +9,7 @@ _base_ = [
     '../_base_/models/spectralmamba.py', '../_base_/datasets/hsi_scene.py',
     '../_base_/schedules/schedule_hsi_4k.py', '../_base_/default_runtime.py'
 ]
-custom_imports = dict(
-    imports=['m3plugins', 'm3plugins.demo'], allow_failed_imports=False)
+custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
 scene = dict(
     _delete_=True,
     type='HSIDemoScene',
@@ -18,7 +17,7 @@ scene = dict(
     modalities=('hsi', 'lidar'),
     normalization='minmax')
 model = dict(
-    backbone=dict(modality_channels=dict(hsi=144, lidar=1)),
+    backbone=dict(modality_channels=[('hsi', 144), ('lidar', 1)]),
     decode_head=dict(num_classes=7))
 # The classic patch protocol: 140 training pixels, one 5 x 5 patch each
 # (= the model's receptive field, so no computation is wasted on context

@@ -7,7 +7,9 @@ The demo configs read their data from ``data/m3plugins_demo/<name>``
 """
 import os.path as osp
 
+from .hsi_demo_scene import HSI_DEMO_ROOT, HSIDemoScene
 from .hsi_scene import make_demo_hsi_scene
+from .isprs_demo_dataset import ISPRSPotsdamDemoDataset
 
 DEMO_DATA_ROOT = osp.join('data', 'm3plugins_demo')
 
@@ -35,6 +37,7 @@ def prepare_demo_data(name: str, root: str = DEMO_DATA_ROOT) -> str:
     return path
 
 
-__all__ = ['DEMO_DATA_ROOT', 'make_demo_hsi_scene', 'prepare_demo_data']
-from .hsi_demo_scene import HSI_DEMO_ROOT, HSIDemoScene  # noqa: F401,E402
-from .isprs_demo_dataset import ISPRSPotsdamDemoDataset  # noqa: F401,E402
+__all__ = [
+    'DEMO_DATA_ROOT', 'HSI_DEMO_ROOT', 'HSIDemoScene',
+    'ISPRSPotsdamDemoDataset', 'make_demo_hsi_scene', 'prepare_demo_data'
+]

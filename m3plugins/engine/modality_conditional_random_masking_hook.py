@@ -14,8 +14,8 @@ import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from m3plugins.utils.ordered_modalities import (ModalityLayout,
-                                                ordered_modality_channels)
+from m3plugins.utils.modalities import (ModalityLayout,
+                                        ordered_modality_channels)
 
 
 def sample_rectangle(height: int, width: int,

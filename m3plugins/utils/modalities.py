@@ -11,13 +11,58 @@ modalities alike, and the split is checked at both ends:
   spatial sizes and NaN / Inf values, naming the modality.
 * :func:`split_modalities` (model side) rejects a wrong total channel count,
   saying what each modality expects, and NaN / Inf, naming the modality.
+
+Configs give ``modality_channels`` as ``(name, channels)`` pairs, for example
+``[('hsi', 144), ('lidar', 1)]``: mmengine writes every run's config into its
+work dir with dict keys *sorted*, so a dict ``dict(optical=3, dsm=1)`` would
+come back from that dumped config as ``dict(dsm=1, optical=3)`` and the split
+would silently swap modalities. :func:`ordered_modality_channels` accepts both
+forms (a mapping is fine in Python code) and checks them.
 """
 from collections import OrderedDict
-from typing import Dict, Mapping, Sequence, Union
+from typing import Dict, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor
+
+
+ModalityLayout = Union[Mapping[str, int], Sequence[Tuple[str, int]]]
+
+
+def ordered_modality_channels(
+        layout: ModalityLayout) -> 'OrderedDict[str, int]':
+    """Name -> channels in stacking order, from a mapping or (name, C) pairs.
+
+    Raises:
+        ValueError: For an empty layout, malformed pairs, names that are not
+            non-empty strings without dots (models key modules by them),
+            duplicate names or non-positive channel counts.
+    """
+    if isinstance(layout, Mapping):
+        pairs = list(layout.items())
+    else:
+        pairs = []
+        for item in layout:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise ValueError(
+                    'modality_channels must be a mapping or (name, '
+                    f'channels) pairs, got item {item!r}.')
+            pairs.append((item[0], item[1]))
+    if not pairs:
+        raise ValueError('modality_channels is empty.')
+    out = OrderedDict()
+    for name, channels in pairs:
+        if not isinstance(name, str) or not name or '.' in name:
+            raise ValueError(f'Modality name {name!r} must be a non-empty '
+                             'string without dots.')
+        if name in out:
+            raise ValueError(f'Modality {name!r} is listed twice.')
+        if int(channels) != channels or int(channels) < 1:
+            raise ValueError(f'Modality {name!r} needs a positive channel '
+                             f'count, got {channels!r}.')
+        out[name] = int(channels)
+    return out
 
 
 class ModalityError(ValueError):
@@ -74,15 +119,15 @@ def stack_modalities(arrays: Mapping[str, np.ndarray],
 
 
 def split_modalities(inputs: Tensor,
-                     modality_channels: Union[Mapping[str, int],
-                                              Sequence[int]],
+                     modality_channels: Union[ModalityLayout, Sequence[int]],
                      check_finite: bool = True) -> Dict[str, Tensor]:
     """Split a channel-stacked batch ``(B, sum C, H, W)`` per modality.
 
     Args:
         inputs: Batch of shape (B, sum of C, H, W).
-        modality_channels: Modality name -> channel count, in stacking order.
-            A plain sequence names the modalities ``modality0``, ``...1``.
+        modality_channels: Modality name -> channel count, or
+            ``(name, channels)`` pairs, in stacking order. A plain sequence
+            of counts names the modalities ``modality0``, ``modality1``, ...
         check_finite: Reject NaN and Inf values.
 
     Returns:
@@ -92,9 +137,11 @@ def split_modalities(inputs: Tensor,
         ModalityError: If the channel count does not add up, or a modality
             holds NaN / Inf.
     """
-    if not isinstance(modality_channels, Mapping):
-        modality_channels = OrderedDict(
-            (f'modality{i}', int(n)) for i, n in enumerate(modality_channels))
+    if not isinstance(modality_channels, Mapping) and all(
+            isinstance(n, int) for n in modality_channels):
+        modality_channels = [(f'modality{i}', n)
+                             for i, n in enumerate(modality_channels)]
+    modality_channels = ordered_modality_channels(modality_channels)
     if inputs.dim() != 4:
         raise ModalityError(
             f'Expected a batch (B, C, H, W), got shape {tuple(inputs.shape)}.')

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+import m3plugins  # noqa: F401  (host-stack fixes before mmseg.models)
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REGISTRIES = ('MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS')
 
@@ -130,3 +132,36 @@ def test_config_loads_and_model_builds(config):
     model = MODELS.build(without_pretrained_weights(cfg.model))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable > 0
+
+
+def _modality_layouts(node, path='model'):
+    """Every ``modality_channels`` entry in a config node, with its path."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'modality_channels':
+                yield f'{path}.{key}', value
+            else:
+                yield from _modality_layouts(value, f'{path}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _modality_layouts(value, f'{path}[{i}]')
+
+
+@pytest.mark.parametrize(
+    'config', _configs(), ids=lambda p: osp.relpath(p, REPO))
+def test_modality_order_survives_config_dump(config, tmp_path):
+    """mmengine's dump (written to every work dir, reused by tools/test.py
+    and mim test) sorts dict keys: modality layouts must be (name, C) pairs
+    so the model still splits the stacked channels in the data's order."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    layouts = dict(_modality_layouts(cfg.to_dict()['model']))
+    for path, layout in layouts.items():
+        assert isinstance(layout, (list, tuple)), (
+            f'{path} must be (name, channels) pairs, got {layout!r}')
+    dumped = tmp_path / 'dumped.py'
+    cfg.dump(str(dumped))
+    reloaded = dict(_modality_layouts(
+        Config.fromfile(str(dumped)).to_dict()['model']))
+    assert {k: [tuple(p) for p in v] for k, v in reloaded.items()} == \
+        {k: [tuple(p) for p in v] for k, v in layouts.items()}

@@ -130,7 +130,10 @@ def test_input_size_other_than_crop_size_is_rejected():
      "'lidar'.*positive"),
     (dict(modality_channels={'hsi': 5, 'li.dar': 1}), ValueError,
      'without dots'),
-    (dict(modality_channels=[5, 1]), TypeError, 'mapping'),
+    (dict(modality_channels=[5, 1]), ValueError, 'mapping or .name, '
+     'channels. pairs'),
+    (dict(modality_channels=[('hsi', 5), ('hsi', 1)]), ValueError,
+     'listed twice'),
     (dict(resize_mode='area'), ValueError, 'resize_mode'),
     (dict(crop_size=(8, )), ValueError, 'crop_size'),
 ])

@@ -13,6 +13,7 @@ from mmengine.optim import build_optim_wrapper
 from m3plugins.apis.param_report import (frozen_step_violations,
                                          parameter_report)
 from m3plugins.datasets.hsi import HSI_SCENES
+from m3plugins.utils.modalities import ordered_modality_channels
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -35,7 +36,8 @@ def test_paper_configs_follow_the_official_protocol(name):
     cfg = load(name)
     model = cfg.model
     assert model.type == 'M3amba'
-    assert list(model.modality_channels.items()) == list(channels.items())
+    assert list(ordered_modality_channels(
+        model.modality_channels).items()) == list(channels.items())
     assert model.decode_head.num_classes == num_classes
     scene_cls = HSI_SCENES.get(scene)
     assert len(scene_cls.classes) == num_classes

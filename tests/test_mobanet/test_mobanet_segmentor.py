@@ -152,7 +152,7 @@ def test_bad_input_names_the_modality(model):
 
 
 def test_modality_order_survives_the_config_dump(tmp_path):
-    from m3plugins.utils.ordered_modalities import ordered_modality_channels
+    from m3plugins.utils.modalities import ordered_modality_channels
     cfg = Config(dict(model=tiny_model_cfg()))
     path = str(tmp_path / 'dumped.py')
     cfg.dump(path)  # mmengine sorts dict keys here

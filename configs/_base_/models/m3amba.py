@@ -24,7 +24,7 @@ model = dict(
     type='M3amba',
     data_preprocessor=data_preprocessor,
     # Passed on to backbone, neck and head; order = channel stacking order.
-    modality_channels=dict(hsi=144, lidar=1),
+    modality_channels=[('hsi', 144), ('lidar', 1)],
     backbone=dict(
         type='M3ambaCLIPAdapterBackbone',
         crop_size=crop_size,

@@ -17,7 +17,7 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='SpectralMamba',
-        modality_channels=dict(hsi=144),
+        modality_channels=[('hsi', 144)],
         variant='patchwise',  # or 'pixelwise': spectrum only, 1x1 everywhere
         spatial_kernel_size=3,  # receptive field 1 + 2 * (k - 1) = 5 pixels
         embed_dims=embed_dims,

@@ -1,6 +1,6 @@
 """M3amba backbone: frozen CLIP image encoder with modality adapters."""
 from collections import OrderedDict
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -8,7 +8,9 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from m3plugins.utils.modalities import ModalityError, split_modalities
+from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
+                                        ordered_modality_channels,
+                                        split_modalities)
 from ..layers.clip_modality_adapter import CLIPModalityAdapter
 from ..layers.frozen_foundation_model import (
     FrozenFoundationModel, PretrainedWeightsUnavailableError)
@@ -83,7 +85,7 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
     """
 
     def __init__(self,
-                 modality_channels: Optional[Mapping[str, int]] = None,
+                 modality_channels: Optional[ModalityLayout] = None,
                  crop_size: Sequence[int] = (32, 32),
                  embed_dims: int = 384,
                  foundation_model: Optional[dict] = None,
@@ -144,19 +146,7 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
 
     @staticmethod
     def _check_modalities(modality_channels) -> 'OrderedDict[str, int]':
-        if not isinstance(modality_channels, Mapping):
-            raise TypeError('modality_channels must be a mapping name -> '
-                            f'channel count, got {modality_channels!r}.')
-        checked = OrderedDict()
-        for name, channels in modality_channels.items():
-            if not isinstance(name, str) or not name or '.' in name:
-                raise ValueError(
-                    f'Modality name {name!r} must be a non-empty string '
-                    'without dots.')
-            if int(channels) != channels or channels < 1:
-                raise ValueError(f'Modality {name!r} must have a positive '
-                                 f'integer channel count, got {channels!r}.')
-            checked[name] = int(channels)
+        checked = ordered_modality_channels(modality_channels)
         if len(checked) < 2:
             raise ValueError('M3amba fuses at least two modalities, got '
                              f'{dict(checked)}.')

@@ -14,9 +14,9 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from m3plugins.utils.modalities import split_modalities
-from m3plugins.utils.ordered_modalities import (ModalityLayout,
-                                                ordered_modality_channels)
+from m3plugins.utils.modalities import (ModalityLayout,
+                                        ordered_modality_channels,
+                                        split_modalities)
 from ..layers.cross_modal_prompt_injected_adapter import \
     CrossModalPromptInjectedAdapter
 from ..layers.frozen_foundation_model import FrozenFoundationModel
@@ -47,7 +47,7 @@ class MoBaNetBackbone(BaseModule):
 
     Input is one channel-stacked batch (B, C_opt + C_dsm, H, W) laid out by
     ``modality_channels`` (see :mod:`m3plugins.utils.modalities` and
-    :mod:`m3plugins.utils.ordered_modalities`); the first
+    :mod:`m3plugins.utils.modalities`); the first
     modality goes through the frozen patch embedding, the second through its
     trainable copy. A 1-band second modality is repeated to 3 channels. H
     and W are zero-padded at the bottom / right to a multiple of the patch

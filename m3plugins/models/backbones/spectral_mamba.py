@@ -5,7 +5,7 @@ Image Classification", arXiv 2404.08489. No official code exists; every open
 choice is listed in :class:`SpectralMamba` and exposed as an argument.
 """
 from collections import OrderedDict
-from typing import Mapping, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +17,9 @@ from m3plugins.models.layers.gated_spectral_spatial_merging import \
     GatedSpectralSpatialMerging
 from m3plugins.models.layers.piecewise_sequential_scan import \
     PiecewiseSequentialScan
-from m3plugins.utils.modalities import ModalityError, split_modalities
+from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
+                                        ordered_modality_channels,
+                                        split_modalities)
 
 #: The two variants of the paper.
 SPECTRAL_MAMBA_VARIANTS = ('patchwise', 'pixelwise')
@@ -109,7 +111,7 @@ class SpectralMamba(BaseModule):
 
     def __init__(self,
                  in_channels: Optional[int] = None,
-                 modality_channels: Optional[Mapping[str, int]] = None,
+                 modality_channels: Optional[ModalityLayout] = None,
                  variant: str = 'patchwise',
                  spatial_kernel_size: int = 3,
                  embed_dims: int = 32,
@@ -128,12 +130,7 @@ class SpectralMamba(BaseModule):
             modality_channels = OrderedDict(
                 hsi=144, lidar=1) if in_channels is None else OrderedDict(
                     hsi=int(in_channels))
-        modality_channels = OrderedDict(modality_channels)
-        if not modality_channels or any(
-                int(n) < 1 for n in modality_channels.values()):
-            raise ValueError('modality_channels must map each modality to a '
-                             f'positive channel count, got '
-                             f'{dict(modality_channels)}')
+        modality_channels = ordered_modality_channels(modality_channels)
         total = sum(modality_channels.values())
         if in_channels is not None and in_channels != total:
             raise ValueError(

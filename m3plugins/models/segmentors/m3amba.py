@@ -1,6 +1,5 @@
 """M3amba as an MMSeg EncoderDecoder (arXiv 2503.06446)."""
 import copy
-from collections import OrderedDict
 from typing import Mapping, Optional, Union
 
 import torch
@@ -10,14 +9,16 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
-from m3plugins.utils.modalities import ModalityError
+from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
+                                        ordered_modality_channels)
 
 
 def _with_value(cfg: ConfigType, key: str, value, owner: str) -> dict:
     cfg = copy.deepcopy(cfg)
     if key in cfg and cfg[key] is not None:
         given = cfg[key]
-        same = (dict(given) == dict(value) if isinstance(value, Mapping)
+        same = (ordered_modality_channels(given) == value
+                if isinstance(value, Mapping)
                 else tuple(given) == tuple(value)
                 if isinstance(value, tuple) else given == value)
         if not same:
@@ -70,7 +71,7 @@ class M3amba(EncoderDecoder):
     """
 
     def __init__(self,
-                 modality_channels: Optional[Mapping[str, int]] = None,
+                 modality_channels: Optional[ModalityLayout] = None,
                  backbone: OptConfigType = None,
                  neck: OptConfigType = None,
                  decode_head: OptConfigType = None,
@@ -83,13 +84,10 @@ class M3amba(EncoderDecoder):
         decode_head = decode_head or dict(
             type='M3ambaHead', in_channels=384, num_classes=15)
         test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
-        if not isinstance(modality_channels, Mapping) or \
-                len(modality_channels) < 2:
-            raise ValueError('modality_channels must map at least two '
-                             'modality names to channel counts, got '
+        channels = ordered_modality_channels(modality_channels)
+        if len(channels) < 2:
+            raise ValueError('M3amba fuses at least two modalities, got '
                              f'{modality_channels!r}.')
-        channels = OrderedDict(
-            (name, int(count)) for name, count in modality_channels.items())
         backbone = _with_value(backbone, 'modality_channels', channels,
                                'backbone')
         neck = _with_value(neck, 'num_modalities', len(channels), 'neck')

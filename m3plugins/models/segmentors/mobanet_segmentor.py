@@ -13,9 +13,9 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
-from m3plugins.utils.modalities import split_modalities
-from m3plugins.utils.ordered_modalities import (ModalityLayout,
-                                                ordered_modality_channels)
+from m3plugins.utils.modalities import (ModalityLayout,
+                                        ordered_modality_channels,
+                                        split_modalities)
 from ..losses.hard_pixel_targets import hard_pixel_targets
 
 
