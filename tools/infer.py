@@ -97,6 +97,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='override the config\'s normalisation per modality '
         '(minmax, zscore, none)')
     parser.add_argument(
+        '--gdal-cache-mb',
+        type=int,
+        default=256,
+        help='GDAL raster block cache during inference (MB)')
+    parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar')
     parser.add_argument(
         '--cfg-options',
@@ -134,7 +139,8 @@ def main(argv=None) -> int:
             class_offset=args.class_offset,
             normalization=normalization,
             cfg_options=args.cfg_options,
-            progress=not args.no_progress)
+            progress=not args.no_progress,
+            gdal_cache_mb=args.gdal_cache_mb)
     except (RasterAlignmentError, RasterReadError, ModalityError,
             FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)

@@ -80,6 +80,8 @@ __all__ = [
 
 #: Tile size when the config has no sliding-window crop.
 DEFAULT_TILE_SIZE = 512
+#: GDAL block cache during inference (MB).
+DEFAULT_GDAL_CACHE_MB = 256
 
 Pair = Union[int, Sequence[int]]
 
@@ -383,7 +385,8 @@ def infer_large_scene(
         class_offset: int = 0,
         normalization: Union[str, Mapping[str, str], None] = None,
         cfg_options: Optional[dict] = None,
-        progress: bool = True) -> LargeSceneResult:
+        progress: bool = True,
+        gdal_cache_mb: int = DEFAULT_GDAL_CACHE_MB) -> LargeSceneResult:
     """Segment a whole multimodal scene tile by tile (see the module doc).
 
     Args:
@@ -407,6 +410,10 @@ def infer_large_scene(
             modality -> method).
         cfg_options: Config overrides for a model built here.
         progress: Show a tqdm progress bar.
+        gdal_cache_mb: GDAL's raster block cache for this call (MB). GDAL's
+            default is 5% of the RAM and fills with blocks of the inputs and
+            outputs as a large scene is processed; the finished rows need
+            only one row of output blocks cached.
 
     Returns:
         LargeSceneResult: Paths written, sizes and timing.
@@ -446,8 +453,11 @@ def infer_large_scene(
     edge_padding = {name: value
                     for name, value in dataset_edge_padding(dataset).items()
                     if name in modality_channels}
-    with open_modality_rasters(rasters, modality_channels,
-                               edge_padding) as scene:
+    import rasterio
+    # rasterio applies GDAL_CACHEMAX in bytes (GDALSetCacheMax64).
+    with rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20), \
+            open_modality_rasters(rasters, modality_channels,
+                                  edge_padding) as scene:
         statistics = {
             name: streaming_band_statistics(scene.rasters[name],
                                             nodata_as_nan=name in fills)
