@@ -2,8 +2,13 @@
 import os
 import os.path as osp
 
-import pytest
-import torch
+# OpenMP threads that spin while waiting slow tiny ops down by orders of
+# magnitude when the 2 cores are shared; set before torch loads OpenMP (the
+# tools' subprocesses inherit it).
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = os.environ.get(

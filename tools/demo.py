@@ -34,6 +34,10 @@ DEMOS = OrderedDict(
     m3amba=('configs/m3amba/m3amba_demo.py', 'houston2013',
             'M3amba on the same HSI + LiDAR scene'),
 )
+# Optical tiles are image files that MMSeg's SegVisualizationHook paints the
+# predictions on; HSI scenes are not, and their configs' HSIClassMapHook
+# writes the whole-scene class map (PNG with legend + class raster) instead.
+PAINTS_SAMPLES = {'mobanet'}
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,10 +69,10 @@ def run_demo(name: str, work_dir: str) -> dict:
     test_cfg.work_dir = cfg.work_dir
     test_cfg.load_from = osp.join(
         cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-    # Paint the predictions: the visualization hook draws every test sample
-    # into <work_dir>/<timestamp>/vis_data/vis_image.
-    test_cfg.default_hooks.visualization.draw = True
-    test_cfg.default_hooks.visualization.interval = 1
+    if name in PAINTS_SAMPLES:
+        # Every test tile, painted, into <work_dir>/<timestamp>/vis_data.
+        test_cfg.default_hooks.visualization.draw = True
+        test_cfg.default_hooks.visualization.interval = 1
     return build_runner(test_cfg).test()
 
 

@@ -30,7 +30,20 @@ def parse_args() -> argparse.Namespace:
 
 
 def enable_visualization(cfg, show: bool, show_dir, wait_time: float) -> None:
-    """Make the config's SegVisualizationHook draw predictions."""
+    """Make the config draw its predictions.
+
+    Configs whose samples are image files use MMSeg's SegVisualizationHook.
+    Hyperspectral scene configs carry an ``HSIClassMapHook`` instead (a
+    145-band window cannot be painted on): ``--show-dir`` then receives the
+    whole-scene class maps.
+    """
+    map_hooks = [h for h in cfg.get('custom_hooks', [])
+                 if h.get('type') == 'HSIClassMapHook']
+    if map_hooks:
+        for hook in map_hooks:
+            if show_dir:
+                hook['out_dir'] = show_dir
+        return
     hook = cfg.default_hooks.get('visualization')
     if hook is None:
         raise RuntimeError(

@@ -68,6 +68,10 @@ def test_train_resume_and_test_tools(workspace):
         out_dir, '--show-dir', show_dir
     ], workspace)
     assert 'OA' in tested.stdout + tested.stderr
+    # The HSI scene's class map is the painted prediction (--show-dir) and
+    # the metric writes its results under --out.
+    assert glob.glob(osp.join(show_dir, '*_class_map.png'))
+    assert os.listdir(out_dir)
 
 
 def test_mim_train_and_test(workspace):
@@ -102,7 +106,8 @@ scene = dict(_delete_=True, type='HSIDemoScene',
              root='data/m3plugins_demo/houston2013',
              modalities=('hsi', 'lidar'), normalization='minmax')
 model = dict(
-    data_preprocessor=dict(mean=None, std=None, bgr_to_rgb=False),
+    data_preprocessor=dict(mean=None, std=None, bgr_to_rgb=False,
+                           size_divisor=16),
     backbone=dict(in_channels=145, base_channels=16),
     decode_head=dict(in_channels=16, channels=16, num_classes=7),
     auxiliary_head=dict(in_channels=32, channels=16, num_classes=7),
