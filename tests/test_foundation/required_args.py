@@ -32,3 +32,53 @@ def _hsi_scene_dataset_args(context):
 
 
 REQUIRED_ARGS['HSISceneDataset'] = _hsi_scene_dataset_args
+
+
+def _isprs_roots(context):
+    """Potsdam: the package's demo tiles (small); Vaihingen: the fake areas
+    of the ISPRS data tests. Written once into a temporary folder."""
+    import atexit
+    import importlib.util
+    import os.path as osp
+    import shutil
+    import tempfile
+
+    from m3plugins.demo.isprs_tiles import make_demo_isprs
+    if 'isprs_root' not in context:
+        root = tempfile.mkdtemp(prefix='m3plugins_isprs_')
+        atexit.register(shutil.rmtree, root, True)
+        make_demo_isprs(osp.join(root, 'potsdam'), tile_size=128)
+        writer_file = osp.join(
+            osp.dirname(osp.dirname(osp.abspath(__file__))),
+            'test_datasets_isprs', 'isprs_fake_data.py')
+        spec = importlib.util.spec_from_file_location('isprs_fake_data',
+                                                      writer_file)
+        writer = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(writer)
+        writer.write_fake_vaihingen(osp.join(root, 'vaihingen'), areas=('1', ))
+        context['isprs_root'] = root
+    return context['isprs_root']
+
+
+def _potsdam_args(context):
+    import os.path as osp
+
+    from m3plugins.demo.isprs_tiles import DEMO_TRAIN_TILES
+    return dict(data_root=osp.join(_isprs_roots(context), 'potsdam'),
+                tiles=list(DEMO_TRAIN_TILES))
+
+
+def _potsdam_demo_args(context):
+    return dict(_potsdam_args(context), demo_tile_size=128)
+
+
+def _vaihingen_args(context):
+    import os.path as osp
+    return dict(data_root=osp.join(_isprs_roots(context), 'vaihingen'),
+                tiles=['1'])
+
+
+# The ISPRS datasets read tiles from a data root, which has no default.
+REQUIRED_ARGS['ISPRSPotsdamDataset'] = _potsdam_args
+REQUIRED_ARGS['ISPRSPotsdamDemoDataset'] = _potsdam_demo_args
+REQUIRED_ARGS['ISPRSVaihingenDataset'] = _vaihingen_args

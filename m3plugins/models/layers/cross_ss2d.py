@@ -33,7 +33,8 @@ class CrossSS2D(nn.Module):
     (through the averaged ``A``) do.
 
     Args:
-        d_model (int): Channels ``C`` of both inputs.
+        d_model (int): Channels ``C`` of both inputs. Default: 96
+            (VMamba's SS2D default).
         compute_guide_scan (bool): Also compute and return the guide's output.
         d_state, expand, dt_rank, d_conv, dt_min, dt_max, dt_init_floor,
         dt_init, dt_scale, bias, conv_bias, dropout, scan_backend:
@@ -46,7 +47,7 @@ class CrossSS2D(nn.Module):
     """
 
     def __init__(self,
-                 d_model: int,
+                 d_model: int = 96,
                  d_state: int = 16,
                  expand: float = 2,
                  dt_rank: Union[int, str] = 'auto',

@@ -65,7 +65,8 @@ class SS2D(nn.Module):
     LayerNorm -> * SiLU(z) -> out_proj``.
 
     Args:
-        d_model (int): Input/output channels ``C``.
+        d_model (int): Input/output channels ``C``. Default: 96 (VMamba's
+            SS2D default).
         d_state (int): SSM state size ``N``. Default 16.
         expand (float): ``d_inner = int(expand * d_model)``. Default 2.
         dt_rank (int | str): Rank of the step-size projection; ``'auto'`` is
@@ -87,7 +88,7 @@ class SS2D(nn.Module):
     """
 
     def __init__(self,
-                 d_model: int,
+                 d_model: int = 96,
                  d_state: int = 16,
                  expand: float = 2,
                  dt_rank: Union[int, str] = 'auto',

@@ -26,7 +26,7 @@ class SS2DBlock(nn.Module):
     its fused stream. ``mlp_ratio=0`` drops the MLP half (VMamba v0 blocks).
 
     Args:
-        dim (int): Channels ``C``.
+        dim (int): Channels ``C``. Default: 96 (VMamba's SS2D default).
         drop_path (float): Stochastic depth rate of both residual branches.
         mlp_ratio (float): MLP hidden width / ``dim`` (timm ``Mlp``, GELU).
         d_state (int): SSM state size.
@@ -41,7 +41,7 @@ class SS2DBlock(nn.Module):
     """
 
     def __init__(self,
-                 dim: int,
+                 dim: int = 96,
                  drop_path: float = 0.,
                  mlp_ratio: float = 4.,
                  d_state: int = 16,
@@ -72,7 +72,7 @@ class CrossSS2DBlock(nn.Module):
     ``separate_guide_norm=True`` gives the guide its own.
 
     Args:
-        dim (int): Channels ``C``.
+        dim (int): Channels ``C``. Default: 96 (VMamba's SS2D default).
         drop_path (float): Stochastic depth rate of both residual branches.
         mlp_ratio (float): MLP hidden width / ``dim``; 0 drops the MLP.
         d_state (int): SSM state size.
@@ -91,7 +91,7 @@ class CrossSS2DBlock(nn.Module):
     """
 
     def __init__(self,
-                 dim: int,
+                 dim: int = 96,
                  drop_path: float = 0.,
                  mlp_ratio: float = 4.,
                  d_state: int = 16,
