@@ -99,7 +99,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--gdal-cache-mb',
         type=int,
-        default=256,
+        default=64,
         help='GDAL raster block cache during inference (MB)')
     parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar')

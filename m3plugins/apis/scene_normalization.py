@@ -53,8 +53,9 @@ __all__ = [
     'streaming_band_statistics', 'config_test_dataset', 'hsi_scene_config'
 ]
 
-#: Bytes of float64 statistics work space per streamed block.
-DEFAULT_BLOCK_BYTES = 64 * 2**20
+#: Bytes of float64 statistics work space per streamed block (the peak is a
+#: few times this: the read block, its float64 copy and reductions).
+DEFAULT_BLOCK_BYTES = 16 * 2**20
 #: Dataset wrapper keys that hold the wrapped dataset config(s).
 _WRAPPER_KEYS = ('dataset', 'datasets')
 
