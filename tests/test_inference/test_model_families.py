@@ -56,7 +56,7 @@ def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
     model = load_segmentor(
         config, device='cpu',
         cfg_options={
-            'model.backbone.modality_channels': dict(hsi=12, lidar=1),
+            'model.backbone.modality_channels': [('hsi', 12), ('lidar', 1)],
             'model.backbone.embed_dims': 8,
             'model.backbone.depth': 1,
             'model.decode_head.in_channels': 8,
@@ -96,7 +96,7 @@ def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
     model = load_segmentor(
         config, device='cpu',
         cfg_options={
-            'model.backbone.modality_channels': dict(hsi=12, lidar=1),
+            'model.backbone.modality_channels': [('hsi', 12), ('lidar', 1)],
             'model.backbone.embed_dims': 8,
             'model.backbone.depth': 1,
             'model.decode_head.in_channels': 8,
@@ -196,7 +196,7 @@ def test_m3amba_demo_fixed_crop_tiles_with_mixed_formats(repo_root,
     torch.manual_seed(0)
     model = load_segmentor(
         config, device='cpu',
-        cfg_options={'model.modality_channels': dict(hsi=12, lidar=1)})
+        cfg_options={'model.modality_channels': [('hsi', 12), ('lidar', 1)]})
     (rasters, cube, lidar) = hsi_scene(tmp_path, height=40, width=44)
     rasters['lidar'] = write_geotiff(tmp_path / 'lidar.tif', lidar)
     result = infer_large_scene(model, rasters, str(tmp_path / 'map.tif'),
