@@ -238,3 +238,75 @@ def test_equals_mamba_ssm_kernel_on_cuda(groups):
     for name, a, b in zip(('output', ) + NAMES, (y_m, ) + g_m, (y_t, ) + g_t):
         scale = b.abs().max().item()
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3 * scale, msg=name)
+
+
+# The forward-only path (no gradient needed): short and long sequences, every
+# option set, grouped and ungrouped B/C, row blocks that do not divide the batch.
+NO_GRAD_CASES = [
+    # batch, channels, length, state, groups, block_size
+    (37, 8, 7, 4, None, 5),
+    (20, 8, 7, 3, 2, None),
+    (5, 8, 1, 2, 4, 2),
+    (3, 4, 300, 3, 1, None),
+]
+
+
+# A raw biased delta can be negative: the long case (unstable then) keeps
+# the option sets without that, as COMBOS does.
+NO_GRAD_COMBOS = [
+    pytest.param(case, opts, id=f'b{case[0]}-L{case[2]}-G{case[4]}-blk{case[5]}-' +
+                 ('+'.join(k for k, v in opts.items() if v) or 'plain'))
+    for case in NO_GRAD_CASES for opts in OPTIONS
+    if case[2] < 100 or opts['softplus'] or not opts['use_bias']
+]
+
+
+@pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
+@pytest.mark.parametrize('case,opts', NO_GRAD_COMBOS)
+def test_no_grad_path_matches_float64_reference(dtype, case, opts):
+    batch, channels, length, state, groups, block = case
+    softplus = opts['softplus']
+    flags = {k: v for k, v in opts.items() if k != 'softplus'}
+    inputs = [t.detach() if t is not None else None
+              for t in make_inputs(batch, channels, length, state, groups, dtype,
+                                   softplus=softplus, **flags)]
+    chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
+    y = chunked._scan_no_grad(*inputs, softplus, block_size=block)
+    with torch.no_grad():
+        y_ref = selective_scan_reference(
+            *[t.double() if t is not None else None for t in inputs],
+            delta_softplus=softplus)
+    assert y.dtype == dtype and y.shape == (batch, channels, length)
+    assert_close(y, y_ref, dtype, 'no-grad output')
+
+
+def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
+    """Under no_grad (or without inputs requiring grad) the public API takes
+    the forward-only path; it agrees with the autograd function, also on the
+    strided (batch, L, D)-storage views a Mamba block passes, and on a
+    reversed (flipped) sequence."""
+    chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
+    inputs = make_inputs(64, 8, 7, 4, 2, torch.float32)
+    calls = []
+    real = chunked._scan_no_grad
+    monkeypatch.setattr(chunked, '_scan_no_grad',
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    y_grad = selective_scan(*inputs, delta_softplus=True)
+    assert not calls and y_grad.requires_grad
+    with torch.no_grad():
+        y = selective_scan(*inputs, delta_softplus=True)
+    assert calls == [1]
+    torch.testing.assert_close(y, y_grad.detach(), rtol=1e-5, atol=1e-5)
+    detached = [t.detach() if t is not None else None for t in inputs]
+    selective_scan(*detached, delta_softplus=True)   # grad mode on, nothing requires grad
+    assert calls == [1, 1]
+    # Channels-last storage (what in_proj/x_proj produce), flipped along L.
+    u, delta, A, B, C, D, z, bias = detached
+    xz = torch.cat([u, z], 1).transpose(1, 2).contiguous().transpose(1, 2)
+    u_v, z_v = xz.flip(-1).chunk(2, dim=1)
+    B_v = B.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1).flip(-1)
+    C_v = C.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1).flip(-1)
+    args = (u_v, delta.flip(-1), A, B_v, C_v, D, z_v, bias, True, None)
+    y_fast = selective_scan_chunked(*args[:8], delta_softplus=True)
+    y_slow = chunked._ChunkedSelectiveScan.apply(*(t.contiguous() if torch.is_tensor(t) else t for t in args))
+    torch.testing.assert_close(y_fast, y_slow, rtol=1e-5, atol=1e-5)
