@@ -91,7 +91,9 @@ def _build(args):
     cfg = Config.fromfile(args.config)
     torch.manual_seed(args.seed)
     model = MODELS.build(cfg.model).to(args.device).eval()
-    channels = sum(cfg.model.backbone.modality_channels.values())
+    from m3plugins.utils.modalities import ordered_modality_channels
+    channels = sum(ordered_modality_channels(
+        cfg.model.backbone.modality_channels).values())
     generator = torch.Generator().manual_seed(args.seed)
     scene = torch.rand(1, channels, args.height, args.width,
                        generator=generator)
