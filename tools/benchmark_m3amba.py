@@ -64,20 +64,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def strip_pretrained(node):
-    """Copy of a config node with every pretrained-weight source removed."""
-    if isinstance(node, dict):
-        if node.get('type') == 'Pretrained':
-            return None
-        return {
-            key: None if key == 'pretrained' else strip_pretrained(value)
-            for key, value in node.items()
-        }
-    if isinstance(node, (list, tuple)):
-        return type(node)(strip_pretrained(v) for v in node)
-    return node
-
-
 def load_config(path: str):
     from mmengine.config import Config
     return Config.fromfile(path if osp.isabs(path) else osp.join(REPO, path))
@@ -86,8 +72,10 @@ def load_config(path: str):
 def build_model(cfg, backend: str, device: torch.device):
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
+
+    from m3plugins.utils.offline_configs import without_pretrained_weights
     init_default_scope('mmseg')
-    model_cfg = strip_pretrained(cfg.model.to_dict())
+    model_cfg = without_pretrained_weights(cfg.model.to_dict())
     model_cfg['neck']['scan_backend'] = backend
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)

@@ -25,20 +25,7 @@ from m3plugins.apis.param_report import (frozen_step_violations,
                                          parameter_report,
                                          trainable_step_coverage)
 from m3plugins.utils.modalities import ordered_modality_channels
-
-
-def strip_pretrained(node):
-    """Copy of a config node with every pretrained-weight source removed."""
-    if isinstance(node, dict):
-        if node.get('type') == 'Pretrained':
-            return None
-        return {
-            key: None if key == 'pretrained' else strip_pretrained(value)
-            for key, value in node.items()
-        }
-    if isinstance(node, (list, tuple)):
-        return type(node)(strip_pretrained(v) for v in node)
-    return node
+from m3plugins.utils.offline_configs import without_pretrained_weights
 
 
 def infer_input_shape(cfg) -> tuple:
@@ -103,7 +90,7 @@ def main() -> int:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    model_cfg = strip_pretrained(cfg.model)
+    model_cfg = without_pretrained_weights(cfg.model)
     if args.meta:
         with torch.device('meta'):
             model = MODELS.build(model_cfg)

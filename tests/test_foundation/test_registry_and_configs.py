@@ -17,6 +17,7 @@ import sys
 import pytest
 
 import m3plugins  # noqa: F401  (host-stack fixes before mmseg.models)
+from m3plugins.utils.offline_configs import without_pretrained_weights
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REGISTRIES = ('MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS')
@@ -57,7 +58,6 @@ def _build_all_registered(registered):
     """Build every registered component; returns failures."""
     from mmseg import registry as mmseg_registry
 
-    import m3plugins  # noqa: F401
     from required_args import REQUIRED_ARGS, build_context
     failures = []
     with build_context() as context:
@@ -82,25 +82,6 @@ def test_every_registered_module_builds(registered, monkeypatch):
     monkeypatch.syspath_prepend(osp.dirname(osp.abspath(__file__)))
     failures = _build_all_registered(registered)
     assert not failures, '\n'.join(failures)
-
-
-def without_pretrained_weights(node):
-    """Copy of a config node with every pretrained-weight source removed.
-
-    Tests never download: ``pretrained=<tag or path>`` becomes None and
-    ``init_cfg=dict(type='Pretrained', ...)`` is dropped.
-    """
-    if isinstance(node, dict):
-        if node.get('type') == 'Pretrained':
-            return None
-        return {
-            key: None if key == 'pretrained' else
-            without_pretrained_weights(value)
-            for key, value in node.items()
-        }
-    if isinstance(node, (list, tuple)):
-        return type(node)(without_pretrained_weights(v) for v in node)
-    return node
 
 
 def _configs():
