@@ -47,7 +47,7 @@ import torch
 
 from m3plugins.ops import mamba_ssm_available, selective_scan, selective_scan_reference
 
-SECTIONS = ('issue', 'm3amba', 'spectral', 'autocast', 'cuda')
+SECTIONS = ('issue', 'm3amba', 'spectral', 'inference', 'autocast', 'cuda')
 
 
 def make_inputs(batch, channels, length, state, groups, device='cpu',
@@ -285,6 +285,50 @@ def section_spectral(args):
              f'ours is {ratio(t_ref, t_ours)} faster')
         result[l] = dict(ours=t_ours, careful_loop=t_loop, ref_algorithm=t_ref)
     return result
+
+
+def time_no_grad(fn, repeats):
+    """Median (wall, CPU) seconds of ``fn()`` under ``torch.no_grad()``."""
+    times, cpu_times = [], []
+    with torch.no_grad():
+        for i in range(repeats + 1):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            fn()
+            if i:
+                times.append(time.perf_counter() - start)
+                cpu_times.append(time.process_time() - cpu_start)
+    return Timing(statistics.median(times), statistics.median(cpu_times))
+
+
+def section_inference(args):
+    """SpectralMamba whole-scene shape, forward only: the forward-only path
+    vs the autograd function's forward (the path used before it existed).
+
+    Inputs are laid out as SpectralS6Block's inference path passes them:
+    ``(P, D, L)`` views of channels-last ``(P, L, D)`` projections.
+    """
+    import importlib
+    chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
+    p, d, l, n = 8192, 32, 7, 4
+    print(f'[inference] no-grad forward fp32 CPU, P={p} pixels D={d} L={l} '
+          f'N={n} (SpectralMamba pixel chunk)')
+    gen = torch.Generator().manual_seed(0)
+    xz = torch.randn(p, l, 2 * d, generator=gen)
+    u, z = xz.transpose(1, 2).chunk(2, dim=1)
+    delta = torch.randn(p, l, d, generator=gen).transpose(1, 2)
+    params = torch.randn(p, l, 2 * n, generator=gen)
+    B, C = params[..., :n].transpose(1, 2), params[..., n:].transpose(1, 2)
+    A = -torch.rand(d, n, generator=gen) - 0.5
+    D, bias = torch.randn(d, generator=gen), torch.randn(d, generator=gen)
+    args_ = (u, delta, A, B, C, D, z, bias, True)
+    t_old = time_no_grad(
+        lambda: chunked._ChunkedSelectiveScan.apply(*args_, None), args.repeats)
+    t_new = time_no_grad(lambda: selective_scan(*args_, backend='torch'),
+                         args.repeats)
+    line('autograd-function forward (before)', t_old)
+    line('forward-only path (selective_scan under no_grad)', t_new,
+         f'{ratio(t_old, t_new)} faster')
+    return dict(autograd_forward=t_old, no_grad=t_new)
 
 
 def section_autocast(args):
