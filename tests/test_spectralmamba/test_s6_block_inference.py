@@ -39,3 +39,26 @@ def test_inference_path_of_causal_block_is_causal():
         y, y_changed = block(tokens), block(changed)
     torch.testing.assert_close(y[:, :4], y_changed[:, :4], rtol=0, atol=0)
     assert not torch.allclose(y[:, 4:], y_changed[:, 4:])
+
+
+def test_inference_pixel_chunks_are_exact_and_used_only_without_grad():
+    from m3plugins.models.layers import PiecewiseSequentialScan
+    torch.manual_seed(0)
+    pss = PiecewiseSequentialScan(in_channels=12, embed_dims=8, num_pieces=3,
+                                  inference_pixel_chunk_size=5)
+    whole = PiecewiseSequentialScan(in_channels=12, embed_dims=8, num_pieces=3,
+                                    inference_pixel_chunk_size=None)
+    whole.load_state_dict(pss.state_dict())
+    spectrum = torch.rand(2, 12, 4, 6)
+    sizes = []
+    real = pss.scan_pixels
+    pss.scan_pixels = lambda s, e=None: sizes.append(s.shape[0]) or real(s, e)
+    with torch.no_grad():
+        y, y_whole = pss(spectrum), whole(spectrum)
+    assert sizes == [5] * 9 + [3]
+    torch.testing.assert_close(y, y_whole, rtol=1e-6, atol=1e-6)
+    sizes.clear()
+    pss(spectrum).sum().backward()          # training: pixel_chunk_size only
+    assert sizes == [48]
+    with pytest.raises(ValueError, match='inference_pixel_chunk_size'):
+        PiecewiseSequentialScan(inference_pixel_chunk_size=0)
