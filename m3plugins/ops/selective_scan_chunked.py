@@ -44,6 +44,12 @@ MIN_CHUNK = 8
 #: block of the no-grad path (256 KiB in fp32: state, transition and product
 #: stay in the L2 cache across the steps of a block).
 INFERENCE_BLOCK_ELEMENTS = 1 << 16
+#: Longest sequence for which the no-grad path is used. It runs ~10 ops per
+#: step, so it only wins on short sequences with many rows; measured on one
+#: core (no grad, ms, chunked forward -> no-grad path): (8192, 32, 7, 4)
+#: 113 -> 53, (2048, 32, 16, 4) 29 -> 24, but (512, 32, 32, 4) 13 -> 16 and
+#: (8, 192, 1024, 16) 78 -> 1099.
+NO_GRAD_MAX_LENGTH = 16
 
 
 def default_chunk_size(batch: int, channels: int, state: int, length: int) -> int:
@@ -424,14 +430,16 @@ def selective_scan_chunked(u: Tensor,
     Returns:
         Tensor: ``(batch, D, L)`` in the dtype of ``u``.
 
-    When no gradient is needed (grad mode off, or no input requires grad) a
-    forward-only path runs instead of the autograd function: same result up
-    to float rounding, laid out batch-last for short sequences with many rows
-    (see :func:`_scan_no_grad`; ``chunk_size`` does not apply there).
+    When no gradient is needed (grad mode off, or no input requires grad)
+    and ``L <= NO_GRAD_MAX_LENGTH``, a forward-only path runs instead of the
+    autograd function: same result up to float rounding, written for short
+    sequences with many rows (see :func:`_scan_no_grad`; ``chunk_size`` does
+    not apply there).
     """
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
-    if not _needs_grad(u, delta, A, B, C, D, z, delta_bias):
+    if (u.shape[-1] <= NO_GRAD_MAX_LENGTH
+            and not _needs_grad(u, delta, A, B, C, D, z, delta_bias)):
         return _scan_no_grad(u, delta, A, B, C, D, z, delta_bias,
                              delta_softplus)
     return _ChunkedSelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias,

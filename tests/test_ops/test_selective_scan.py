@@ -300,6 +300,10 @@ def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
     detached = [t.detach() if t is not None else None for t in inputs]
     selective_scan(*detached, delta_softplus=True)   # grad mode on, nothing requires grad
     assert calls == [1, 1]
+    long_inputs = [t.detach() if t is not None else None
+                   for t in make_inputs(2, 8, chunked.NO_GRAD_MAX_LENGTH + 1, 4, 2, torch.float32)]
+    selective_scan(*long_inputs, delta_softplus=True)  # long: chunked path
+    assert calls == [1, 1]
     # Channels-last storage (what in_proj/x_proj produce), flipped along L.
     u, delta, A, B, C, D, z, bias = detached
     xz = torch.cat([u, z], 1).transpose(1, 2).contiguous().transpose(1, 2)
