@@ -40,10 +40,11 @@ from torch.autograd.function import once_differentiable
 CHUNK_ELEMENTS = 1 << 18
 #: Fewest steps per chunk, so that the per-chunk op overhead stays amortised.
 MIN_CHUNK = 8
-#: Target number of elements of the ``(D, N, pixels)`` state of one pixel
-#: block of the no-grad path (256 KiB in fp32: state, transition and product
-#: stay in the L2 cache across the steps of a block).
-INFERENCE_BLOCK_ELEMENTS = 1 << 16
+#: Target number of elements of one ``(rows, L, D)`` or ``(rows, N, D)``
+#: block of the no-grad path (512 KiB in fp32, so a block's tensors stay in
+#: cache across its steps). At SpectralMamba's shape it makes a 512-pixel
+#: chunk one block: ~4% faster whole-scene backbone than ``1 << 16``.
+INFERENCE_BLOCK_ELEMENTS = 1 << 17
 #: Longest sequence for which the no-grad path is used. It runs ~10 ops per
 #: step, so it only wins on short sequences with many rows; measured on one
 #: core (no grad, ms, chunked forward -> no-grad path): (8192, 32, 7, 4)
