@@ -11,6 +11,7 @@
 # embedding, CPIA, DGFM, heads) do all the learning. Whole-tile inference.
 _base_ = [
     '../_base_/models/mobanet_vit_l.py',
+    '../_base_/datasets/isprs_potsdam_rgb_dsm.py',
     '../_base_/schedules/schedule_mobanet_50k.py',
     '../_base_/default_runtime.py'
 ]
@@ -42,6 +43,8 @@ model = dict(
         for index in (4, 8)  # stage-1 optical, stage-1 DSM
     ],
     test_cfg=dict(_delete_=True, mode='whole'))
+# The Potsdam base's loaders and paper-protocol metric, on the demo tiles
+# (explicit tile ids override the base's split) with small crops, in-process.
 dataset_type = 'ISPRSPotsdamDemoDataset'
 train_pipeline = [
     dict(type='LoadRandomMultimodalWindow', crop_size=crop_size),
@@ -49,36 +52,21 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='PackSegInputs')
 ]
-test_pipeline = [dict(type='LoadMultimodalTile'), dict(type='PackSegInputs')]
 train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         tiles=['2_10', '3_11', '6_8', '7_12'],
-        optical='RGB',
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
     num_workers=0,
     persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        tiles=['2_13', '5_14'],
-        optical='RGB',
-        pipeline=test_pipeline))
+        type=dataset_type, data_root=data_root, tiles=['2_13', '5_14']))
 test_dataloader = val_dataloader
-# Paper protocol: means over the 5 classes without clutter; OA / Kappa all.
-val_evaluator = dict(
-    type='RemoteSensingSegMetric',
-    mean_classes=('impervious_surfaces', 'building', 'low_vegetation',
-                  'tree', 'car'))
-test_evaluator = val_evaluator
 max_iters = 150
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
