@@ -36,10 +36,11 @@ class HSIClassMapHook(Hook):
 
     * ``<scene>_class_map.png``: the map in the dataset palette with a
       legend of the class names (matplotlib);
-    * ``<scene>_class_map.tif`` (one-band GeoTIFF) when the test dataset's
-      scene carries rasterio ``transform`` and ``crs`` attributes, else
-      ``<scene>_class_map.npy``: labels 1..K as in the label files, 0 where
-      nothing was predicted.
+    * ``<scene>_class_map.tif`` (one-band GeoTIFF on the scene's grid) when
+      the test dataset's ``scene`` has a ``transform`` and a ``crs`` (an
+      :class:`~m3plugins.datasets.hsi.HSIScene` read from georeferenced
+      GeoTIFFs), else ``<scene>_class_map.npy``: labels 1..K as in the label
+      files, 0 where nothing was predicted.
 
     Args:
         out_dir (str, optional): Output folder. None: the test evaluator's

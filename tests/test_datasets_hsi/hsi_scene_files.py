@@ -4,10 +4,11 @@ Like TorchGeo's ``tests/data/*/data.py``, but run at test time into
 ``tmp_path``: MATLAB v5 (scipy), MATLAB v7.3 (HDF5 with MATLAB's 512-byte
 header and column-major layout, via h5py), GeoTIFF (rasterio) and ``.npy``.
 ``write_scene`` writes every file a scene class accepts first (or its GeoTIFF
-form) with the real band counts and a small spatial size.
+form) with the real band counts and a small spatial size; its GeoTIFFs are
+plain image grids unless given a georeference (transform and CRS).
 """
 import os.path as osp
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import h5py
 import numpy as np
@@ -38,14 +39,22 @@ def write_mat_v73(path: str, arrays: Dict[str, np.ndarray]) -> str:
     return path
 
 
-def write_geotiff(path: str, array: np.ndarray) -> str:
+#: (affine transform, CRS) of a GeoTIFF.
+Georef = Tuple[Affine, Any]
+
+
+def write_geotiff(path: str, array: np.ndarray,
+                  georeference: Optional[Georef] = None) -> str:
+    """A GeoTIFF, bands first on disk. Without ``georeference`` it has a
+    pixel-unit transform and no CRS (not georeferenced)."""
     array = np.asarray(array)
     bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+    transform, crs = georeference or (Affine(1.0, 0.0, 0.0, 0.0, -1.0,
+                                             float(bands.shape[1])), None)
     with rasterio.open(path, 'w', driver='GTiff', height=bands.shape[1],
                        width=bands.shape[2], count=bands.shape[0],
-                       dtype=bands.dtype,
-                       transform=Affine(1.0, 0.0, 0.0, 0.0, -1.0,
-                                        float(bands.shape[1]))) as dst:
+                       dtype=bands.dtype, transform=transform,
+                       crs=crs) as dst:
         dst.write(bands)
     return path
 
@@ -64,11 +73,12 @@ def _pick(candidates, fmt: str):
     return candidates[0]
 
 
-def _write(root: str, candidates, array: np.ndarray, fmt: str) -> str:
+def _write(root: str, candidates, array: np.ndarray, fmt: str,
+           georeference: Optional[Georef] = None) -> str:
     filename, key = _pick(candidates, fmt)
     path = osp.join(root, filename)
     if filename.endswith('.tif'):
-        return write_geotiff(path, array)
+        return write_geotiff(path, array, georeference)
     key = _first_key(key) or osp.splitext(filename)[0]
     writer = write_mat_v73 if fmt == 'mat73' else write_mat_v5
     return writer(path, {key: array})
@@ -99,7 +109,10 @@ def write_scene(root: str,
                 fmt: str = 'mat5',
                 seed: int = 0,
                 modality_size: Optional[Dict[str, Tuple[int, int]]] = None,
-                nan_in: Optional[str] = None) -> Dict[str, np.ndarray]:
+                nan_in: Optional[str] = None,
+                georeference: Optional[Georef] = None,
+                modality_georeference: Optional[Dict[str, Georef]] = None
+                ) -> Dict[str, np.ndarray]:
     """Write all files of ``scene_cls`` into ``root``; return the arrays.
 
     Args:
@@ -107,6 +120,10 @@ def write_scene(root: str,
             MATLAB v5 otherwise).
         modality_size: Per-modality spatial size overrides (mismatch tests).
         nan_in: Modality whose first pixel becomes NaN.
+        georeference: (transform, CRS) of every GeoTIFF written; None: plain
+            image grids without CRS.
+        modality_georeference: Per-modality overrides of ``georeference``
+            (misalignment tests).
     """
     assert issubclass(scene_cls, HSIScene)
     rng = np.random.default_rng(seed)
@@ -121,15 +138,18 @@ def write_scene(root: str,
         if modality == nan_in:
             array[0, 0] = np.nan
         arrays[modality] = array
-        _write(root, candidates, array, fmt)
+        _write(root, candidates, array, fmt,
+               (modality_georeference or {}).get(modality, georeference))
     gt, train, test = make_labels(rng, size, len(scene_cls.classes))
     if scene_cls.split_label_files:
         arrays.update(train=train, test=test)
-        _write(root, scene_cls.split_label_files['train'], train, fmt)
-        _write(root, scene_cls.split_label_files['test'], test, fmt)
+        _write(root, scene_cls.split_label_files['train'], train, fmt,
+               georeference)
+        _write(root, scene_cls.split_label_files['test'], test, fmt,
+               georeference)
     else:
         arrays.update(gt=gt)
-        _write(root, scene_cls.gt_files, gt, fmt)
+        _write(root, scene_cls.gt_files, gt, fmt, georeference)
     return arrays
 
 

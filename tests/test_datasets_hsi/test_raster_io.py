@@ -1,13 +1,22 @@
-"""read_raster: MATLAB v5 / v7.3, GeoTIFF, .npy, keys and failure messages."""
+"""read_raster: MATLAB v5 / v7.3, GeoTIFF, .npy, keys and failure messages;
+read_georeference: a GeoTIFF's transform and CRS."""
 import os.path as osp
+import warnings
 
 import numpy as np
 import pytest
+import rasterio
 from hsi_scene_files import write_geotiff, write_mat_v5, write_mat_v73
+from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.transform import Affine
 from scipy.io import savemat
 
-from m3plugins.datasets.hsi.raster_io import (RasterReadError, list_mat_keys,
-                                              read_raster)
+from m3plugins.datasets.hsi.raster_io import (Georeference, RasterReadError,
+                                              list_mat_keys,
+                                              read_georeference, read_raster)
+
+UTM15N = CRS.from_epsg(32615)  # Houston
 
 
 @pytest.fixture
@@ -89,6 +98,52 @@ def test_unknown_type_wrong_rank_and_struct(tmp_path, cube):
     savemat(str(tmp_path / 's.mat'), {'s': {'a': 1, 'b': 2}})
     with pytest.raises(RasterReadError, match='struct'):
         read_raster(tmp_path / 's.mat')
+
+
+def test_georeference_of_a_geotiff(tmp_path, cube):
+    transform = Affine(2.5, 0.0, 271460.0, 0.0, -2.5, 3290891.0)
+    path = write_geotiff(str(tmp_path / 'geo.tif'), cube,
+                         (transform, UTM15N))
+    geo = read_georeference(path)
+    assert isinstance(geo, Georeference)
+    assert geo.transform == transform and geo.crs == UTM15N
+    with rasterio.open(path) as src:  # what rasterio itself reads back
+        assert geo == (src.transform, src.crs)
+    # The pixel data are unaffected.
+    np.testing.assert_array_equal(read_raster(path), cube)
+
+
+def test_no_georeference(tmp_path, cube):
+    v5 = write_mat_v5(str(tmp_path / 'c.mat'), {'HSI': cube})
+    np.save(tmp_path / 'c.npy', cube)
+    no_crs = write_geotiff(str(tmp_path / 'no_crs.tif'), cube)
+    identity = str(tmp_path / 'identity.tif')
+    with warnings.catch_warnings():  # rasterio warns writing such grids
+        warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        with rasterio.open(identity, 'w', driver='GTiff', height=4, width=5,
+                           count=1, dtype='uint8') as dst:
+            dst.write(np.ones((1, 4, 5), np.uint8))
+        crs_only = write_geotiff(str(tmp_path / 'crs_only.tif'), cube,
+                                 (Affine.identity(), UTM15N))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', NotGeoreferencedWarning)
+        for path in (v5, tmp_path / 'c.npy', no_crs, identity, crs_only):
+            assert read_georeference(path) is None, path
+
+
+def test_georeference_failures(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.tif'):
+        read_georeference(tmp_path / 'nope.tif')
+    with pytest.raises(FileNotFoundError, match='nope.mat'):
+        read_georeference(tmp_path / 'nope.mat')
+    bad = tmp_path / 'bad.tif'
+    bad.write_bytes(b'this is not a raster at all' * 10)
+    with pytest.raises(RasterReadError, match='bad.tif'):
+        read_georeference(bad)
+    odd = tmp_path / 'x.png'
+    odd.write_bytes(b'')
+    with pytest.raises(RasterReadError, match='Unknown raster type'):
+        read_georeference(odd)
 
 
 def test_real_v5_and_v73_ground_truth(shared_data):

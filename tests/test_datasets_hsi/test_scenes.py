@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 from hsi_scene_files import SMALL_SIZE, write_mat_v5
+from rasterio.crs import CRS
+from rasterio.transform import Affine
 from torchgeo.datasets import DatasetNotFoundError
 
 from m3plugins.datasets.hsi import (HSI_SCENES, MUUFL, Augsburg, Botswana,
@@ -16,6 +18,9 @@ from m3plugins.utils.modalities import ModalityError
 
 ALL_SCENES = [Houston2013, MUUFL, Augsburg, Trento, Botswana, WHUHiLongKou,
               IndianPines, PaviaUniversity]
+#: Houston2013's grid: UTM zone 15N, 2.5 m pixels.
+HOUSTON_GEO = (Affine(2.5, 0.0, 271460.0, 0.0, -2.5, 3290891.0),
+               CRS.from_epsg(32615))
 CLASS_COUNTS = {Houston2013: 15, MUUFL: 11, Augsburg: 7, Trento: 6,
                 Botswana: 14, WHUHiLongKou: 9, IndianPines: 16,
                 PaviaUniversity: 9}
@@ -91,6 +96,44 @@ def test_houston_v73_and_official_geotiff_names(tmp_path, scene_writer, fmt):
     np.testing.assert_allclose(ds.image[..., :144], arrays['hsi'])
     np.testing.assert_allclose(ds.image[..., 144], arrays['lidar'])
     np.testing.assert_array_equal(ds.label_maps['test'], arrays['test'])
+    # Neither MATLAB files nor plain image grids are georeferenced.
+    assert ds.transform is None and ds.crs is None
+
+
+def test_georeferenced_geotiff_scene_keeps_transform_and_crs(
+        tmp_path, scene_writer):
+    arrays = scene_writer(str(tmp_path), Houston2013, fmt='tif',
+                          georeference=HOUSTON_GEO)
+    ds = Houston2013(str(tmp_path), normalization='none')
+    assert ds.transform == HOUSTON_GEO[0] and ds.crs == HOUSTON_GEO[1]
+    np.testing.assert_allclose(ds.image[..., :144], arrays['hsi'])
+    # Only the LiDAR of a .mat HSI scene is a georeferenced GeoTIFF: its
+    # georeference is the scene's, whatever the modality order.
+    os.remove(tmp_path / '2013_IEEE_GRSS_DF_Contest_CASI.tif')
+    write_mat_v5(str(tmp_path / 'HSI.mat'), {'HSI': arrays['hsi']})
+    for modalities in (('hsi', 'lidar'), ('lidar', 'hsi')):
+        ds = Houston2013(str(tmp_path), modalities=modalities)
+        assert (ds.transform, ds.crs) == HOUSTON_GEO
+    assert Houston2013(str(tmp_path), modalities=('hsi', )).crs is None
+
+
+@pytest.mark.parametrize('differs', ['transform', 'CRS'])
+def test_misaligned_geotiff_modalities_fail(tmp_path, scene_writer, differs):
+    transform, crs = HOUSTON_GEO
+    shifted = Affine(2.5, 0.0, 271462.5, 0.0, -2.5, 3290891.0)  # 1 pixel
+    lidar = (shifted, crs) if differs == 'transform' else \
+        (transform, CRS.from_epsg(32614))
+    scene_writer(str(tmp_path), Houston2013, fmt='tif',
+                 georeference=HOUSTON_GEO,
+                 modality_georeference=dict(lidar=lidar))
+    with pytest.raises(ModalityError,
+                       match=f"'hsi'.*'lidar'.*not co-registered: {differs}"):
+        Houston2013(str(tmp_path))
+    with pytest.raises(ModalityError, match=f"'lidar'.*'hsi'.*{differs}"):
+        Houston2013(str(tmp_path), modalities=('lidar', 'hsi'))
+    # Each modality alone is fine.
+    assert Houston2013(str(tmp_path), modalities=('lidar', )).transform == \
+        lidar[0]
 
 
 def test_missing_files_say_what_to_get_and_where(tmp_path, scene_writer):

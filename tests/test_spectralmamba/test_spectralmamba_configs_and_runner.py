@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.structures import PixelData
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from scipy.io import savemat
@@ -154,9 +155,64 @@ def test_class_map_writer_and_bad_inputs(tmp_path):
         assert src.read(1).tolist() == [[1, 2, 2], [0, 1, 2]]
 
 
+def test_hook_writes_a_geotiff_for_a_georeferenced_scene(tmp_path):
+    """Houston2013 read from georeferenced contest GeoTIFFs: the hook finds
+    the scene's transform and CRS through the test dataset and writes the
+    stitched prediction as a GeoTIFF on the scene's grid."""
+    import rasterio
+    from mmengine.registry import init_default_scope
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+    from types import SimpleNamespace
+
+    from m3plugins.datasets import HSISceneDataset
+
+    init_default_scope('mmseg')
+    height, width, padding = 6, 9, 2
+    transform = Affine(2.5, 0.0, 271460.0, 0.0, -2.5, 3290891.0)
+    crs = CRS.from_epsg(32615)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 16, (height, width)).astype(np.uint8)
+    rasters = dict(
+        CASI=rng.random((4, height, width)).astype(np.float32),
+        LiDAR=rng.random((1, height, width)).astype(np.float32),
+        Samples_TR=np.where(np.arange(width) % 2, labels, 0)[None],
+        Samples_VA=np.where(np.arange(width) % 2, 0, labels)[None])
+    for name, bands in rasters.items():
+        with rasterio.open(
+                tmp_path / f'2013_IEEE_GRSS_DF_Contest_{name}.tif', 'w',
+                driver='GTiff', height=height, width=width,
+                count=len(bands), dtype=bands.dtype, transform=transform,
+                crs=crs) as dst:
+            dst.write(bands)
+    dataset = HSISceneDataset(
+        scene=dict(type='Houston2013', root=str(tmp_path)), split='test',
+        protocol='whole', padding=padding, cache_scene=False,
+        pipeline=[dict(type='LoadHSISceneWindow'),
+                  dict(type='PackSegInputs',
+                       meta_keys=('img_path', 'window', 'scene_shape'))])
+    assert (dataset.scene.transform, dataset.scene.crs) == (transform, crs)
+
+    sample = dataset[0]['data_samples']
+    predicted = rng.integers(0, 15, (height + 2 * padding,
+                                     width + 2 * padding))
+    sample.pred_sem_seg = PixelData(data=torch.from_numpy(predicted)[None])
+    hook = HSIClassMapHook(out_dir=str(tmp_path / 'maps'))
+    runner = SimpleNamespace(test_dataloader=SimpleNamespace(dataset=dataset))
+    hook.before_test(runner)
+    hook.after_test_iter(runner, 0, None, [sample])
+    hook.after_test_epoch(runner)
+
+    path = hook.written['Houston2013']['map']
+    assert path == str(tmp_path / 'maps' / 'Houston2013_class_map.tif')
+    with rasterio.open(path) as src:
+        assert src.transform == transform and src.crs == crs
+        np.testing.assert_array_equal(
+            src.read(1), predicted[padding:-padding, padding:-padding] + 1)
+
+
 def test_hook_requires_window_metainfo():
     from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
     sample = SegDataSample(metainfo=dict(img_shape=(2, 2)))
     sample.pred_sem_seg = PixelData(data=torch.zeros(1, 2, 2, dtype=torch.long))
     with pytest.raises(KeyError, match='window'):

@@ -8,7 +8,8 @@ from .houston2013 import Houston2013
 from .indian_pines import IndianPines
 from .muufl import MUUFL
 from .pavia_university import PaviaUniversity
-from .raster_io import RasterReadError, list_mat_keys, read_raster
+from .raster_io import (Georeference, RasterReadError, list_mat_keys,
+                        read_georeference, read_raster)
 from .sampling import per_class_counts, sample_per_class
 from .scene import HSI_SCENES, HSIScene, SceneNotFoundError
 from .trento import Trento
@@ -16,7 +17,8 @@ from .whu_hi_longkou import WHUHiLongKou
 
 __all__ = [
     'HSI_SCENES', 'HSIScene', 'SceneNotFoundError', 'RasterReadError',
-    'read_raster', 'list_mat_keys', 'sample_per_class', 'per_class_counts',
+    'read_raster', 'read_georeference', 'Georeference', 'list_mat_keys',
+    'sample_per_class', 'per_class_counts',
     'Houston2013', 'MUUFL', 'Augsburg', 'Trento', 'Botswana', 'WHUHiLongKou',
     'IndianPines', 'PaviaUniversity'
 ]

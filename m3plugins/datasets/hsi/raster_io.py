@@ -12,23 +12,28 @@ within one scene (a ``.mat`` cube next to GeoTIFF label maps):
   a one-band raster comes back (H, W).
 * NumPy ``.npy``.
 
-:func:`read_raster` is the single entry point. Every failure is a
-:class:`RasterReadError` (a ``ValueError``) or a ``FileNotFoundError`` whose
-message names the file, and for ``.mat`` files the variables it holds.
+:func:`read_raster` is the single entry point for pixel data. Every failure
+is a :class:`RasterReadError` (a ``ValueError``) or a ``FileNotFoundError``
+whose message names the file, and for ``.mat`` files the variables it holds.
+:func:`read_georeference` reads where a GeoTIFF lies on the ground (its affine
+transform and CRS) from the file header alone, without the pixels.
 
 Example:
     >>> cube = read_raster('Houston2013/HSI.mat', key='HSI')   # (349, 1905, 144)
     >>> gt = read_raster('PaviaU_gt.mat')        # the single variable, v5 or v7.3
+    >>> geo = read_georeference('2013_IEEE_GRSS_DF_Contest_CASI.tif')
+    >>> geo.transform, geo.crs     # None for .mat / .npy or plain image grids
 """
 import os
 import os.path as osp
 import warnings
-from typing import List, Optional, Sequence, Union
+from typing import Any, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 __all__ = [
-    'RasterReadError', 'read_raster', 'list_mat_keys', 'RASTER_SUFFIXES'
+    'RasterReadError', 'Georeference', 'read_raster', 'read_georeference',
+    'list_mat_keys', 'RASTER_SUFFIXES'
 ]
 
 #: File suffixes understood by :func:`read_raster` (lower case).
@@ -39,6 +44,19 @@ Key = Optional[Union[str, Sequence[Optional[str]]]]
 
 class RasterReadError(ValueError):
     """A raster file exists but is unreadable or lacks the wanted variable."""
+
+
+class Georeference(NamedTuple):
+    """Where a raster's pixel grid lies on the ground.
+
+    Attributes:
+        transform: ``affine.Affine`` mapping pixel coordinates (col, row),
+            (0, 0) being the top-left corner of the top-left pixel, to
+            (x, y) in ``crs``.
+        crs: ``rasterio.crs.CRS`` of those coordinates.
+    """
+    transform: Any
+    crs: Any
 
 
 def _is_hdf5(path: str) -> bool:
@@ -142,6 +160,53 @@ def _read_geotiff(path: str) -> np.ndarray:
         raise RasterReadError(f'Cannot read {path!r} as GeoTIFF: {e}') from e
     array = np.moveaxis(array, 0, -1)
     return array[..., 0] if array.shape[-1] == 1 else array
+
+
+def read_georeference(
+        path: Union[str, os.PathLike]) -> Optional[Georeference]:
+    """Read the affine transform and CRS of a GeoTIFF from its header.
+
+    Only the header is read, never the pixel data. A GeoTIFF counts as
+    georeferenced when it carries a CRS and a geotransform other than the
+    identity (what rasterio reports, with a ``NotGeoreferencedWarning``
+    that is silenced here, for plain image grids); ground control points
+    and RPCs are not considered.
+
+    Args:
+        path: A ``.mat``, ``.tif``/``.tiff`` or ``.npy`` file.
+
+    Returns:
+        Georeference or None: The transform (pixel (col, row) -> (x, y)) and
+        CRS of a georeferenced GeoTIFF; None for ``.mat`` and ``.npy`` files
+        (they hold no georeference) and for GeoTIFFs without a CRS or with
+        only the identity transform.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        RasterReadError: If a GeoTIFF is corrupt or the suffix is unknown.
+    """
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'No such raster file: {path!r}')
+    suffix = osp.splitext(path)[1].lower()
+    if suffix in ('.mat', '.npy'):
+        return None
+    if suffix not in ('.tif', '.tiff'):
+        raise RasterReadError(
+            f'Unknown raster type {suffix!r} for {path!r}; expected one of '
+            f'{RASTER_SUFFIXES}.')
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                transform, crs = src.transform, src.crs
+    except RasterioIOError as e:
+        raise RasterReadError(f'Cannot read {path!r} as GeoTIFF: {e}') from e
+    if crs is None or transform.is_identity:
+        return None
+    return Georeference(transform, crs)
 
 
 def read_raster(path: Union[str, os.PathLike], key: Key = None) -> np.ndarray:

@@ -33,8 +33,14 @@ The dataset has one sample, the whole scene::
 stacked image as ``scene.image`` (np.float32 (H, W, C)) and the channel layout
 as ``scene.modality_channels`` (e.g. ``{'hsi': 144, 'lidar': 1}``) and the
 raw per-band statistics each modality was normalised with as
-``scene.statistics[modality]`` (:class:`BandStatistics`). To cut
-crops or patches for MMSeg, use
+``scene.statistics[modality]`` (:class:`BandStatistics`). Where the scene
+ships as GeoTIFFs, ``scene.transform`` (``affine.Affine``: pixel (col, row)
+-> map (x, y)) and ``scene.crs`` (rasterio CRS) place the pixel grid on the
+ground (:func:`~m3plugins.datasets.hsi.raster_io.read_georeference` of the
+first georeferenced modality file; both None when no modality file is
+georeferenced), so class maps can be written as georeferenced GeoTIFFs. Every
+georeferenced modality file must share them: misaligned rasters raise
+:class:`ModalityError`. To cut crops or patches for MMSeg, use
 :class:`~m3plugins.datasets.hsi_scene_dataset.HSISceneDataset`.
 """
 import os
@@ -52,7 +58,8 @@ from torchgeo.datasets.utils import check_integrity, download_url
 from m3plugins.utils.modalities import ModalityError, stack_modalities
 from ..normalization import (BandStatistics, band_statistics, normalize,
                              resolve_normalization)
-from .raster_io import RasterReadError, read_raster
+from .raster_io import (Georeference, RasterReadError, read_georeference,
+                        read_raster)
 from .sampling import TrainPerClass, per_class_counts, sample_per_class
 
 __all__ = ['HSI_SCENES', 'HSIScene', 'SceneNotFoundError', 'SceneFile']
@@ -130,9 +137,17 @@ class HSIScene(NonGeoDataset):
         SceneNotFoundError: If files are missing (and not downloadable).
         RasterReadError: If a file is corrupt, lacks its variable, or fails
             its checksum.
-        ModalityError: If a modality has NaN / Inf values or another spatial
-            size than the others.
+        ModalityError: If a modality has NaN / Inf values, another spatial
+            size than the others, or a GeoTIFF georeference (CRS or
+            transform) other than another modality's.
         ValueError: For bad arguments or label maps that do not fit.
+
+    Attributes:
+        transform: ``affine.Affine`` of the scene's pixel grid (pixel
+            (col, row) -> (x, y) in ``crs``), taken from the first modality
+            in ``modalities`` whose file is a georeferenced GeoTIFF; None if
+            there is none.
+        crs: ``rasterio.crs.CRS`` of ``transform``, or None.
     """
 
     #: Human-readable scene name.
@@ -323,7 +338,44 @@ class HSIScene(NonGeoDataset):
                 f'{type(self).__name__} has {len(self.classes)} classes.')
         return labels
 
+    def _georeference(self) -> Optional[Georeference]:
+        """The georeference shared by the modality files (headers only).
+
+        Files without one (``.mat``, ``.npy``, plain image grids) are
+        skipped; the first georeferenced modality is the reference.
+
+        Raises:
+            ModalityError: If two modality files are georeferenced
+                differently (CRS, or transforms not almost equal).
+        """
+        reference: Optional[Tuple[str, str, Georeference]] = None
+        for modality in self.modalities:
+            path = self._paths[modality][0]
+            geo = read_georeference(path)
+            if geo is None:
+                continue
+            if reference is None:
+                reference = (modality, path, geo)
+                continue
+            first, first_path, first_geo = reference
+            if geo.crs != first_geo.crs:
+                differs = f'CRS {first_geo.crs} vs {geo.crs}'
+            elif not geo.transform.almost_equals(first_geo.transform):
+                differs = (f'transform {tuple(first_geo.transform)[:6]} vs '
+                           f'{tuple(geo.transform)[:6]}')
+            else:
+                continue
+            raise ModalityError(
+                f'Modalities {first!r} ({first_path}) and {modality!r} '
+                f'({path}) are not co-registered: {differs}. Resample them '
+                'onto one grid in one CRS first.')
+        return None if reference is None else reference[2]
+
     def _load(self) -> None:
+        # Before the pixels: misaligned files fail fast.
+        geo = self._georeference()
+        self.transform = None if geo is None else geo.transform
+        self.crs = None if geo is None else geo.crs
         raw = OrderedDict()
         self.modality_channels: Dict[str, int] = OrderedDict()
         for modality in self.modalities:
