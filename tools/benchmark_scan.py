@@ -322,7 +322,7 @@ def section_inference(args):
     D, bias = torch.randn(d, generator=gen), torch.randn(d, generator=gen)
     args_ = (u, delta, A, B, C, D, z, bias, True)
     t_old = time_no_grad(
-        lambda: chunked._ChunkedSelectiveScan.apply(*args_, None), args.repeats)
+        lambda: chunked._ChunkedSelectiveScan.apply(*args_, None, None), args.repeats)
     t_new = time_no_grad(lambda: selective_scan(*args_, backend='torch'),
                          args.repeats)
     line('autograd-function forward (before)', t_old)

@@ -24,7 +24,9 @@ Same semantics as :func:`m3plugins.ops.selective_scan_reference.selective_scan_r
 The chunk length defaults to the largest ``T`` whose ``(T, batch, D, N)``
 buffer stays under :data:`CHUNK_ELEMENTS` elements (but at least
 :data:`MIN_CHUNK`), so the extra memory is a few such buffers plus the boundary
-states, whatever ``L`` is. All ``(batch, D, L)`` work is done time-major.
+states, whatever ``L`` is. When even one step of all rows exceeds that
+(short sequences with many rows), the rows are processed in blocks
+(:func:`default_row_block`). All ``(batch, D, L)`` work is done time-major.
 Double backward is not supported (``once_differentiable``).
 """
 import math
@@ -40,6 +42,8 @@ from torch.autograd.function import once_differentiable
 CHUNK_ELEMENTS = 1 << 18
 #: Fewest steps per chunk, so that the per-chunk op overhead stays amortised.
 MIN_CHUNK = 8
+#: Fewest rows per block of the autograd path (see :func:`default_row_block`).
+MIN_ROW_BLOCK = 32
 #: Target number of elements of one ``(rows, L, D)`` or ``(rows, N, D)``
 #: block of the no-grad path (512 KiB in fp32, so a block's tensors stay in
 #: cache across its steps). At SpectralMamba's shape it makes a 512-pixel
@@ -64,6 +68,20 @@ def default_chunk_size(batch: int, channels: int, state: int, length: int) -> in
     """
     per_step = max(1, batch * channels * state)
     return max(1, min(length, max(MIN_CHUNK, CHUNK_ELEMENTS // per_step)))
+
+
+def default_row_block(batch: int, channels: int, state: int, chunk: int) -> int:
+    """Rows per block of the autograd path for chunk length ``chunk``.
+
+    As many rows as keep a ``(chunk, rows, D, N)`` buffer under
+    :data:`CHUNK_ELEMENTS` elements, but at least :data:`MIN_ROW_BLOCK`, so
+    that long sequences with few, wide rows (M3amba) stay one block, while
+    short sequences with many rows (SpectralMamba: pixels x ~7 pieces) are
+    cut into cache-sized blocks instead of streaming ``(L, rows, D, N)``
+    buffers of tens of MiB through memory.
+    """
+    per_row = max(1, chunk * channels * state)
+    return max(1, min(batch, max(MIN_ROW_BLOCK, CHUNK_ELEMENTS // per_row)))
 
 
 def _as_groups(BC: Tensor) -> Tensor:
@@ -123,13 +141,17 @@ def _inputs_time_major(u, delta, delta_bias, delta_softplus, compute):
 class _ChunkedSelectiveScan(torch.autograd.Function):
     """Autograd function behind :func:`selective_scan_chunked`.
 
-    All ``(batch, D, L)`` work is done time-major, ``(L, batch, D)``: inputs
-    are transposed once on entry and results once on exit.
+    Rows (the batch) are processed in blocks of ``row_block`` (see
+    :func:`default_row_block`), each block on its own: its ``(batch, D, L)``
+    slices are transposed time-major, ``(L, rows, D)``, on entry and back on
+    exit, and its chunks run in a ``(T, rows, D, N)`` workspace that stays in
+    cache. Rows are independent, so blocking is exact; only ``dA``, ``dD``
+    and the bias gradient sum over blocks.
     """
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                chunk_size):
+                chunk_size, row_block):
         ctx.dtypes = tuple(t.dtype if t is not None else None
                            for t in (u, delta, A, B, C, D, z, delta_bias))
         ctx.bc_dims = (B.dim(), C.dim())
@@ -137,111 +159,168 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
         with torch.autocast(u.device.type, enabled=False):
             batch, channels, length = u.shape
             state = A.shape[1]
-            B_t = _time_major(_as_groups(B).to(compute))   # (L, b, G, N)
-            C_t = _time_major(_as_groups(C).to(compute))
             T = chunk_size or default_chunk_size(batch, channels, state, length)
-            u_t, pre_t, dt_t = _inputs_time_major(u, delta, delta_bias,
-                                                   delta_softplus, compute)
-            del pre_t
-            A_c = A.to(compute)
-            y_t = torch.empty_like(u_t)
+            rows = row_block or default_row_block(batch, channels, state, T)
             num_chunks = math.ceil(length / T)
-            boundary = u_t.new_empty((max(num_chunks - 1, 0), batch, channels, state))
-            work = _Workspace(T, batch, channels, B_t.shape[2], state, compute, u.device)
-            h = None
-            for c in range(num_chunks):
-                t0, t1 = c * T, min(length, (c + 1) * T)
-                _, hs = work.forward_chunk(dt_t[t0:t1], u_t[t0:t1], A_c, B_t[t0:t1], h)
-                work.contract_C(hs, C_t[t0:t1], out=y_t[t0:t1])
-                if c + 1 < num_chunks:  # the buffers are reused: copy out
-                    h = boundary[c].copy_(hs[-1])
-            del work, dt_t
-            if D is not None:
-                y_t.addcmul_(u_t, D.to(compute))
-            y_pre = None
-            if z is not None:
-                y_pre = y_t
-                y_t = y_t * F.silu(_time_major(z.to(compute)))
-            out = _time_last(y_t).to(u.dtype)
-        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, boundary, y_pre)
+            boundary = u.new_empty(
+                (max(num_chunks - 1, 0), batch, channels, state), dtype=compute)
+            out = torch.empty_like(u)
+            y_pre = u.new_empty(u.shape, dtype=compute) \
+                if z is not None else None
+            A_c = A.to(compute)
+            D_c = D.to(compute) if D is not None else None
+            groups = _as_groups(B).shape[1]
+            work = None
+            for r0 in range(0, batch, rows):
+                r = slice(r0, min(batch, r0 + rows))
+                if work is None or work.rows != r.stop - r.start:
+                    work = _Workspace(T, r.stop - r.start, channels, groups,
+                                      state, compute, u.device)
+                y_t = _forward_rows(
+                    work, u[r], delta[r], A_c, B[r], C[r], delta_bias,
+                    delta_softplus, compute, boundary[:, r])
+                if D_c is not None:
+                    y_t.addcmul_(_time_major(u[r].to(compute)), D_c)
+                if z is not None:
+                    y_pre[r] = _time_last(y_t)
+                    y_t.mul_(F.silu(_time_major(z[r].to(compute))))
+                out[r] = _time_last(y_t)
+            del work
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, boundary,
+                              y_pre)
         ctx.delta_softplus = delta_softplus
         ctx.chunk = T
+        ctx.rows = rows
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dout):
-        (u, delta, A, B, C, D, z, delta_bias, boundary, y_pre) = ctx.saved_tensors
+        (u, delta, A, B, C, D, z, delta_bias, boundary,
+         y_pre) = ctx.saved_tensors
         compute = torch.float64 if u.dtype == torch.float64 else torch.float32
-        T = ctx.chunk
+        T, rows = ctx.chunk, ctx.rows
         with torch.autocast(u.device.type, enabled=False):
             batch, channels, length = u.shape
             state = A.shape[1]
-            B_t = _time_major(_as_groups(B).to(compute))
-            C_t = _time_major(_as_groups(C).to(compute))
-            groups = B_t.shape[2]
-            u_t, pre_t, dt_t = _inputs_time_major(u, delta, delta_bias,
-                                                   ctx.delta_softplus, compute)
-            dy_t = _time_major(dout.to(compute))
-            dz = None
-            if z is not None:
-                z_t = _time_major(z.to(compute))
-                sig = torch.sigmoid(z_t)
-                # d silu(z)/dz = sig * (1 + z * (1 - sig))
-                dz_t = torch.mul(dy_t, y_pre).mul_(sig).mul_(
-                    (1 - sig).mul_(z_t).add_(1))
-                dz = _time_last(dz_t)
-                del dz_t
-                dy_t.mul_(z_t.mul_(sig))              # dL/dy before the gate
-                del z_t, sig
-            dD = None
-            if D is not None:
-                dD = torch.mul(dy_t, u_t).sum((0, 1))
-
+            B_g, C_g = _as_groups(B), _as_groups(C)
+            groups = B_g.shape[1]
             A_c = A.to(compute)
-            ddt_t = torch.empty_like(dt_t)      # dL/d(dt), (L, b, D)
-            ddu_t = torch.empty_like(dt_t)      # dL/d(dt * u)
-            dB_t = torch.empty_like(B_t)
-            dC_t = torch.empty_like(C_t)
-            dA = torch.zeros_like(A_c)
-            work = _Workspace(T, batch, channels, groups, state, compute, u.device)
-            num_chunks = math.ceil(length / T)
-            carry = None  # dL/dh at a chunk's last step from the steps after it
-            for c in reversed(range(num_chunks)):
-                t0, t1 = c * T, min(length, (c + 1) * T)
-                h0 = boundary[c - 1] if c > 0 else None
-                carry = work.backward_chunk(
-                    dt_t[t0:t1], u_t[t0:t1], A_c, B_t[t0:t1], C_t[t0:t1],
-                    dy_t[t0:t1], h0, carry, ddt_t[t0:t1], ddu_t[t0:t1],
-                    dB_t[t0:t1], dC_t[t0:t1], dA)
-            del work, carry
-
-            ddt_t.addcmul_(ddu_t, u_t)              # d(dt * u)/d(dt) = u
-            del u_t
-            du_t = ddu_t.mul_(dt_t)                 # d(dt * u)/du = dt
-            del dt_t
-            if D is not None:
-                du_t.addcmul_(dy_t, D.to(compute))
-            del dy_t
-            if ctx.delta_softplus:
-                ddt_t.mul_(torch.sigmoid_(pre_t))
-            del pre_t
-            d_bias = ddt_t.sum((0, 1)) if delta_bias is not None else None
-            du = _time_last(du_t)
-            del du_t
-            ddelta = _time_last(ddt_t)
-            del ddt_t
-            dB = _time_last(dB_t)
-            dC = _time_last(dC_t)
+            D_c = D.to(compute) if D is not None else None
+            grads = dict(
+                du=u.new_empty(u.shape, dtype=compute),
+                ddelta=u.new_empty(u.shape, dtype=compute),
+                dB=u.new_empty(B_g.shape, dtype=compute),
+                dC=u.new_empty(C_g.shape, dtype=compute),
+                dz=u.new_empty(u.shape, dtype=compute)
+                if z is not None else None,
+                dA=torch.zeros_like(A_c),
+                dD=torch.zeros_like(D_c) if D is not None else None,
+                d_bias=delta_bias.new_zeros(delta_bias.shape, dtype=compute)
+                if delta_bias is not None else None)
+            work = None
+            for r0 in range(0, batch, rows):
+                r = slice(r0, min(batch, r0 + rows))
+                if work is None or work.rows != r.stop - r.start:
+                    work = _Workspace(T, r.stop - r.start, channels, groups,
+                                      state, compute, u.device)
+                _backward_rows(
+                    work, r, dout, u, delta, A_c, B_g, C_g, D_c, z,
+                    delta_bias, ctx.delta_softplus, boundary, y_pre, compute,
+                    grads)
+            del work
+            dB, dC = grads['dB'], grads['dC']
             if ctx.bc_dims[0] == 3:
                 dB = dB.squeeze(1)
             if ctx.bc_dims[1] == 3:
                 dC = dC.squeeze(1)
 
-        grads = (du, ddelta, dA, dB, dC, dD, dz, d_bias)
+        result = (grads['du'], grads['ddelta'], grads['dA'], dB, dC,
+                  grads['dD'], grads['dz'], grads['d_bias'])
         out = tuple(g.to(dtype) if g is not None else None
-                    for g, dtype in zip(grads, ctx.dtypes))
-        return out + (None, None)
+                    for g, dtype in zip(result, ctx.dtypes))
+        return out + (None, None, None)
+
+
+def _forward_rows(work, u, delta, A, B, C, delta_bias, delta_softplus,
+                  compute, boundary):
+    """The scan ``C . h`` of one block of rows, time-major ``(L, rows, D)``.
+
+    Runs the chunks of the block in ``work`` and writes the state at each
+    chunk boundary into ``boundary`` (``(chunks - 1, rows, D, N)`` view).
+    The D skip and the gate are applied by the caller.
+    """
+    length = u.shape[-1]
+    T = work.shape[0]
+    B_t = _time_major(_as_groups(B).to(compute))   # (L, rows, G, N)
+    C_t = _time_major(_as_groups(C).to(compute))
+    u_t, _, dt_t = _inputs_time_major(u, delta, delta_bias, delta_softplus,
+                                      compute)
+    y_t = torch.empty_like(u_t)
+    num_chunks = math.ceil(length / T)
+    h = None
+    for c in range(num_chunks):
+        t0, t1 = c * T, min(length, (c + 1) * T)
+        _, hs = work.forward_chunk(dt_t[t0:t1], u_t[t0:t1], A, B_t[t0:t1], h)
+        work.contract_C(hs, C_t[t0:t1], out=y_t[t0:t1])
+        if c + 1 < num_chunks:  # the buffers are reused: copy out
+            h = boundary[c].copy_(hs[-1])
+    return y_t
+
+
+def _backward_rows(work, r, dout, u, delta, A, B, C, D, z, delta_bias,
+                   delta_softplus, boundary, y_pre, compute, grads):
+    """Gradients of the rows ``r``: written into the ``r`` slices of
+    ``grads['du' | 'ddelta' | 'dB' | 'dC' | 'dz']``, summed into
+    ``grads['dA' | 'dD' | 'd_bias']``. ``B`` and ``C`` are grouped
+    ``(batch, G, N, L)``; ``A`` and ``D`` are in the compute dtype."""
+    length = u.shape[-1]
+    T = work.shape[0]
+    B_t = _time_major(B[r].to(compute))
+    C_t = _time_major(C[r].to(compute))
+    u_t, pre_t, dt_t = _inputs_time_major(u[r], delta[r], delta_bias,
+                                          delta_softplus, compute)
+    dy_t = _time_major(dout[r].to(compute))
+    if z is not None:
+        z_t = _time_major(z[r].to(compute))
+        sig = torch.sigmoid(z_t)
+        # d silu(z)/dz = sig * (1 + z * (1 - sig))
+        dz_t = torch.mul(dy_t, _time_major(y_pre[r])).mul_(sig).mul_(
+            (1 - sig).mul_(z_t).add_(1))
+        grads['dz'][r] = _time_last(dz_t)
+        del dz_t
+        dy_t.mul_(z_t.mul_(sig))              # dL/dy before the gate
+        del z_t, sig
+    if D is not None:
+        grads['dD'].add_(torch.mul(dy_t, u_t).sum((0, 1)))
+
+    ddt_t = torch.empty_like(dt_t)      # dL/d(dt), (L, rows, D)
+    ddu_t = torch.empty_like(dt_t)      # dL/d(dt * u)
+    dB_t = torch.empty_like(B_t)
+    dC_t = torch.empty_like(C_t)
+    num_chunks = math.ceil(length / T)
+    carry = None  # dL/dh at a chunk's last step from the steps after it
+    for c in reversed(range(num_chunks)):
+        t0, t1 = c * T, min(length, (c + 1) * T)
+        h0 = boundary[c - 1, r] if c > 0 else None
+        carry = work.backward_chunk(
+            dt_t[t0:t1], u_t[t0:t1], A, B_t[t0:t1], C_t[t0:t1],
+            dy_t[t0:t1], h0, carry, ddt_t[t0:t1], ddu_t[t0:t1],
+            dB_t[t0:t1], dC_t[t0:t1], grads['dA'])
+    del carry
+
+    ddt_t.addcmul_(ddu_t, u_t)              # d(dt * u)/d(dt) = u
+    du_t = ddu_t.mul_(dt_t)                 # d(dt * u)/du = dt
+    if D is not None:
+        du_t.addcmul_(dy_t, D)
+    if delta_softplus:
+        ddt_t.mul_(torch.sigmoid_(pre_t))
+    if delta_bias is not None:
+        grads['d_bias'].add_(ddt_t.sum((0, 1)))
+    grads['du'][r] = _time_last(du_t)
+    grads['ddelta'][r] = _time_last(ddt_t)
+    grads['dB'][r] = _time_last(dB_t)
+    grads['dC'][r] = _time_last(dC_t)
 
 
 class _Workspace:
@@ -249,6 +328,7 @@ class _Workspace:
 
     def __init__(self, T, batch, channels, groups, state, dtype, device):
         self.shape = (T, batch, channels, state)
+        self.rows = batch
         self.groups, self.dg = groups, channels // groups
         self.decay = torch.empty(self.shape, dtype=dtype, device=device)
         self.states = torch.empty(self.shape, dtype=dtype, device=device)
@@ -419,7 +499,8 @@ def selective_scan_chunked(u: Tensor,
                            z: Optional[Tensor] = None,
                            delta_bias: Optional[Tensor] = None,
                            delta_softplus: bool = False,
-                           chunk_size: Optional[int] = None) -> Tensor:
+                           chunk_size: Optional[int] = None,
+                           row_block: Optional[int] = None) -> Tensor:
     """Chunked selective scan with a recomputing backward (any device).
 
     Args:
@@ -427,6 +508,9 @@ def selective_scan_chunked(u: Tensor,
             :func:`m3plugins.ops.selective_scan`.
         chunk_size (int, optional): Steps per chunk; by default
             :func:`default_chunk_size`.
+        row_block (int, optional): Rows (batch entries) per block of the
+            autograd path; by default :func:`default_row_block`. Exact for
+            any value.
 
     Returns:
         Tensor: ``(batch, D, L)`` in the dtype of ``u``.
@@ -434,14 +518,16 @@ def selective_scan_chunked(u: Tensor,
     When no gradient is needed (grad mode off, or no input requires grad)
     and ``L <= NO_GRAD_MAX_LENGTH``, a forward-only path runs instead of the
     autograd function: same result up to float rounding, written for short
-    sequences with many rows (see :func:`_scan_no_grad`; ``chunk_size`` does
-    not apply there).
+    sequences with many rows (see :func:`_scan_no_grad`; ``chunk_size`` and
+    ``row_block`` do not apply there).
     """
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
+    if row_block is not None and row_block < 1:
+        raise ValueError(f'row_block must be >= 1, got {row_block}')
     if (u.shape[-1] <= NO_GRAD_MAX_LENGTH
             and not _needs_grad(u, delta, A, B, C, D, z, delta_bias)):
         return _scan_no_grad(u, delta, A, B, C, D, z, delta_bias,
                              delta_softplus)
     return _ChunkedSelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias,
-                                       delta_softplus, chunk_size)
+                                       delta_softplus, chunk_size, row_block)

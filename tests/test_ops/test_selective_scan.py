@@ -113,6 +113,41 @@ def test_chunked_matches_float64_reference(dtype, case, opts):
         assert_close(g, g_ref, dtype, f'grad {name}')
 
 
+@pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
+@pytest.mark.parametrize('groups', [2, None])
+@pytest.mark.parametrize('opts', OPTIONS[:2])
+def test_row_blocks_match_float64_reference(dtype, groups, opts):
+    """Rows cut into blocks of 2 (the last one of 1) and chunks of 3 steps:
+    the output and all gradients, including the ones summed over blocks
+    (A, D, bias), equal the reference."""
+    flags = {k: v for k, v in opts.items() if k != 'softplus'}
+    inputs = make_inputs(5, 6, 7, 4, groups, dtype,
+                         softplus=opts['softplus'], **flags)
+    grad_out = torch.randn(5, 6, 7, dtype=torch.float64,
+                           generator=torch.Generator().manual_seed(2))
+    y, grads = run_with_grads(selective_scan_chunked, inputs, opts['softplus'],
+                              grad_out.to(dtype), chunk_size=3, row_block=2)
+    y_ref, grads_ref = reference64(inputs, opts['softplus'], grad_out)
+    assert_close(y, y_ref, dtype, 'output')
+    names = [n for n, t in zip(NAMES, inputs) if t is not None]
+    for name, g, g_ref in zip(names, grads, grads_ref):
+        assert_close(g, g_ref, dtype, f'grad {name}')
+
+
+def test_default_row_block_splits_only_many_short_rows():
+    chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
+    # SpectralMamba training: 8192 pixels, D 32, L 7, N 4 -> cache-sized blocks.
+    rows = chunked.default_row_block(8192, 32, 4, 7)
+    assert chunked.MIN_ROW_BLOCK <= rows < 8192
+    assert 7 * rows * 32 * 4 <= chunked.CHUNK_ELEMENTS
+    # M3amba (batch 8, D 768, N 16) and wide rows stay one block.
+    assert chunked.default_row_block(8, 768, 16, 8) == 8
+    assert chunked.default_row_block(2, 3072, 16, 8) == 2
+    with pytest.raises(ValueError, match='row_block'):
+        selective_scan_chunked(*make_inputs(2, 4, 3, 2, 1, torch.float32)[:5],
+                               row_block=0)
+
+
 def test_public_api_dispatches_to_chunked_on_cpu():
     inputs = make_inputs(2, 8, 9, 4, 2, torch.float64)
     y_auto = selective_scan(*inputs, delta_softplus=True)
@@ -310,7 +345,7 @@ def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
     u_v, z_v = xz.flip(-1).chunk(2, dim=1)
     B_v = B.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1).flip(-1)
     C_v = C.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1).flip(-1)
-    args = (u_v, delta.flip(-1), A, B_v, C_v, D, z_v, bias, True, None)
+    args = (u_v, delta.flip(-1), A, B_v, C_v, D, z_v, bias, True, None, None)
     y_fast = selective_scan_chunked(*args[:8], delta_softplus=True)
     y_slow = chunked._ChunkedSelectiveScan.apply(*(t.contiguous() if torch.is_tensor(t) else t for t in args))
     torch.testing.assert_close(y_fast, y_slow, rtol=1e-5, atol=1e-5)
