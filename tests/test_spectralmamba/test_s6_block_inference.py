@@ -62,3 +62,28 @@ def test_inference_pixel_chunks_are_exact_and_used_only_without_grad():
     assert sizes == [48]
     with pytest.raises(ValueError, match='inference_pixel_chunk_size'):
         PiecewiseSequentialScan(inference_pixel_chunk_size=0)
+
+
+@pytest.mark.parametrize('kernel,length', [(3, 7), (4, 7), (9, 5), (3, 1)])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_causal_depthwise_conv_equals_conv1d_with_gradients(
+        kernel, length, channels_last):
+    """The shifted multiply-add convolution both paths use equals
+    ``nn.Conv1d(padding=k-1)`` cut to L, in value and in every gradient."""
+    from m3plugins.models.layers.spectral_s6_block import \
+        causal_depthwise_conv
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(6, 6, kernel, groups=6, padding=kernel - 1)
+    x = torch.randn(5, 6, length, requires_grad=True)
+    expected = conv(x)[..., :length]
+    grads_expected = torch.autograd.grad(
+        expected.square().sum(), (x, conv.weight, conv.bias))
+    x_in = x.transpose(1, 2) if channels_last else x
+    out = causal_depthwise_conv(x_in, conv, channels_last=channels_last)
+    assert out.shape == x_in.shape
+    out = out.transpose(1, 2) if channels_last else out
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    grads = torch.autograd.grad(out.square().sum(),
+                                (x, conv.weight, conv.bias))
+    for got, want in zip(grads, grads_expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

