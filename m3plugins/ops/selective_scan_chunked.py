@@ -170,12 +170,8 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
             A_c = A.to(compute)
             D_c = D.to(compute) if D is not None else None
             groups = _as_groups(B).shape[1]
-            work = None
-            for r0 in range(0, batch, rows):
-                r = slice(r0, min(batch, r0 + rows))
-                if work is None or work.rows != r.stop - r.start:
-                    work = _Workspace(T, r.stop - r.start, channels, groups,
-                                      state, compute, u.device)
+            for r, work in _row_blocks(batch, rows, T, channels, groups,
+                                       state, compute, u.device):
                 y_t = _forward_rows(
                     work, u[r], delta[r], A_c, B[r], C[r], delta_bias,
                     delta_softplus, compute, boundary[:, r])
@@ -185,7 +181,6 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
                     y_pre[r] = _time_last(y_t)
                     y_t.mul_(F.silu(_time_major(z[r].to(compute))))
                 out[r] = _time_last(y_t)
-            del work
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, boundary,
                               y_pre)
         ctx.delta_softplus = delta_softplus
@@ -218,17 +213,12 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
                 dD=torch.zeros_like(D_c) if D is not None else None,
                 d_bias=delta_bias.new_zeros(delta_bias.shape, dtype=compute)
                 if delta_bias is not None else None)
-            work = None
-            for r0 in range(0, batch, rows):
-                r = slice(r0, min(batch, r0 + rows))
-                if work is None or work.rows != r.stop - r.start:
-                    work = _Workspace(T, r.stop - r.start, channels, groups,
-                                      state, compute, u.device)
+            for r, work in _row_blocks(batch, rows, T, channels, groups,
+                                       state, compute, u.device):
                 _backward_rows(
                     work, r, dout, u, delta, A_c, B_g, C_g, D_c, z,
                     delta_bias, ctx.delta_softplus, boundary, y_pre, compute,
                     grads)
-            del work
             dB, dC = grads['dB'], grads['dC']
             if ctx.bc_dims[0] == 3:
                 dB = dB.squeeze(1)
@@ -240,6 +230,18 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
         out = tuple(g.to(dtype) if g is not None else None
                     for g, dtype in zip(result, ctx.dtypes))
         return out + (None, None, None)
+
+
+def _row_blocks(batch, rows, chunk, channels, groups, state, dtype, device):
+    """Yield ``(row slice, workspace)`` for blocks of ``rows`` rows; the
+    workspace is reused and only rebuilt for a smaller last block."""
+    work = None
+    for r0 in range(0, batch, rows):
+        r = slice(r0, min(batch, r0 + rows))
+        if work is None or work.rows != r.stop - r.start:
+            work = _Workspace(chunk, r.stop - r.start, channels, groups,
+                              state, dtype, device)
+        yield r, work
 
 
 def _forward_rows(work, u, delta, A, B, C, delta_bias, delta_softplus,
