@@ -82,3 +82,11 @@ def _vaihingen_args(context):
 REQUIRED_ARGS['ISPRSPotsdamDataset'] = _potsdam_args
 REQUIRED_ARGS['ISPRSPotsdamDemoDataset'] = _potsdam_demo_args
 REQUIRED_ARGS['ISPRSVaihingenDataset'] = _vaihingen_args
+
+# A segmentor wraps a backbone and a head, which have no default; the
+# smallest SpectralMamba model (the backbone must take output_mask).
+REQUIRED_ARGS['SparseLabelEncoderDecoder'] = dict(
+    backbone=dict(type='SpectralMamba', modality_channels=[('hsi', 12)],
+                  embed_dims=8, num_pieces=3, depth=1),
+    decode_head=dict(type='FCNHead', in_channels=8, channels=8, num_convs=0,
+                     kernel_size=1, concat_input=False, num_classes=3))

@@ -13,7 +13,9 @@ data_preprocessor = dict(
     size_divisor=1)  # windows of one protocol share a size: no padding
 embed_dims = 32
 model = dict(
-    type='EncoderDecoder',
+    # MMSeg's EncoderDecoder, except that in training the backbone scans
+    # only the pixels the sparse labels read (same losses and gradients).
+    type='SparseLabelEncoderDecoder',
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='SpectralMamba',

@@ -106,6 +106,8 @@ class SpectralMamba(BaseModule):
 
     Shapes:
         - input: (B, in_channels, H, W), any H and W
+        - output_mask (optional): (B, H, W) bool, the outputs needed (see
+          :meth:`forward`)
         - output: tuple with one (B, embed_dims, H, W) map
     """
 
@@ -207,9 +209,28 @@ class SpectralMamba(BaseModule):
         aux = torch.cat([parts[n] for n in self.auxiliary_modalities], dim=1)
         return parts[self.spectral_modality], aux
 
-    def forward(self, x: Tensor) -> Tuple[Tensor]:
-        """(B, in_channels, H, W) -> ((B, embed_dims, H, W),)."""
+    def forward(self,
+                x: Tensor,
+                output_mask: Optional[Tensor] = None) -> Tuple[Tensor]:
+        """(B, in_channels, H, W) -> ((B, embed_dims, H, W),).
+
+        Args:
+            x: (B, in_channels, H, W) stacked modalities.
+            output_mask: Optional (B, H, W) bool: the output pixels whose
+                features are needed. The piece scan (most of the cost) then
+                runs only on the pixels those outputs depend on (the mask
+                dilated by the spatial kernel); the features at masked
+                pixels equal the full forward's, the others are not
+                meaningful. :class:`SparseLabelEncoderDecoder` passes the
+                labeled pixels in training.
+        """
         spectrum, aux = self._split(x)
+        if output_mask is not None and output_mask.shape != (
+                x.shape[0], ) + tuple(x.shape[-2:]):
+            raise ValueError(
+                f'output_mask must be (B, H, W) = '
+                f'{(x.shape[0], ) + tuple(x.shape[-2:])}, got '
+                f'{tuple(output_mask.shape)}')
         halo = self.receptive_field // 2
         trim = self.spatial_kernel_size // 2
         if halo:
@@ -221,9 +242,27 @@ class SpectralMamba(BaseModule):
             if halo:
                 aux = F.pad(aux, (halo - trim, ) * 4)
             extra = self.auxiliary_embedding(aux)
-        feats = self.pss(merged, extra)
+        scan_mask = None
+        if output_mask is not None:
+            scan_mask = self._scan_mask(output_mask)
+        feats = self.pss(merged, extra, pixel_mask=scan_mask)
         if self.spatial_mixing is not None:
             feats = feats[..., trim:-trim, trim:-trim] + \
                 self.spatial_mixing(feats)
         feats = self.norm(feats.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         return (feats.contiguous(), )
+
+    def _scan_mask(self, output_mask: Tensor) -> Tensor:
+        """Pixels of the scan grid that the ``output_mask`` pixels depend on.
+
+        The scan grid is the output grid plus ``trim`` pixels per side
+        (patchwise) or the output grid itself (pixelwise); an output pixel
+        reads the scan pixels of its ``spatial_kernel_size`` square.
+        """
+        trim = self.spatial_kernel_size // 2
+        if not trim:
+            return output_mask.bool()
+        mask = F.pad(output_mask[:, None].float(), (trim, ) * 4)
+        mask = F.max_pool2d(mask, self.spatial_kernel_size, stride=1,
+                            padding=trim)
+        return mask[:, 0] > 0

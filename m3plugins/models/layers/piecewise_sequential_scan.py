@@ -112,15 +112,36 @@ class PiecewiseSequentialScan(BaseModule):
 
     def forward(self,
                 spectrum: Tensor,
-                extra_token: Optional[Tensor] = None) -> Tensor:
-        """(B, C, H, W) [+ (B, d, H, W)] -> (B, d, H, W)."""
+                extra_token: Optional[Tensor] = None,
+                pixel_mask: Optional[Tensor] = None) -> Tensor:
+        """(B, C, H, W) [+ (B, d, H, W)] -> (B, d, H, W).
+
+        Args:
+            spectrum: (B, C, H, W) merged spectrum.
+            extra_token: Optional (B, d, H, W) auxiliary token per pixel.
+            pixel_mask: Optional (B, H, W) bool: scan only these pixels; the
+                others get zero features (pixels are independent, so the
+                selected ones are exactly what a full scan gives them).
+                Training with sparse labels uses it to skip pixels no loss
+                term depends on.
+        """
         batch, channels, height, width = spectrum.shape
         spectra = spectrum.permute(0, 2, 3, 1).reshape(-1, channels)
         extra = None
         if extra_token is not None:
             extra = extra_token.permute(0, 2, 3, 1).reshape(
                 -1, extra_token.shape[1])
-        chunk = self.pixel_chunk_size or spectra.shape[0]
+        index = None
+        if pixel_mask is not None:
+            if pixel_mask.shape != (batch, height, width):
+                raise ValueError(
+                    f'pixel_mask must be {(batch, height, width)}, got '
+                    f'{tuple(pixel_mask.shape)}')
+            index = pixel_mask.reshape(-1).nonzero().squeeze(1)
+            spectra = spectra.index_select(0, index)
+            if extra is not None:
+                extra = extra.index_select(0, index)
+        chunk = self.pixel_chunk_size or max(spectra.shape[0], 1)
         if self.inference_pixel_chunk_size is not None and not (
                 torch.is_grad_enabled() and
             (spectrum.requires_grad or
@@ -132,5 +153,10 @@ class PiecewiseSequentialScan(BaseModule):
                 None if extra is None else extra[start:start + chunk])
             for start in range(0, spectra.shape[0], chunk)
         ]
+        if not feats:  # an empty mask: nothing to scan
+            feats = [spectra.new_zeros((0, self.embed_dims))]
         feats = torch.cat(feats) if len(feats) > 1 else feats[0]
+        if index is not None:
+            feats = feats.new_zeros(batch * height * width,
+                                    feats.shape[1]).index_copy(0, index, feats)
         return feats.view(batch, height, width, -1).permute(0, 3, 1, 2)
