@@ -110,6 +110,17 @@ def test_gssm_gates_every_band_with_an_input_dependent_mask():
     assert ((mask > 0) & (mask < 1)).all()
     assert not torch.allclose(mask, gssm.mask(x * 2))
     torch.testing.assert_close(gssm(x), x * mask)
+    # The in-place inference path (no autograd) gives the same gate, and
+    # leaves its input alone, also unpadded.
+    x_before = x.clone()
+    with torch.no_grad():
+        torch.testing.assert_close(gssm(x), x * mask)
+        unpadded = GatedSpectralSpatialMerging(10, kernel_size=3,
+                                               same_padding=False)
+        expected = x[..., 1:-1, 1:-1] * torch.sigmoid(unpadded.expand(
+            unpadded.act(unpadded.squeeze(unpadded.spatial(x)))))
+        torch.testing.assert_close(unpadded(x), expected)
+    assert torch.equal(x, x_before)
 
 
 def test_multimodal_token_and_band_fusion():

@@ -95,8 +95,16 @@ class GatedSpectralSpatialMerging(BaseModule):
             raise ValueError(
                 f'Expected (B, {self.in_channels}, H, W), got '
                 f'{tuple(x.shape)}')
-        mask = self.mask(x)
         if not self.same_padding and self.kernel_size > 1:
             trim = self.kernel_size // 2
-            x = x[..., trim:-trim, trim:-trim]
-        return x * mask
+            centre = x[..., trim:-trim, trim:-trim]
+        else:
+            centre = x
+        if torch.is_grad_enabled() and (
+                x.requires_grad
+                or any(p.requires_grad for p in self.parameters())):
+            return centre * self.mask(x)
+        # Inference: gate in place in the expand output; no two more
+        # (B, C, H, W) temporaries (a whole scene's spectrum is large).
+        gate = self.expand(self.act(self.squeeze(self.spatial(x))))
+        return gate.sigmoid_().mul_(centre)
