@@ -118,6 +118,23 @@ def stack_modalities(arrays: Mapping[str, np.ndarray],
         [a.astype(np.float32, copy=False) for a in shaped.values()], axis=-1)
 
 
+def all_finite(tensor: Tensor) -> bool:
+    """Whether every value of ``tensor`` is finite, without a full-size
+    temporary in the common case.
+
+    A NaN or Inf makes the sum NaN or Inf, so a finite sum proves every
+    value finite (one pass, no temporary; ``torch.isfinite(x).all()`` needs
+    about 1.7x the tensor's size in temporaries, 650 MB for a
+    Houston2013-sized cube). Only a non-finite sum (a bad value, or huge
+    finite values overflowing) falls back to the elementwise check.
+    """
+    if not (tensor.is_floating_point() or tensor.is_complex()):
+        return True
+    if bool(torch.isfinite(tensor.sum())):
+        return True
+    return bool(torch.isfinite(tensor).all())
+
+
 def split_modalities(inputs: Tensor,
                      modality_channels: Union[ModalityLayout, Sequence[int]],
                      check_finite: bool = True) -> Dict[str, Tensor]:
@@ -155,7 +172,7 @@ def split_modalities(inputs: Tensor,
     split = OrderedDict(zip(modality_channels.keys(), parts))
     if check_finite:
         for name, part in split.items():
-            if not torch.isfinite(part).all():
+            if not all_finite(part):
                 raise ModalityError(
                     f'Modality {name!r} contains NaN or Inf values.')
     return split
