@@ -203,3 +203,29 @@ def test_default_model_is_tiny():
     print('SpectralMamba parameters:', counts)
     assert all(10_000 <= n < 100_000 for n in counts.values()), counts
     assert counts['patchwise', 'botswana'] > counts['pixelwise', 'botswana']
+
+
+@pytest.mark.parametrize('variant', ['patchwise', 'pixelwise'])
+def test_inference_gssm_strips_equal_one_padded_pass(monkeypatch, variant):
+    """Without autograd the GSSM runs in row strips, each zero-padded on its
+    own (8 rows here, so the first, middle and last strips all occur): the
+    merged spectrum and the features equal the one-pass autograd path."""
+    torch.manual_seed(0)
+    model = _small(in_channels=None, modality_channels=dict(hsi=12, lidar=1),
+                   variant=variant)
+    x = torch.rand(2, 13, 29, 6)
+    spectrum = x[:, :12]
+    monkeypatch.setattr(type(model), 'INFERENCE_GSSM_PIXELS', 1)
+    one_pass = model._merged_spectrum(spectrum)       # parameters need grad
+    features = model(x)[0]
+    with torch.no_grad():
+        strips = model._merged_spectrum(spectrum)
+        features_strips = model(x)[0]
+    halo = model.receptive_field // 2
+    assert strips.shape == one_pass.shape == (2, 12, 29 + 2 * (halo - (
+        model.spatial_kernel_size // 2)), 6 + 2 * (halo - (
+            model.spatial_kernel_size // 2)))
+    torch.testing.assert_close(strips, one_pass.detach(), rtol=1e-6,
+                               atol=1e-6)
+    torch.testing.assert_close(features_strips, features.detach(),
+                               rtol=1e-5, atol=1e-5)

