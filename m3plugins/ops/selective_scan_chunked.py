@@ -70,6 +70,15 @@ def default_chunk_size(batch: int, channels: int, state: int, length: int) -> in
     return max(1, min(length, max(MIN_CHUNK, CHUNK_ELEMENTS // per_step)))
 
 
+def blocks_for_cache(device: torch.device) -> bool:
+    """Whether rows are cut into cache-sized blocks on ``device``.
+
+    Only on CPUs: a GPU wants few, large kernels, so there every row is
+    processed at once (one block).
+    """
+    return torch.device(device).type == 'cpu'
+
+
 def default_row_block(batch: int, channels: int, state: int, chunk: int) -> int:
     """Rows per block of the autograd path for chunk length ``chunk``.
 
@@ -160,7 +169,9 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
             batch, channels, length = u.shape
             state = A.shape[1]
             T = chunk_size or default_chunk_size(batch, channels, state, length)
-            rows = row_block or default_row_block(batch, channels, state, T)
+            rows = row_block or (
+                default_row_block(batch, channels, state, T)
+                if blocks_for_cache(u.device) else batch)
             num_chunks = math.ceil(length / T)
             boundary = u.new_empty(
                 (max(num_chunks - 1, 0), batch, channels, state), dtype=compute)
@@ -447,8 +458,9 @@ def _scan_no_grad(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
         bias = delta_bias.to(compute) if delta_bias is not None else None
         D_c = D.to(compute) if D is not None else None
         y = u_cl.new_empty((batch, length, channels))
-        step = block_size or max(
+        step = block_size or (max(
             1, INFERENCE_BLOCK_ELEMENTS // (channels * max(state, length)))
+            if blocks_for_cache(u.device) else batch)
         step = min(step, batch)
         decay_buf = u_cl.new_empty(channels * state * step)
         h_buf = u_cl.new_empty(channels * state * step)

@@ -143,6 +143,10 @@ def test_default_row_block_splits_only_many_short_rows():
     # M3amba (batch 8, D 768, N 16) and wide rows stay one block.
     assert chunked.default_row_block(8, 768, 16, 8) == 8
     assert chunked.default_row_block(2, 3072, 16, 8) == 2
+    # Cache blocking is a CPU matter: on a GPU every row is one block.
+    assert chunked.blocks_for_cache(torch.device('cpu'))
+    assert not chunked.blocks_for_cache(torch.device('cuda', 0))
+    assert not chunked.blocks_for_cache('cuda')
     with pytest.raises(ValueError, match='row_block'):
         selective_scan_chunked(*make_inputs(2, 4, 3, 2, 1, torch.float32)[:5],
                                row_block=0)

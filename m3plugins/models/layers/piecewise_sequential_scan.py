@@ -10,6 +10,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmseg.registry import MODELS
+from m3plugins.ops.selective_scan_chunked import blocks_for_cache
 from .spectral_piece_embedding import SpectralPieceEmbedding
 from .spectral_s6_block import SpectralS6Block
 
@@ -45,7 +46,7 @@ class PiecewiseSequentialScan(BaseModule):
         pixel_chunk_size (int, optional): Pixels per scan call; None scans
             all at once. Default: 8192.
         inference_pixel_chunk_size (int, optional): Pixels per scan call
-            when no gradient is needed (inference), if smaller than
+            on a CPU when no gradient is needed (inference), if smaller than
             ``pixel_chunk_size``; None uses ``pixel_chunk_size``. Exact like
             any chunking. Default: 512 (all per-chunk tensors, about 0.5 MB
             each, stay in cache: whole-scene inference ran about 17% faster
@@ -127,10 +128,11 @@ class PiecewiseSequentialScan(BaseModule):
         """
         batch, channels, height, width = spectrum.shape
         chunk = self.pixel_chunk_size or max(height * width, 1)
-        if self.inference_pixel_chunk_size is not None and not (
-                torch.is_grad_enabled() and
-            (spectrum.requires_grad or
-             any(p.requires_grad for p in self.parameters()))):
+        if self.inference_pixel_chunk_size is not None and \
+                blocks_for_cache(spectrum.device) and not (
+                    torch.is_grad_enabled() and
+                    (spectrum.requires_grad or
+                     any(p.requires_grad for p in self.parameters()))):
             chunk = min(chunk, self.inference_pixel_chunk_size)
         if pixel_mask is not None:
             return self._scan_masked(spectrum, extra_token, pixel_mask, chunk)
