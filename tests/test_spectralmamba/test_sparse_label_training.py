@@ -5,6 +5,8 @@ masked pixels, and ``SparseLabelEncoderDecoder`` (which passes the labeled
 pixels as that mask) gives ``EncoderDecoder``'s losses and gradients for the
 same weights, while scanning a fraction of the pixels.
 """
+import copy
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -99,7 +101,7 @@ def test_sparse_label_segmentor_equals_encoder_decoder(repo_root, variant):
     assert cfg.type == 'SparseLabelEncoderDecoder'
     torch.manual_seed(0)
     sparse_model = MODELS.build(cfg)
-    dense_cfg = cfg.copy()
+    dense_cfg = copy.deepcopy(cfg)
     dense_cfg.type = 'EncoderDecoder'
     dense_model = MODELS.build(dense_cfg)
     dense_model.load_state_dict(sparse_model.state_dict())
@@ -155,7 +157,7 @@ def test_unlabeled_batch_and_foreign_label_sizes_run_the_full_backbone(
 def test_construction_checks(repo_root):
     init_default_scope('mmseg')
     cfg = _model_cfg(repo_root)
-    wide_head = cfg.copy()
+    wide_head = copy.deepcopy(cfg)
     wide_head.decode_head.num_convs = 1
     wide_head.decode_head.kernel_size = 3
     with pytest.raises(ValueError, match='feature_margin'):
@@ -166,7 +168,13 @@ def test_construction_checks(repo_root):
     mask = model.labeled_output_mask(inputs, samples)
     labeled = torch.stack([s.gt_sem_seg.data[0] != 255 for s in samples])
     assert mask[labeled].all() and int(mask.sum()) > int(labeled.sum())
-    no_mask_backbone = cfg.copy()
+    other_ignore = copy.deepcopy(cfg)
+    other_ignore.auxiliary_head = dict(
+        cfg.decode_head, ignore_index=0, loss_decode=dict(
+            type='CrossEntropyLoss', loss_weight=0.4))
+    with pytest.raises(ValueError, match='ignore_index'):
+        MODELS.build(other_ignore)
+    no_mask_backbone = copy.deepcopy(cfg)
     no_mask_backbone.backbone = dict(
         type='mmseg.ResNetV1c', depth=18, in_channels=19)
     with pytest.raises(TypeError, match='output_mask'):

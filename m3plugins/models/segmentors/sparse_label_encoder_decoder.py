@@ -67,8 +67,9 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
 
     Raises:
         TypeError: If the backbone's ``forward`` has no ``output_mask``.
-        ValueError: With a neck, a negative margin, or an ``FCNHead``
-            reaching beyond ``feature_margin``.
+        ValueError: With a neck, a negative margin, an ``FCNHead``
+            reaching beyond ``feature_margin``, or an auxiliary head with
+            another ``ignore_index``.
     """
 
     def __init__(self, *args, feature_margin: int = 0, **kwargs):
@@ -92,6 +93,14 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
             heads += list(aux) if isinstance(aux, torch.nn.ModuleList) \
                 else [aux]
         for head in heads:
+            if getattr(head, 'ignore_index', None) != \
+                    self.decode_head.ignore_index:
+                raise ValueError(
+                    f'{type(self).__name__} takes the labeled pixels from '
+                    'the decode head\'s ignore_index '
+                    f'({self.decode_head.ignore_index}); the auxiliary '
+                    f'{type(head).__name__} ignores '
+                    f'{getattr(head, "ignore_index", None)}.')
             if isinstance(head, FCNHead) and \
                     fcn_head_margin(head) > feature_margin:
                 raise ValueError(
