@@ -37,6 +37,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from m3plugins.utils.grad_mode import needs_grad
+
 #: Target number of elements of one ``(T, batch, D, N)`` chunk buffer (1 MiB
 #: in fp32: the working set of a chunk stays in the CPU caches).
 CHUNK_ELEMENTS = 1 << 18
@@ -499,11 +501,6 @@ def _scan_no_grad(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
     return out
 
 
-def _needs_grad(*tensors) -> bool:
-    return torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in tensors)
-
-
 def selective_scan_chunked(u: Tensor,
                            delta: Tensor,
                            A: Tensor,
@@ -540,7 +537,7 @@ def selective_scan_chunked(u: Tensor,
     if row_block is not None and row_block < 1:
         raise ValueError(f'row_block must be >= 1, got {row_block}')
     if (u.shape[-1] <= NO_GRAD_MAX_LENGTH
-            and not _needs_grad(u, delta, A, B, C, D, z, delta_bias)):
+            and not needs_grad(u, delta, A, B, C, D, z, delta_bias)):
         return _scan_no_grad(u, delta, A, B, C, D, z, delta_bias,
                              delta_softplus)
     return _ChunkedSelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias,

@@ -17,6 +17,7 @@ from m3plugins.models.layers.gated_spectral_spatial_merging import \
     GatedSpectralSpatialMerging
 from m3plugins.models.layers.piecewise_sequential_scan import \
     PiecewiseSequentialScan
+from m3plugins.utils.grad_mode import needs_grad
 from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
                                         ordered_modality_channels,
                                         split_modalities)
@@ -264,9 +265,7 @@ class SpectralMamba(BaseModule):
         +0.65 GB instead of +1.24 GB, ``tools/benchmark_hsi.py``).
         """
         halo = self.receptive_field // 2
-        if torch.is_grad_enabled() and (
-                spectrum.requires_grad
-                or any(p.requires_grad for p in self.gssm.parameters())):
+        if needs_grad(spectrum, module=self.gssm):
             return self.gssm(F.pad(spectrum, (halo, ) * 4) if halo else
                              spectrum)
         height, width = spectrum.shape[-2:]

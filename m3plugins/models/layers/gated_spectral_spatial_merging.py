@@ -10,6 +10,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmseg.registry import MODELS
+from m3plugins.utils.grad_mode import needs_grad
 
 
 @MODELS.register_module()
@@ -100,9 +101,7 @@ class GatedSpectralSpatialMerging(BaseModule):
             centre = x[..., trim:-trim, trim:-trim]
         else:
             centre = x
-        if torch.is_grad_enabled() and (
-                x.requires_grad
-                or any(p.requires_grad for p in self.parameters())):
+        if needs_grad(x, module=self):
             return centre * self.mask(x)
         # Inference: gate in place in the expand output; no two more
         # (B, C, H, W) temporaries (a whole scene's spectrum is large).

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 from m3plugins.ops.selective_scan_chunked import blocks_for_cache
+from m3plugins.utils.grad_mode import needs_grad
 from .spectral_piece_embedding import SpectralPieceEmbedding
 from .spectral_s6_block import SpectralS6Block
 
@@ -129,10 +130,8 @@ class PiecewiseSequentialScan(BaseModule):
         batch, channels, height, width = spectrum.shape
         chunk = self.pixel_chunk_size or max(height * width, 1)
         if self.inference_pixel_chunk_size is not None and \
-                blocks_for_cache(spectrum.device) and not (
-                    torch.is_grad_enabled() and
-                    (spectrum.requires_grad or
-                     any(p.requires_grad for p in self.parameters()))):
+                blocks_for_cache(spectrum.device) and \
+                not needs_grad(spectrum, module=self):
             chunk = min(chunk, self.inference_pixel_chunk_size)
         if pixel_mask is not None:
             return self._scan_masked(spectrum, extra_token, pixel_mask, chunk)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 from m3plugins.ops import SCAN_BACKENDS, selective_scan
+from m3plugins.utils.grad_mode import needs_grad
 
 
 def causal_depthwise_conv(x: Tensor, conv: nn.Conv1d,
@@ -215,7 +216,7 @@ class SpectralS6Block(BaseModule):
         if tokens.dim() != 3 or tokens.shape[-1] != self.embed_dims:
             raise ValueError(f'Expected (N, L, {self.embed_dims}), got '
                              f'{tuple(tokens.shape)}')
-        if not self._needs_grad(tokens):
+        if not needs_grad(tokens, module=self):
             return self._forward_inference(tokens)
         x, z = self.in_proj(self.norm(tokens)).transpose(1, 2).chunk(2, dim=1)
         y = self.forward_scan(x, z, self.scan_backend)
@@ -224,11 +225,6 @@ class SpectralS6Block(BaseModule):
                 x.flip(-1), z.flip(-1), self.scan_backend)
             y = (y + y_back.flip(-1)) / 2
         return tokens + self.out_proj(y.transpose(1, 2))
-
-    def _needs_grad(self, tokens: Tensor) -> bool:
-        return torch.is_grad_enabled() and (
-            tokens.requires_grad
-            or any(p.requires_grad for p in self.parameters()))
 
     def _forward_inference(self, tokens: Tensor) -> Tensor:
         """:meth:`forward` without autograd, channels-last throughout."""
