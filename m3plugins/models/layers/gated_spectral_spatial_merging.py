@@ -85,10 +85,13 @@ class GatedSpectralSpatialMerging(BaseModule):
         self.act = nn.GELU()
         self.expand = nn.Conv2d(hidden, in_channels, 1)
 
+    def gate_logits(self, x: Tensor) -> Tensor:
+        """The gate before its sigmoid, (B, C, H', W')."""
+        return self.expand(self.act(self.squeeze(self.spatial(x))))
+
     def mask(self, x: Tensor) -> Tensor:
-        """The gate, (B, C, H, W) in (0, 1)."""
-        return torch.sigmoid(self.expand(self.act(self.squeeze(
-            self.spatial(x)))))
+        """The gate, (B, C, H', W') in (0, 1)."""
+        return torch.sigmoid(self.gate_logits(x))
 
     def forward(self, x: Tensor) -> Tensor:
         """Gate the spectrum: (B, C, H, W) -> (B, C, H', W')."""
@@ -105,5 +108,4 @@ class GatedSpectralSpatialMerging(BaseModule):
             return centre * self.mask(x)
         # Inference: gate in place in the expand output; no two more
         # (B, C, H, W) temporaries (a whole scene's spectrum is large).
-        gate = self.expand(self.act(self.squeeze(self.spatial(x))))
-        return gate.sigmoid_().mul_(centre)
+        return self.gate_logits(x).sigmoid_().mul_(centre)
