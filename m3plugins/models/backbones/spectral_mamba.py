@@ -21,6 +21,7 @@ from m3plugins.utils.grad_mode import needs_grad
 from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
                                         ordered_modality_channels,
                                         split_modalities)
+from m3plugins.utils.pixel_masks import dilate_pixel_mask
 
 #: The two variants of the paper.
 SPECTRAL_MAMBA_VARIANTS = ('patchwise', 'pixelwise')
@@ -293,9 +294,4 @@ class SpectralMamba(BaseModule):
         reads the scan pixels of its ``spatial_kernel_size`` square.
         """
         trim = self.spatial_kernel_size // 2
-        if not trim:
-            return output_mask.bool()
-        mask = F.pad(output_mask[:, None].float(), (trim, ) * 4)
-        mask = F.max_pool2d(mask, self.spatial_kernel_size, stride=1,
-                            padding=trim)
-        return mask[:, 0] > 0
+        return dilate_pixel_mask(output_mask, trim, pad=trim)

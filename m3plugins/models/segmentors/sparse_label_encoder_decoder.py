@@ -12,12 +12,13 @@ import inspect
 from typing import List, Optional
 
 import torch
-import torch.nn.functional as F
 from mmseg.models.decode_heads import FCNHead
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 from torch import Tensor
+
+from m3plugins.utils.pixel_masks import dilate_pixel_mask
 
 
 def fcn_head_margin(head: FCNHead) -> int:
@@ -127,12 +128,7 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
         mask = torch.stack(labels) != self.decode_head.ignore_index
         if not bool(mask.any()):
             return None
-        if self.feature_margin:
-            side = 2 * self.feature_margin + 1
-            mask = F.max_pool2d(
-                mask[:, None].float(), side, stride=1,
-                padding=self.feature_margin)[:, 0] > 0
-        return mask
+        return dilate_pixel_mask(mask, self.feature_margin)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Losses of a batch, the backbone computing only what they read."""
