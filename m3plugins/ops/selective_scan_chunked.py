@@ -186,10 +186,8 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
             for r, work in _row_blocks(batch, rows, T, channels, groups,
                                        state, compute, u.device):
                 y_t = _forward_rows(
-                    work, u[r], delta[r], A_c, B[r], C[r], delta_bias,
+                    work, u[r], delta[r], A_c, B[r], C[r], D_c, delta_bias,
                     delta_softplus, compute, boundary[:, r])
-                if D_c is not None:
-                    y_t.addcmul_(_time_major(u[r].to(compute)), D_c)
                 if z is not None:
                     y_pre[r] = _time_last(y_t)
                     y_t.mul_(F.silu(_time_major(z[r].to(compute))))
@@ -257,13 +255,13 @@ def _row_blocks(batch, rows, chunk, channels, groups, state, dtype, device):
         yield r, work
 
 
-def _forward_rows(work, u, delta, A, B, C, delta_bias, delta_softplus,
+def _forward_rows(work, u, delta, A, B, C, D, delta_bias, delta_softplus,
                   compute, boundary):
-    """The scan ``C . h`` of one block of rows, time-major ``(L, rows, D)``.
+    """``C . h + D * u`` of one block of rows, time-major ``(L, rows, D)``.
 
     Runs the chunks of the block in ``work`` and writes the state at each
     chunk boundary into ``boundary`` (``(chunks - 1, rows, D, N)`` view).
-    The D skip and the gate are applied by the caller.
+    ``D`` (compute dtype) may be None; the gate is applied by the caller.
     """
     length = u.shape[-1]
     T = work.shape[0]
@@ -280,6 +278,8 @@ def _forward_rows(work, u, delta, A, B, C, delta_bias, delta_softplus,
         work.contract_C(hs, C_t[t0:t1], out=y_t[t0:t1])
         if c + 1 < num_chunks:  # the buffers are reused: copy out
             h = boundary[c].copy_(hs[-1])
+    if D is not None:
+        y_t.addcmul_(u_t, D)
     return y_t
 
 
