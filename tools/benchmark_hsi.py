@@ -126,21 +126,24 @@ def _metas(height, width, count=1):
     return [SegDataSample(metainfo=meta).metainfo for _ in range(count)]
 
 
-def _count_scanned_pixels(model) -> list:
+def _count_scanned_pixels(model) -> dict:
     """Count the pixel sequences the model's piece scan processes.
 
-    Returns a one-element list that a forward pre-hook on the backbone's
-    PSS module increments by ``B * H * W`` of every call: the work of a
-    forward, independent of timing noise.
+    Returns counters that a forward pre-hook on the backbone's PSS module
+    increments on every call: ``'scanned'`` by the pixels it scans (those of
+    its ``pixel_mask`` if given, else all ``B * H * W``), ``'grid'`` by all
+    ``B * H * W``. The work of a forward, independent of timing noise.
     """
-    counter = [0]
+    counter = dict(scanned=0, grid=0)
 
-    def hook(module, inputs):
-        spectrum = inputs[0]
-        counter[0] += spectrum.shape[0] * spectrum.shape[2] * \
-            spectrum.shape[3]
+    def hook(module, args, kwargs):
+        spectrum = args[0]
+        grid = spectrum.shape[0] * spectrum.shape[2] * spectrum.shape[3]
+        mask = kwargs.get('pixel_mask')
+        counter['scanned'] += grid if mask is None else int(mask.sum())
+        counter['grid'] += grid
 
-    model.backbone.pss.register_forward_pre_hook(hook)
+    model.backbone.pss.register_forward_pre_hook(hook, with_kwargs=True)
     return counter
 
 
@@ -169,7 +172,7 @@ def run_whole(args, queue):
     else:
         peak = _peak_rss_mb() - before
     queue.put(dict(seconds=statistics.median(times), peak_mb=peak,
-                   scanned=scanned[0] // args.repeats,
+                   scanned=scanned['scanned'] // args.repeats,
                    pred=pred[rows, cols].cpu().numpy()))
 
 
@@ -190,7 +193,7 @@ def run_patches(args, queue):
     for batch in sorted({1, args.patch_batch}):
         metas = _metas(args.patch_size, args.patch_size, batch)
         preds, rates = [], []
-        scanned[0] = 0
+        scanned['scanned'] = 0
         if args.device.startswith('cuda'):
             torch.cuda.reset_peak_memory_stats()
         before = _rss_mb()
@@ -213,7 +216,7 @@ def run_patches(args, queue):
             peak = _peak_rss_mb() - before
         results[batch] = dict(
             seconds_per_pixel=statistics.median(rates),
-            scanned_per_pixel=scanned[0] / sample.numel(),
+            scanned_per_pixel=scanned['scanned'] / sample.numel(),
             peak_mb=peak,
             pred=torch.cat(preds).cpu().numpy())
     queue.put(results)
@@ -247,16 +250,7 @@ def run_training(args, queue):
     from mmseg.structures import SegDataSample
     cfg, model, scene, rows, cols = _build(args)
     model.train()
-    scanned, total = [0], [0]
-
-    def count(module, pss_args, kwargs):
-        mask = kwargs.get('pixel_mask')
-        spectrum = pss_args[0]
-        grid = spectrum.shape[0] * spectrum.shape[2] * spectrum.shape[3]
-        scanned[0] += grid if mask is None else int(mask.sum())
-        total[0] += grid
-
-    model.backbone.pss.register_forward_pre_hook(count, with_kwargs=True)
+    scanned = _count_scanned_pixels(model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     loader = cfg.train_dataloader
     batch = loader.batch_size
@@ -296,7 +290,8 @@ def run_training(args, queue):
             rates.append(1.0 / (time.perf_counter() - tic))
     queue.put(dict(iters_per_s=statistics.median(rates), batch=batch,
                    size=size, protocol=protocol, segmentor=cfg.model.type,
-                   scanned_fraction=scanned[0] / max(total[0], 1)))
+                   scanned_fraction=scanned['scanned'] /
+                   max(scanned['grid'], 1)))
 
 
 def _in_subprocess(target, args):
