@@ -65,11 +65,13 @@ model = dict(
         loss_decode=dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
             avg_non_ignore=True)),
+    # One hard-pixel auxiliary head per stream, on the stage-1 taps:
+    # in_index 4 is the optical stream's, 8 the DSM stream's.
     auxiliary_head=[
         dict(
             type='FCNHead',
             in_channels=256,
-            in_index=4,  # stage-1 optical
+            in_index=in_index,
             channels=256,
             num_convs=1,
             concat_input=False,
@@ -79,21 +81,8 @@ model = dict(
             align_corners=False,
             loss_decode=dict(
                 type='CrossEntropyLoss', use_sigmoid=False,
-                loss_weight=0.01, avg_non_ignore=True)),
-        dict(
-            type='FCNHead',
-            in_channels=256,
-            in_index=8,  # stage-1 DSM
-            channels=256,
-            num_convs=1,
-            concat_input=False,
-            dropout_ratio=0.1,
-            num_classes=num_classes,
-            norm_cfg=norm_cfg,
-            align_corners=False,
-            loss_decode=dict(
-                type='CrossEntropyLoss', use_sigmoid=False,
-                loss_weight=0.01, avg_non_ignore=True)),
+                loss_weight=0.01, avg_non_ignore=True))
+        for in_index in (4, 8)
     ],
     train_cfg=dict(),
     test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(32, 32)))
