@@ -3,18 +3,22 @@
 Applied once, on ``import m3plugins``, before anything imports ``mmseg``.
 """
 from .checkpoint import allow_mmengine_checkpoints, history_buffer_getattr
+from .cross_entropy_class_weight import \
+    install_class_weighted_cross_entropy_fix
 from .mmcv_ops import (MissingCompiledOpError, install_mmcv_ops_fallback,
                        mmcv_has_compiled_ops)
 
 __all__ = [
     'apply_compat_patches', 'allow_mmengine_checkpoints',
     'history_buffer_getattr', 'install_mmcv_ops_fallback',
-    'mmcv_has_compiled_ops', 'MissingCompiledOpError'
+    'mmcv_has_compiled_ops', 'MissingCompiledOpError',
+    'install_class_weighted_cross_entropy_fix'
 ]
 
 
 def apply_compat_patches() -> None:
-    """Install the mmcv-lite ``mmcv.ops`` stand-in and the checkpoint allowlist.
+    """Install the mmcv-lite ``mmcv.ops`` stand-in, the checkpoint allowlist
+    and, where the host needs it, the class-weighted cross entropy fix.
 
     Raises:
         ImportError: If no ``mmcv`` is installed at all, naming both ways to
@@ -30,3 +34,4 @@ def apply_compat_patches() -> None:
         ) from err
     install_mmcv_ops_fallback()
     allow_mmengine_checkpoints()
+    install_class_weighted_cross_entropy_fix()
