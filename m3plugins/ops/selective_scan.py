@@ -7,11 +7,19 @@
 Backends (:data:`SCAN_BACKENDS`):
 
 ``'auto'``
-    mamba-ssm's CUDA kernel when ``mamba_ssm`` imports and the tensors are on
-    CUDA; the package's own ``'torch'`` implementation otherwise.
+    On CUDA tensors: mamba-ssm's CUDA kernel when ``mamba_ssm`` imports, else
+    the package's Triton kernels when ``triton`` imports. Otherwise (CPU, or
+    neither imports) the package's own ``'torch'`` implementation.
 ``'mamba_ssm'``
     mamba-ssm's kernel; raises :class:`ScanBackendUnavailable` when it cannot
     be used.
+``'triton'``
+    the package's Triton kernels (:mod:`m3plugins.ops.selective_scan_triton`):
+    a forward that keeps only the states at tile boundaries and a backward
+    that recomputes the rest. CUDA tensors only, or CPU tensors under Triton's
+    interpreter (``TRITON_INTERPRET=1``, for tests); raises
+    :class:`ScanBackendUnavailable` otherwise or when ``triton`` does not
+    import.
 ``'torch'``
     the package's chunked implementation (any device; written for CPUs):
     a ``torch.autograd.Function`` that keeps only chunk-boundary states and
@@ -19,8 +27,8 @@ Backends (:data:`SCAN_BACKENDS`):
 ``'reference'``
     the readable sequential loop with autograd (slow; for tests).
 
-mamba-ssm is an optional extra: it is imported lazily, and its absence never
-breaks importing this package.
+mamba-ssm and triton are optional: both are imported lazily, on the first
+scan that may use them, and their absence never breaks importing this package.
 
 Measured figures (``tools/benchmark_scan.py``): forward+backward at
 (B=8, D=192, L=1024, N=16) fp32 takes about 0.19 CPU-seconds on one core
@@ -30,6 +38,7 @@ with other busy processes, ``torch.set_num_threads(1)`` can be much faster
 than several OpenMP threads (they wait for each other at every op).
 """
 import functools
+import os
 from typing import Callable, Optional
 
 from torch import Tensor
@@ -37,7 +46,7 @@ from torch import Tensor
 from .selective_scan_reference import selective_scan_reference
 
 #: Names accepted by ``backend`` (and by ``scan_backend`` of the SS2D layers).
-SCAN_BACKENDS = ('auto', 'mamba_ssm', 'torch', 'reference')
+SCAN_BACKENDS = ('auto', 'mamba_ssm', 'triton', 'torch', 'reference')
 
 
 class ScanBackendUnavailable(RuntimeError):
@@ -57,6 +66,26 @@ def _load_mamba_ssm() -> tuple:
 def mamba_ssm_available() -> bool:
     """Whether mamba-ssm's selective-scan kernel imports in this process."""
     return _load_mamba_ssm()[0] is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _load_triton() -> tuple:
+    """Imports the package's Triton scan once; returns ``(fn or None, reason)``."""
+    try:
+        from .selective_scan_triton import selective_scan_triton
+    except Exception as err:  # ImportError, or a triton that cannot initialise
+        return None, f'{type(err).__name__}: {err}'
+    return selective_scan_triton, ''
+
+
+def triton_available() -> bool:
+    """Whether the package's Triton selective scan imports in this process."""
+    return _load_triton()[0] is not None
+
+
+def triton_interpreter_enabled() -> bool:
+    """Whether ``TRITON_INTERPRET=1`` is set (kernels then run on CPU tensors)."""
+    return os.environ.get('TRITON_INTERPRET', '') == '1'
 
 
 def _check_inputs(u, delta, A, B, C, D, z, delta_bias) -> None:
@@ -105,8 +134,11 @@ def resolve_backend(backend: str, device_type: str) -> str:
         device_type (str): ``tensor.device.type`` of the inputs.
 
     Returns:
-        str: The concrete backend: ``'mamba_ssm'``, ``'torch'`` or
-        ``'reference'``.
+        str: The concrete backend: ``'mamba_ssm'``, ``'triton'``,
+        ``'torch'`` or ``'reference'``.
+
+    Raises:
+        ScanBackendUnavailable: A forced backend cannot run here.
     """
     if backend not in SCAN_BACKENDS:
         raise ValueError(f'unknown scan backend {backend!r}; '
@@ -114,6 +146,8 @@ def resolve_backend(backend: str, device_type: str) -> str:
     if backend == 'auto':
         if device_type == 'cuda' and mamba_ssm_available():
             return 'mamba_ssm'
+        if device_type == 'cuda' and triton_available():
+            return 'triton'
         return 'torch'
     if backend == 'mamba_ssm':
         fn, reason = _load_mamba_ssm()
@@ -126,12 +160,26 @@ def resolve_backend(backend: str, device_type: str) -> str:
             raise ScanBackendUnavailable(
                 "scan backend 'mamba_ssm' runs on CUDA tensors only, got "
                 f"tensors on '{device_type}'; use backend='torch'")
+    if backend == 'triton':
+        fn, reason = _load_triton()
+        if fn is None:
+            raise ScanBackendUnavailable(
+                "scan backend 'triton' was forced but triton does not import "
+                f"({reason}); pip install triton (needs a GPU to run) or use "
+                "backend='torch'")
+        if device_type != 'cuda' and not triton_interpreter_enabled():
+            raise ScanBackendUnavailable(
+                "scan backend 'triton' runs on CUDA tensors only (or on CPU "
+                "tensors under TRITON_INTERPRET=1, for tests), got tensors on "
+                f"'{device_type}'; use backend='torch'")
     return backend
 
 
 def _get_impl(name: str) -> Callable:
     if name == 'mamba_ssm':
         return _load_mamba_ssm()[0]
+    if name == 'triton':
+        return _load_triton()[0]
     if name == 'reference':
         return selective_scan_reference
     from .selective_scan_chunked import selective_scan_chunked

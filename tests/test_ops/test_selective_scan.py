@@ -245,13 +245,16 @@ def test_bad_arguments():
         selective_scan(u[0], delta[0], A, B, C)
     with pytest.raises(ValueError, match='chunk_size'):
         selective_scan_chunked(u, delta, A, B, C, chunk_size=0)
-    assert set(SCAN_BACKENDS) == {'auto', 'mamba_ssm', 'torch', 'reference'}
+    assert set(SCAN_BACKENDS) == {'auto', 'mamba_ssm', 'triton', 'torch', 'reference'}
 
 
 def test_forcing_mamba_ssm_where_unusable_raises(monkeypatch):
     u, delta, A, B, C = make_inputs(1, 4, 3, 2, 1, torch.float32)[:5]
     monkeypatch.setattr(scan_module, '_load_mamba_ssm',
                         lambda: (None, 'ModuleNotFoundError: mamba_ssm'))
+    # Without triton either, 'auto' falls back to the torch path on CUDA.
+    monkeypatch.setattr(scan_module, '_load_triton',
+                        lambda: (None, 'ModuleNotFoundError: triton'))
     with pytest.raises(ScanBackendUnavailable, match='does not import'):
         selective_scan(u, delta, A, B, C, backend='mamba_ssm')
     assert scan_module.resolve_backend('auto', 'cuda') == 'torch'
