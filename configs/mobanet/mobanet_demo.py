@@ -35,7 +35,7 @@ model = dict(
         dict(
             type='FCNHead', in_channels=64, in_index=index, channels=64,
             num_convs=1, concat_input=False, dropout_ratio=0.1,
-            num_classes=6, norm_cfg=dict(type='BN', requires_grad=True),
+            num_classes=6, norm_cfg=dict(type='SyncBN', requires_grad=True),
             align_corners=False,
             loss_decode=dict(
                 type='CrossEntropyLoss', use_sigmoid=False,

@@ -3,6 +3,10 @@
 Applied once, on ``import m3plugins``, before anything imports ``mmseg``.
 """
 from .checkpoint import allow_mmengine_checkpoints, history_buffer_getattr
+from .checkpoint_loading import (CheckpointModelMismatchError,
+                                 NotACheckpointError,
+                                 install_checkpoint_loading_checks)
+from .checkpoint_saving import install_atomic_local_backend_writes
 from .cross_entropy_class_weight import \
     install_class_weighted_cross_entropy_fix
 from .mmcv_ops import (MissingCompiledOpError, install_mmcv_ops_fallback,
@@ -12,13 +16,17 @@ __all__ = [
     'apply_compat_patches', 'allow_mmengine_checkpoints',
     'history_buffer_getattr', 'install_mmcv_ops_fallback',
     'mmcv_has_compiled_ops', 'MissingCompiledOpError',
-    'install_class_weighted_cross_entropy_fix'
+    'install_class_weighted_cross_entropy_fix',
+    'install_checkpoint_loading_checks', 'install_atomic_local_backend_writes',
+    'NotACheckpointError', 'CheckpointModelMismatchError'
 ]
 
 
 def apply_compat_patches() -> None:
-    """Install the mmcv-lite ``mmcv.ops`` stand-in, the checkpoint allowlist
-    and, where the host needs it, the class-weighted cross entropy fix.
+    """Install the mmcv-lite ``mmcv.ops`` stand-in, the checkpoint allowlist,
+    clear checkpoint loading errors, atomic local checkpoint writes, the CPU
+    fallback of mmengine's distributed launchers and, where the host needs
+    it, the class-weighted cross entropy fix.
 
     Raises:
         ImportError: If no ``mmcv`` is installed at all, naming both ways to
@@ -34,4 +42,8 @@ def apply_compat_patches() -> None:
         ) from err
     install_mmcv_ops_fallback()
     allow_mmengine_checkpoints()
+    install_checkpoint_loading_checks()
+    install_atomic_local_backend_writes()
+    from .cpu_distributed import enable_distributed_without_gpu
+    enable_distributed_without_gpu()
     install_class_weighted_cross_entropy_fix()

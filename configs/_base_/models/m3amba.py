@@ -70,7 +70,7 @@ model = dict(
     train_cfg=dict(),
     # Test crops are exactly crop_size (stride-32 grid), one pass each.
     test_cfg=dict(mode='whole'))
-# The guide stream's dt projection and D in every Cross-SS2D block never get
-# a gradient (DESIGN 3.1), nor do the modality heads when
-# modality_loss_weight is 0: DDP must tolerate unused parameters.
-find_unused_parameters = True
+# Every trainable parameter reaches the loss (the guide stream's dt
+# projection and D, and the modality heads while modality_loss_weight is 0,
+# are frozen by their modules), so DDP needs no unused-parameter search.
+find_unused_parameters = False

@@ -9,7 +9,9 @@
 # order when mmengine dumps the config (dict keys get sorted).
 modality_channels = [('optical', 3), ('dsm', 1)]
 num_classes = 6
-norm_cfg = dict(type='BN', requires_grad=True)
+# SyncBN as MMSeg's multi-GPU configs: one set of statistics over all ranks
+# (mmengine turns it back into BN in a single process).
+norm_cfg = dict(type='SyncBN', requires_grad=True)
 # Optical: the tower's ImageNet statistics on 0-255 pixels; DSM: already
 # min-max scaled to [0, 1] per tile by the dataset, so left as it is.
 data_preprocessor = dict(

@@ -51,9 +51,10 @@ class M3ambaHead(BaseDecodeHead):
       the paper's lambda1), with ``acc_seg``;
     * ``loss_ce_<modality>``: the same loss on each modality head, scaled by
       ``modality_loss_weight`` (only when it is > 0; the paper's loss figure
-      shows the fused term only, so the default is 0 and the modality heads
-      then get no gradient: distributed training needs
-      ``find_unused_parameters=True``, which the M3amba base config sets);
+      shows the fused term only, so the default is 0; the modality heads then
+      cannot reach the loss and are frozen, ``requires_grad=False``, so that
+      DDP runs with ``find_unused_parameters=False``; they stay in the
+      state_dict with the official ``classifier_<modality>`` role);
     * ``loss_cos_<modality>``: ``loss_consistency`` between each modality's
       feature map and the fused one (its ``loss_weight`` is lambda2).
 
@@ -129,6 +130,8 @@ class M3ambaHead(BaseDecodeHead):
             name: PixelClassifier(in_channels, self.out_channels, norm_eps)
             for name in modality_names
         })
+        if self.modality_loss_weight == 0:
+            self.modality_classifiers.requires_grad_(False)
         self.loss_consistency = (
             MODELS.build(loss_consistency)
             if loss_consistency is not None else None)

@@ -15,8 +15,8 @@ from .ss2d import SS2DStem, check_channels_last
 class CrossSS2D(nn.Module):
     """Cross-SS2D of M3amba: a stream ``x`` scanned with a guide stream ``g``.
 
-    Cao et al., "M3amba", arXiv 2503.06446 (official code kaka-Cao/M3amba);
-    SS2D from VMamba, arXiv 2401.10166. Coupling (DESIGN 3.1):
+    Cao et al., "M3amba", arXiv 2503.06446 (official code kaka-Cao/M3amba,
+    ``net/net_vmamba_v4.py``); SS2D from VMamba, arXiv 2401.10166. Coupling:
 
     * shared by both inputs: ``in_proj``, depthwise conv, ``out_norm``,
       ``out_proj`` (one :class:`SS2DStem`);
@@ -28,9 +28,11 @@ class CrossSS2D(nn.Module):
 
     The official model discards the guide's scan, so by default it is not
     computed (``compute_guide_scan=False``, half the scan cost, identical
-    output for ``x``). Then the guide's ``dt_proj`` (weight, bias) and ``D``
-    receive no gradient; its ``x_proj`` (through ``B``) and ``A_log``
-    (through the averaged ``A``) do.
+    output for ``x``). The guide's ``dt_proj`` (weight, bias) and ``D`` then
+    cannot reach any loss: they are frozen (``requires_grad=False``), so that
+    DDP runs with ``find_unused_parameters=False``, and stay in the
+    state_dict under the official layout. Its ``x_proj`` (through ``B``) and
+    ``A_log`` (through the averaged ``A``) train.
 
     Args:
         d_model (int): Channels ``C`` of both inputs. Default: 96
@@ -76,6 +78,11 @@ class CrossSS2D(nn.Module):
                       dt_max, dt_init, dt_scale, dt_init_floor)
         self.scan_params_x = DirectionalScanParams(*param_args)
         self.scan_params_guide = DirectionalScanParams(*param_args)
+        if not compute_guide_scan:
+            for unused in (self.scan_params_guide.dt_projs_weight,
+                           self.scan_params_guide.dt_projs_bias,
+                           self.scan_params_guide.Ds):
+                unused.requires_grad_(False)
 
     def _scan(self, xs: Tensor, delta: Tensor, A: Tensor, Bs: Tensor,
               Cs: Tensor, params: DirectionalScanParams, H: int, W: int) -> Tensor:
