@@ -8,6 +8,7 @@ import argparse
 
 import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import (add_common_arguments, build_runner,
+                                exit_cleanly_on_bad_checkpoint,
                                 exit_cleanly_on_missing_data, load_config)
 
 
@@ -70,7 +71,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    with exit_cleanly_on_missing_data():
+    with exit_cleanly_on_missing_data(), exit_cleanly_on_bad_checkpoint():
         build_runner(cfg).test()
 
 

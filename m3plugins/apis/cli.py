@@ -1,9 +1,10 @@
 """Shared command-line plumbing of ``tools/train.py`` and ``tools/test.py``.
 
 Both tools accept MMSeg's own arguments and behave like MMSeg's tools, with
-two additions: ``m3plugins`` is imported first (so MMSeg's own configs work on
-mmcv-lite too), and a missing dataset ends the run with the dataset's own
-instructions instead of a traceback.
+three additions: ``m3plugins`` is imported first (so MMSeg's own configs work
+on mmcv-lite too), a missing dataset ends the run with the dataset's own
+instructions instead of a traceback, and so does a checkpoint file that is not
+a checkpoint or belongs to another model.
 """
 import argparse
 import logging
@@ -83,4 +84,21 @@ def exit_cleanly_on_missing_data():
         yield
     except DatasetNotFoundError as err:
         print(f'\nDataset not found.\n{err}', file=sys.stderr)
+        sys.exit(2)
+
+
+@contextmanager
+def exit_cleanly_on_bad_checkpoint():
+    """Turn an unusable checkpoint into its one-line reason and exit 2.
+
+    The reasons come from :mod:`m3plugins.compat.checkpoint_loading`: the
+    file is not a PyTorch/mmengine checkpoint (random bytes, text, a foreign
+    zip, pickled code), or its weights belong to another model.
+    """
+    from m3plugins.compat import (CheckpointModelMismatchError,
+                                  NotACheckpointError)
+    try:
+        yield
+    except (NotACheckpointError, CheckpointModelMismatchError) as err:
+        print(f'\nUnusable checkpoint.\n{err}', file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,299 @@
+"""Clear errors for files that are not checkpoints, or not this model's.
+
+mmengine 0.10.7 loads local checkpoints with a bare ``torch.load``. Given a
+file that is not a checkpoint, the user gets whatever the unpickler happened
+to trip over (``KeyError: '101'`` for a text file, ``EOFError`` for an empty
+one, ``RuntimeError: ... not in a subdirectory`` for a zip file) and, for
+random bytes or a pickle with code in it, torch's advice to re-run with
+``weights_only=False``, i.e. to execute whatever the file contains. And a
+checkpoint of another model loads "successfully": ``load_state_dict`` with
+``strict=False`` only logs the missing and unexpected keys, and
+``tools/test.py`` then evaluates an untrained model.
+
+:func:`install_checkpoint_loading_checks` changes both, on ``import
+m3plugins``:
+
+* The local-file scheme of :class:`mmengine.runner.CheckpointLoader` (used by
+  ``load_checkpoint``, ``Runner.load_checkpoint`` / ``resume``, ``load_from``,
+  ``mmseg.apis.init_model``) becomes :func:`load_local_checkpoint`: always
+  weights-only (pickled code is never run, whatever ``TORCH_FORCE_...``
+  environment variables say) and every failure is a
+  :class:`NotACheckpointError` "``<path> is not a PyTorch/mmengine
+  checkpoint: <reason>``", without torch's ``weights_only=False`` advice.
+* ``_load_checkpoint_to_model`` first checks the state dict against the
+  model (after mmengine's key revisions) and raises
+  :class:`CheckpointModelMismatchError` when fewer than half of the
+  checkpoint's tensors fit the model (same name and shape): the checkpoint
+  belongs to another model. A checkpoint of which most tensors fit (a
+  different number of classes in the head, a backbone-only checkpoint, a
+  model whose frozen tower is not saved) still loads with mmengine's
+  warnings, as before.
+"""
+import contextvars
+import os
+import os.path as osp
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from typing import Dict, List, Optional
+
+import torch
+
+__all__ = [
+    'NotACheckpointError', 'CheckpointModelMismatchError',
+    'load_local_checkpoint', 'check_state_dict_fits_model',
+    'install_checkpoint_loading_checks'
+]
+
+#: Below this fraction of the checkpoint's tensors fitting the model, the
+#: checkpoint is taken to be another model's.
+MIN_FITTING_FRACTION = 0.5
+_KEYS_NAMED = 5
+_PICKLE_PROTOCOL_OPCODE = b'\x80'
+_ZIP_MAGIC = b'PK\x03\x04'
+# Sentences of torch's weights-only error that advise turning it off or
+# point elsewhere; everything else in the message is the reason.
+_TORCH_ADVICE = re.compile(
+    r'weights_only|Re-running|trusted source|file an issue|Check the '
+    r'documentation|safe_globals|allowlist|Weights only load failed',
+    re.IGNORECASE)
+
+_loading_path: contextvars.ContextVar = contextvars.ContextVar(
+    'm3plugins_loading_checkpoint_path', default=None)
+
+
+class NotACheckpointError(ValueError):
+    """A file given as a checkpoint cannot be read as one."""
+
+
+class CheckpointModelMismatchError(ValueError):
+    """A checkpoint's weights do not belong to the model they are loaded
+    into."""
+
+
+def _strip_torch_advice(message: str) -> str:
+    """The reason in torch's unpickling message, without its advice."""
+    message = message.replace('WeightsUnpickler error:', '')
+    kept = []
+    for line in message.splitlines():
+        sentences = re.split(r'(?<=[.!?])\s+', line.strip())
+        kept.extend(s for s in sentences if s and not _TORCH_ADVICE.search(s))
+    return ' '.join(kept).strip()
+
+
+def _describe_format_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be a torch file, judged from its bytes, or None.
+
+    torch writes a zip archive (``<name>/data.pkl`` plus tensor records) or,
+    in the legacy format, a pickle stream (protocol >= 2 starts with 0x80).
+    """
+    size = osp.getsize(path)
+    if size == 0:
+        return 'the file is empty (0 bytes)'
+    with open(path, 'rb') as file:
+        head = file.read(8)
+    if head.startswith(_ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile as err:
+            return f'it is a truncated or damaged zip archive ({err})'
+        if not any(name.endswith('/data.pkl') for name in names):
+            listed = ', '.join(names[:_KEYS_NAMED]) + (
+                ', ...' if len(names) > _KEYS_NAMED else '')
+            return ('it is a zip archive without the <name>/data.pkl record '
+                    f'of a torch.save file (it holds: {listed or "nothing"})')
+        return None
+    if not head.startswith(_PICKLE_PROTOCOL_OPCODE):
+        return ('it is neither a zip archive (torch.save format) nor a '
+                f'pickle stream (legacy torch format); it starts with '
+                f'{head!r} ({size} bytes)')
+    return None
+
+
+def _reason_from_error(err: BaseException) -> str:
+    """A one-line reason from whatever ``torch.load`` raised."""
+    message = _strip_torch_advice(str(err))
+    blocked = re.search(r'GLOBAL ([\w.]+)', str(err))
+    if isinstance(err, pickle.UnpicklingError) and blocked:
+        return (f'it contains the Python object {blocked.group(1)}, which is '
+                'not a tensor, a container or an object mmengine writes; '
+                'm3plugins loads checkpoints weights-only and never runs '
+                'code stored in a file')
+    if isinstance(err, pickle.UnpicklingError):
+        return (f'its content is not a weights-only pickle '
+                f'({message or type(err).__name__})')
+    return f'{type(err).__name__}: {message or "(no message)"}'
+
+
+def load_local_checkpoint(filename: str, map_location=None) -> dict:
+    """mmengine's local checkpoint loader, weights-only, with clear errors.
+
+    Args:
+        filename: Path of the checkpoint (``~`` is expanded).
+        map_location: As :func:`torch.load`.
+
+    Returns:
+        dict: The checkpoint (an mmengine checkpoint or a bare state dict).
+
+    Raises:
+        FileNotFoundError: If ``filename`` is not a file.
+        NotACheckpointError: If the file is not a torch file, is damaged, is
+            not a dict, or holds objects other than tensors, containers and
+            what mmengine writes (pickled code is refused, never run).
+    """
+    filename = osp.expanduser(os.fspath(filename))
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    problem = _describe_format_problem(filename)
+    if problem is None:
+        try:
+            checkpoint = torch.load(
+                filename, map_location=map_location, weights_only=True)
+        except OSError:
+            raise  # the disk, not the content: report it as it is
+        except Exception as err:  # noqa: B902 - any unpickling failure
+            problem = _reason_from_error(err)
+    if problem is None and not isinstance(checkpoint, Mapping):
+        problem = (f'it holds a {type(checkpoint).__name__}, not a dict of '
+                   'weights (an mmengine checkpoint or a state dict)')
+    if problem is not None:
+        # No exception chaining: torch's message advises weights_only=False.
+        raise NotACheckpointError(
+            f'{filename} is not a PyTorch/mmengine checkpoint: {problem}.'
+        ) from None
+    return checkpoint
+
+
+def load_from_local(filename: str, map_location=None) -> dict:
+    """The registered local scheme (mmengine logs the name after
+    ``load_from_``); see :func:`load_local_checkpoint`."""
+    return load_local_checkpoint(filename, map_location)
+
+
+def _revised_state_dict(checkpoint, revise_keys) -> Dict[str, object]:
+    """The state dict as mmengine's ``_load_checkpoint_to_model`` sees it."""
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    revised = {}
+    for key, value in state_dict.items():
+        for pattern, replacement in revise_keys or ():
+            key = re.sub(pattern, replacement, key)
+        revised[key] = value
+    return revised
+
+
+def _name_some(keys: List[str]) -> str:
+    named = ', '.join(keys[:_KEYS_NAMED])
+    return named + (f' and {len(keys) - _KEYS_NAMED} more'
+                    if len(keys) > _KEYS_NAMED else '')
+
+
+def check_state_dict_fits_model(model: torch.nn.Module,
+                                checkpoint: Mapping,
+                                revise_keys=((r'^module\.', ''), ),
+                                path: Optional[str] = None) -> None:
+    """Raise if most of a checkpoint's tensors do not fit ``model``.
+
+    Args:
+        model: The model to load into (unwrapped).
+        checkpoint: An mmengine checkpoint or a bare state dict.
+        revise_keys: mmengine's ``(pattern, replacement)`` key revisions.
+        path: The checkpoint's file, for the message.
+
+    Raises:
+        CheckpointModelMismatchError: If fewer than
+            :data:`MIN_FITTING_FRACTION` of the checkpoint's tensors have a
+            tensor of the same name and shape in the model, naming the
+            counts and some missing, unexpected and mis-shaped keys.
+    """
+    state_dict = _revised_state_dict(checkpoint, revise_keys)
+    tensors = {k: v for k, v in state_dict.items() if torch.is_tensor(v)}
+    if not tensors:
+        return
+    model_state = model.state_dict()
+    fitting = [k for k, v in tensors.items()
+               if k in model_state and model_state[k].shape == v.shape]
+    if len(fitting) >= MIN_FITTING_FRACTION * len(tensors):
+        return
+    unexpected = [k for k in tensors if k not in model_state]
+    missing = [k for k in model_state if k not in tensors]
+    misshaped = [
+        f'{k} {tuple(tensors[k].shape)} vs {tuple(model_state[k].shape)}'
+        for k in tensors if k in model_state and k not in fitting
+    ]
+    source = path or _loading_path.get() or 'the checkpoint'
+    details = [f'missing in the checkpoint: {_name_some(missing)}'] \
+        if missing else []
+    if unexpected:
+        details.append(f'not in the model: {_name_some(unexpected)}')
+    if misshaped:
+        details.append(f'shape differs (checkpoint vs model): '
+                       f'{_name_some(misshaped)}')
+    raise CheckpointModelMismatchError(
+        f'{source} is a checkpoint of another model: only {len(fitting)} of '
+        f'its {len(tensors)} tensors fit {type(model).__name__} (which has '
+        f'{len(model_state)}); ' + '; '.join(details) + '.')
+
+
+def _checked_load_to_model(original):
+    """Wrap mmengine's ``_load_checkpoint_to_model`` with the fit check."""
+    if getattr(original, '_m3plugins_checked', False):
+        return original
+
+    def load_checkpoint_to_model(model, checkpoint, strict=False,
+                                 logger=None,
+                                 revise_keys=[(r'^module\.', '')]):
+        check_state_dict_fits_model(model, checkpoint, revise_keys)
+        return original(model, checkpoint, strict, logger, revise_keys)
+
+    load_checkpoint_to_model._m3plugins_checked = True
+    load_checkpoint_to_model.__wrapped__ = original
+    load_checkpoint_to_model.__doc__ = original.__doc__
+    return load_checkpoint_to_model
+
+
+def _remembering_path(original, path_argument: int):
+    """Wrap a loader so the checkpoint path is known to the fit check."""
+    if getattr(original, '_m3plugins_checked', False):
+        return original
+
+    def load_remembering_path(*args, **kwargs):
+        filename = kwargs.get('filename', args[path_argument]
+                              if len(args) > path_argument else None)
+        token = _loading_path.set(os.fspath(filename) if filename else None)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _loading_path.reset(token)
+
+    load_remembering_path._m3plugins_checked = True
+    load_remembering_path.__wrapped__ = original
+    load_remembering_path.__doc__ = original.__doc__
+    load_remembering_path.__name__ = original.__name__
+    return load_remembering_path
+
+
+def install_checkpoint_loading_checks() -> None:
+    """Install :func:`load_local_checkpoint` and the model fit check.
+
+    Idempotent. Replaces mmengine's local-file checkpoint scheme and its
+    ``_load_checkpoint_to_model`` where the runner and ``load_checkpoint``
+    look them up.
+    """
+    from mmengine import runner as runner_package
+    from mmengine.runner import checkpoint as checkpoint_module
+    from mmengine.runner import runner as runner_module
+    checkpoint_module.CheckpointLoader.register_scheme(
+        prefixes='', loader=load_from_local, force=True)
+    checked = _checked_load_to_model(
+        checkpoint_module._load_checkpoint_to_model)
+    checkpoint_module._load_checkpoint_to_model = checked
+    runner_module._load_checkpoint_to_model = checked
+    load_function = _remembering_path(checkpoint_module.load_checkpoint, 1)
+    checkpoint_module.load_checkpoint = load_function
+    if runner_package.load_checkpoint is not load_function:
+        runner_package.load_checkpoint = load_function
+    runner_class = runner_module.Runner
+    runner_class.load_checkpoint = _remembering_path(
+        runner_class.load_checkpoint, 1)
