@@ -8,4 +8,7 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='SegVisualizationHook'),
+    # Every rank's random states in each checkpoint: --resume continues bit
+    # for bit as an uninterrupted run (same seed and number of processes).
+    rng_state=dict(type='RNGStateCheckpointHook'))
