@@ -85,9 +85,13 @@ def write_scene(work_dir: str, size: int, seed: int = 0) -> dict:
     paths = dict(optical=osp.join(work_dir, 'optical.tif'),
                  dsm=osp.join(work_dir, 'dsm.tif'))
     from rasterio.windows import Window
-    with rasterio.open(paths['optical'], 'w', count=3, dtype='uint8',
-                       **common) as optical, \
-            rasterio.open(paths['dsm'], 'w', count=1, dtype='float32',
+
+    from m3plugins.utils.atomic_write import atomic_write_path
+    with atomic_write_path(paths['optical']) as optical_temp, \
+            atomic_write_path(paths['dsm']) as dsm_temp, \
+            rasterio.open(optical_temp, 'w', count=3, dtype='uint8',
+                          **common) as optical, \
+            rasterio.open(dsm_temp, 'w', count=1, dtype='float32',
                           **common) as dsm:
         xx = np.arange(size, dtype=np.float32)[None, :]
         for row in range(0, size, 512):
@@ -180,7 +184,9 @@ def run_baseline(args, paths, out_path) -> dict:
             inputs, [dict(img_shape=shape, ori_shape=shape, pad_shape=shape)])
     classes = logits[0].argmax(0).to(torch.uint8).cpu().numpy()
     profile.update(count=1, dtype='uint8', nodata=255, compress='deflate')
-    with rasterio.open(out_path, 'w', **profile) as dst:
+    from m3plugins.utils.atomic_write import atomic_write_path
+    with atomic_write_path(out_path) as temp_path, \
+            rasterio.open(temp_path, 'w', **profile) as dst:
         dst.write(classes, 1)
     seconds = time.perf_counter() - start
     return dict(seconds=seconds, rss_after_model_kb=rss_model,

@@ -31,6 +31,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 import m3plugins  # noqa: F401  (registers the transform)
+from m3plugins.utils.atomic_write import atomic_write_path
 from m3plugins.datasets.isprs import ISPRSPotsdam, dsm_statistics, read_tile
 from m3plugins.datasets.transforms.multimodal_tile_loading import \
     LoadRandomMultimodalWindow
@@ -58,10 +59,10 @@ def write_tile(root: str, size: int, optical: str, tiled: bool) -> None:
     extra = dict(tiled=True, blockxsize=256, blockysize=256) if tiled else {}
     for name, count, dtype in specs:
         path = os.path.join(root, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with rasterio.open(path, 'w', driver='GTiff', width=size,
-                           height=size, count=count, dtype=dtype,
-                           crs='EPSG:32633', transform=GRID, **extra) as dst:
+        with atomic_write_path(path) as temp_path, rasterio.open(
+                temp_path, 'w', driver='GTiff', width=size, height=size,
+                count=count, dtype=dtype, crs='EPSG:32633', transform=GRID,
+                **extra) as dst:
             for row in range(0, size, 500):
                 rows = min(500, size - row)
                 if name.startswith('1_DSM'):

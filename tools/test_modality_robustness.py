@@ -23,6 +23,7 @@ from collections import OrderedDict
 import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import (add_common_arguments, build_runner,
                                 exit_cleanly_on_missing_data, load_config)
+from m3plugins.utils.atomic_write import atomic_open
 from m3plugins.utils.modalities import ordered_modality_channels
 
 
@@ -94,7 +95,7 @@ def main() -> None:
     print(table)
     os.makedirs(cfg.work_dir, exist_ok=True)
     out = osp.join(cfg.work_dir, 'modality_robustness.json')
-    with open(out, 'w') as f:
+    with atomic_open(out, 'w') as f:
         json.dump(results, f, indent=2)
     print(f'(written to {out})')
 

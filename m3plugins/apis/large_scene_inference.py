@@ -503,6 +503,12 @@ def infer_large_scene(
                 until = rows[index + 1] if index + 1 < len(rows) else height
                 top, blended = accumulator.flush(until)
                 writer.write_rows(top, blended)
+        except BaseException:
+            # Nothing partial under the output names (temporary files go).
+            if writer is not None:
+                writer.abort()
+                writer = None
+            raise
         finally:
             bar.close()
             if writer is not None:

@@ -22,7 +22,11 @@ Output contract of large-scene inference:
 
 Rows are written as they are finished (see
 :class:`m3plugins.apis.tile_blending.RowBandAccumulator`), so nothing the
-size of the scene is held in memory. Large outputs are tiled (256 x 256),
+size of the scene is held in memory. They go to temporary files next to the
+outputs (:mod:`m3plugins.utils.atomic_write`); :meth:`SceneMapWriter.close`
+renames complete files onto the output names and
+:meth:`SceneMapWriter.abort` deletes them, so a failed or killed run never
+leaves a partial map under an output name. Large outputs are tiled (256 x 256),
 DEFLATE-compressed and BigTIFF when needed.
 """
 import os
@@ -31,6 +35,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
+
+from m3plugins.utils.atomic_write import (atomic_write_path, commit_temp_path,
+                                          discard_temp_path,
+                                          reserve_temp_path)
 
 __all__ = [
     'CLASS_MAP_NODATA', 'PROBABILITY_DTYPES', 'SceneMapWriter',
@@ -105,19 +113,30 @@ class SceneMapWriter:
     def _open(self, class_map_path, probabilities_path, height, width,
               num_classes, crs, transform) -> None:
         import rasterio
-        for path in (class_map_path, probabilities_path):
-            if path:
-                os.makedirs(
-                    os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._class_map = rasterio.open(
-            class_map_path, 'w', nodata=CLASS_MAP_NODATA,
-            **_profile(height, width, 1, 'uint8', crs, transform))
-        self._probabilities = None
-        if probabilities_path:
-            self._probabilities = rasterio.open(
-                probabilities_path, 'w',
-                **_profile(height, width, num_classes,
-                           self.probability_dtype, crs, transform))
+        self._datasets = []
+        self._pending = []  # (temporary file, output name)
+        try:
+            class_map_temp = self._reserve(class_map_path)
+            self._class_map = rasterio.open(
+                class_map_temp, 'w', nodata=CLASS_MAP_NODATA,
+                **_profile(height, width, 1, 'uint8', crs, transform))
+            self._datasets.append(self._class_map)
+            self._probabilities = None
+            if probabilities_path:
+                probabilities_temp = self._reserve(probabilities_path)
+                self._probabilities = rasterio.open(
+                    probabilities_temp, 'w',
+                    **_profile(height, width, num_classes,
+                               self.probability_dtype, crs, transform))
+                self._datasets.append(self._probabilities)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _reserve(self, path: str) -> str:
+        temp_path = reserve_temp_path(path)
+        self._pending.append((temp_path, path))
+        return temp_path
 
     def write_rows(self, top: int, logits: np.ndarray) -> None:
         """Write the finished rows ``[top, top + n)`` from ``(K, n, W)``
@@ -136,16 +155,40 @@ class SceneMapWriter:
                 shifted = np.rint(shifted * 255).astype(np.uint8)
             self._probabilities.write(shifted, window=window)
 
+    def _close_datasets(self) -> None:
+        datasets, self._datasets = self._datasets, []
+        for dataset in datasets:
+            dataset.close()
+
     def close(self) -> None:
-        for dataset in (self._class_map, self._probabilities):
-            if dataset is not None:
-                dataset.close()
+        """Finish the GeoTIFFs and rename them onto the output names."""
+        try:
+            self._close_datasets()
+        except BaseException:
+            self.abort()
+            raise
+        pending, self._pending = self._pending, []
+        for temp_path, path in pending:
+            commit_temp_path(temp_path, path)
+
+    def abort(self) -> None:
+        """Delete the unfinished GeoTIFFs; the output names stay untouched."""
+        try:
+            self._close_datasets()
+        except Exception:  # noqa: B902 - the files are deleted regardless
+            pass
+        pending, self._pending = self._pending, []
+        for temp_path, _ in pending:
+            discard_temp_path(temp_path)
 
     def __enter__(self) -> 'SceneMapWriter':
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def save_preview_png(class_map_path: str,
@@ -214,6 +257,6 @@ def save_preview_png(class_map_path: str,
     figure.legend(handles=handles, loc='center left', fontsize=8,
                   frameon=False,
                   bbox_to_anchor=((map_w + 2 * margin) / fig_w, 0.5))
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    figure.savefig(out_path, dpi=dpi)
+    with atomic_write_path(out_path) as temp_path:
+        figure.savefig(temp_path, dpi=dpi, format='png')
     return out_path

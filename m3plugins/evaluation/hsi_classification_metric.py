@@ -32,6 +32,8 @@ from mmengine.logging import MMLogger
 from mmengine.utils import mkdir_or_exist
 from mmseg.registry import METRICS
 
+from m3plugins.utils.atomic_write import atomic_open
+
 __all__ = ['HSIClassificationMetric', 'classification_scores']
 
 
@@ -171,7 +173,8 @@ class HSIClassificationMetric(BaseMetric):
                     metrics[f'acc_{name}'] = round(float(acc), 4)
         if self.output_dir and is_main_process():
             mkdir_or_exist(self.output_dir)
-            with open(osp.join(self.output_dir, 'hsi_metrics.json'), 'w') as f:
+            with atomic_open(osp.join(self.output_dir, 'hsi_metrics.json'),
+                             'w') as f:
                 json.dump(
                     dict(
                         OA=scores['OA'],

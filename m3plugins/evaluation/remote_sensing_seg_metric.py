@@ -60,6 +60,8 @@ from prettytable import PrettyTable
 
 from mmseg.registry import METRICS
 
+from m3plugins.utils.atomic_write import atomic_open, atomic_write_path
+
 __all__ = ['RemoteSensingSegMetric', 'confusion_matrix',
            'scores_from_confusion']
 
@@ -218,7 +220,9 @@ class RemoteSensingSegMetric(BaseMetric):
         if colours:
             palette[:len(colours)] = np.asarray(colours, dtype=np.uint8)
         image.putpalette(palette.reshape(-1).tolist())
-        image.save(osp.join(self.output_dir, f'{name}.png'))
+        with atomic_write_path(osp.join(self.output_dir,
+                                        f'{name}.png')) as temp_path:
+            image.save(temp_path, format='PNG')
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Scores of the summed confusion matrix; logs the per-class table.
@@ -284,6 +288,7 @@ class RemoteSensingSegMetric(BaseMetric):
                     for key in ('IoU', 'F1', 'Precision', 'Recall')
                 },
                 confusion_matrix=matrix.astype(int).tolist())
-            with open(osp.join(self.output_dir, 'metrics.json'), 'w') as f:
+            with atomic_open(osp.join(self.output_dir, 'metrics.json'),
+                             'w') as f:
                 json.dump(report, f, indent=2)
         return metrics

@@ -16,8 +16,11 @@ import tempfile
 from contextlib import contextmanager
 from typing import IO, Iterator, Union
 
-__all__ = ['atomic_write_path', 'atomic_open', 'atomic_write_bytes',
-           'is_atomic_write_temp']
+__all__ = [
+    'atomic_write_path', 'atomic_open', 'atomic_write_bytes',
+    'is_atomic_write_temp', 'reserve_temp_path', 'commit_temp_path',
+    'discard_temp_path'
+]
 
 PathLike = Union[str, 'os.PathLike[str]']
 
@@ -48,27 +51,20 @@ def is_atomic_write_temp(name: str) -> bool:
                                      or ext == _TEMP_MARK)
 
 
-@contextmanager
-def atomic_write_path(path: PathLike, durable: bool = True) -> Iterator[str]:
-    """Yield a temporary path that replaces ``path`` if the block succeeds.
+def reserve_temp_path(path: PathLike) -> str:
+    """Create an empty temporary file next to ``path`` for writing it.
 
-    The temporary file is created (empty) in ``path``'s folder, with the same
-    extension, so writers that pick a format or append a suffix by extension
-    (``np.save``, matplotlib, GDAL) behave as with the final name. The folder
-    is created if needed.
+    The temporary file lies in ``path``'s folder (created if needed), so the
+    rename is atomic, and keeps its extension, so writers that pick a format
+    or append a suffix by extension (``np.save``, matplotlib, GDAL) behave as
+    with the final name. Hand it to :func:`commit_temp_path` or
+    :func:`discard_temp_path`.
 
     Args:
         path: The final file name.
-        durable: Flush the temporary file to disk (``fsync``) before the
-            rename, so that a power loss cannot leave an empty file under
-            the final name either.
 
-    Yields:
-        str: The temporary file to write.
-
-    Raises:
-        Whatever the block raises; the temporary file is deleted first and
-        ``path`` is untouched.
+    Returns:
+        str: The temporary file, ``.STEM.<random>.tmp.EXT``.
     """
     final_path = os.fspath(path)
     folder = osp.dirname(osp.abspath(final_path))
@@ -77,18 +73,56 @@ def atomic_write_path(path: PathLike, durable: bool = True) -> Iterator[str]:
     handle, temp_path = tempfile.mkstemp(
         prefix=f'.{stem}.', suffix=f'{_TEMP_MARK}{ext}', dir=folder)
     os.close(handle)
+    return temp_path
+
+
+def commit_temp_path(temp_path: str, path: PathLike,
+                     durable: bool = True) -> None:
+    """Rename a complete temporary file onto ``path`` (``os.replace``).
+
+    Args:
+        temp_path: From :func:`reserve_temp_path`, fully written and closed.
+        path: The final file name; a previous file there is replaced.
+        durable: Flush the temporary file to disk (``fsync``) first, so that
+            a power loss cannot leave an empty file under the final name.
+    """
+    final_path = os.fspath(path)
+    os.chmod(temp_path, _new_file_mode(final_path))
+    if durable:
+        with open(temp_path, 'rb') as written:
+            os.fsync(written.fileno())
+    os.replace(temp_path, final_path)
+
+
+def discard_temp_path(temp_path: str) -> None:
+    """Delete a temporary file (no error if it is already gone)."""
+    try:
+        os.remove(temp_path)
+    except FileNotFoundError:
+        pass
+
+
+@contextmanager
+def atomic_write_path(path: PathLike, durable: bool = True) -> Iterator[str]:
+    """Yield a temporary path that replaces ``path`` if the block succeeds.
+
+    Args:
+        path: The final file name.
+        durable: See :func:`commit_temp_path`.
+
+    Yields:
+        str: The temporary file to write (see :func:`reserve_temp_path`).
+
+    Raises:
+        Whatever the block raises; the temporary file is deleted first and
+        ``path`` is untouched.
+    """
+    temp_path = reserve_temp_path(path)
     try:
         yield temp_path
-        os.chmod(temp_path, _new_file_mode(final_path))
-        if durable:
-            with open(temp_path, 'rb') as written:
-                os.fsync(written.fileno())
-        os.replace(temp_path, final_path)
+        commit_temp_path(temp_path, path, durable)
     except BaseException:
-        try:
-            os.remove(temp_path)
-        except FileNotFoundError:
-            pass
+        discard_temp_path(temp_path)
         raise
 
 
@@ -100,7 +134,7 @@ def atomic_open(path: PathLike, mode: str = 'w', durable: bool = True,
     Args:
         path: The final file name.
         mode: ``'w'`` or ``'wb'`` (or with ``'+'``).
-        durable: See :func:`atomic_write_path`.
+        durable: See :func:`commit_temp_path`.
         **open_kwargs: Passed to :func:`open` (``encoding``, ...).
 
     Yields:
@@ -124,7 +158,7 @@ def atomic_write_bytes(path: PathLike, data: bytes,
     Args:
         path: The final file name.
         data: The whole content.
-        durable: See :func:`atomic_write_path`.
+        durable: See :func:`commit_temp_path`.
     """
     with atomic_open(path, 'wb', durable=durable) as file:
         file.write(data)

@@ -9,6 +9,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from .atomic_write import atomic_write_path
+
 __all__ = ['colourise_class_map', 'save_class_map']
 
 
@@ -95,20 +97,25 @@ def save_class_map(class_map: np.ndarray,
     ax.legend(handles=handles, loc='upper left', bbox_to_anchor=(1.01, 1.0),
               fontsize='small', frameon=False)
     png = f'{out_prefix}.png'
-    fig.savefig(png, dpi=dpi, bbox_inches='tight')
-    plt.close(fig)
+    try:
+        with atomic_write_path(png) as temp_path:
+            fig.savefig(temp_path, dpi=dpi, bbox_inches='tight',
+                        format='png')
+    finally:
+        plt.close(fig)
 
     dtype = np.uint8 if len(classes) < 256 else np.uint16
     if georeference is not None:
         import rasterio
         path = f'{out_prefix}.tif'
-        with rasterio.open(
-                path, 'w', driver='GTiff', height=height, width=width,
+        with atomic_write_path(path) as temp_path, rasterio.open(
+                temp_path, 'w', driver='GTiff', height=height, width=width,
                 count=1, dtype=np.dtype(dtype).name,
                 transform=georeference['transform'],
                 crs=georeference.get('crs')) as dst:
             dst.write(class_map.astype(dtype), 1)
     else:
         path = f'{out_prefix}.npy'
-        np.save(path, class_map.astype(dtype))
+        with atomic_write_path(path) as temp_path:
+            np.save(temp_path, class_map.astype(dtype))
     return dict(png=png, map=path)
