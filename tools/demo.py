@@ -15,12 +15,13 @@ Examples:
 import argparse
 import json
 import os.path as osp
+import sys
 import time
 from collections import OrderedDict
 
 import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import build_runner
-from m3plugins.demo import prepare_demo_data
+from m3plugins.demo import DemoFolderNotEmptyError, prepare_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -83,8 +84,12 @@ def main() -> None:
             print(f'{name:14s} {what}  [{config}, data: {data}]')
         return
     for data in OrderedDict.fromkeys(DEMOS[name][1] for name in args.demo):
-        path = prepare_demo_data(data)
-        print(f'demo data {data!r}: {path}')
+        try:
+            path = prepare_demo_data(data)
+        except DemoFolderNotEmptyError as err:
+            print(f'\n{err}', file=sys.stderr)
+            sys.exit(2)
+        print(f'demo data {data!r}: {osp.abspath(path)}')
     if args.data_only:
         return
     results = OrderedDict()

@@ -7,6 +7,7 @@ The demo configs read their data from ``data/m3plugins_demo/<name>``
 """
 import os.path as osp
 
+from .demo_folder import DemoFolderNotEmptyError
 from .hsi_demo_scene import HSI_DEMO_ROOT, HSIDemoScene
 from .hsi_scene import make_demo_hsi_scene
 from .isprs_demo_dataset import ISPRSPotsdamDemoDataset
@@ -24,6 +25,10 @@ def prepare_demo_data(name: str, root: str = DEMO_DATA_ROOT) -> str:
 
     Returns:
         str: The data set's directory.
+
+    Raises:
+        DemoFolderNotEmptyError: If ``root/name`` holds files that the
+            demo generator did not write (nothing is touched then).
     """
     path = osp.join(root, name)
     if name == 'houston2013':
@@ -38,6 +43,7 @@ def prepare_demo_data(name: str, root: str = DEMO_DATA_ROOT) -> str:
 
 
 __all__ = [
-    'DEMO_DATA_ROOT', 'HSI_DEMO_ROOT', 'HSIDemoScene',
+    'DEMO_DATA_ROOT', 'DemoFolderNotEmptyError', 'HSI_DEMO_ROOT',
+    'HSIDemoScene',
     'ISPRSPotsdamDemoDataset', 'make_demo_hsi_scene', 'prepare_demo_data'
 ]

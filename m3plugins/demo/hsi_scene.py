@@ -28,8 +28,6 @@ neither modality alone suffices and fusion pays off:
   random blocks are unlabeled. ``TRLabel``: 20 random pixels per class.
   ``TSLabel``: every other labeled pixel (disjoint from the training set).
 """
-import hashlib
-import json
 import os
 import os.path as osp
 from typing import Dict
@@ -38,6 +36,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.io import savemat
 
+from .demo_folder import (DemoFolderWriter, demo_files_are_current,
+                          log_demo_reuse)
+
 __all__ = ['make_demo_hsi_scene', 'DEMO_SCENE_SHAPE', 'DEMO_NUM_CLASSES']
 
 DEMO_SCENE_SHAPE = (96, 160)
@@ -45,18 +46,13 @@ DEMO_BANDS = 144
 DEMO_NUM_CLASSES = 7
 DEMO_TRAIN_PER_CLASS = 20
 _FILES = ('HSI.mat', 'LiDAR.mat', 'TRLabel.mat', 'TSLabel.mat')
-_MANIFEST = 'demo_manifest.json'
+_GENERATOR = 'm3plugins.demo.make_demo_hsi_scene'
 _VERSION = 2
 # Per class: spectral group, mean abundance of the group's first endmember,
 # LiDAR height (m). See the module docstring.
 _SPECTRAL_GROUP = (0, 1, 2, 0, 3, 1, 2)
 _ABUNDANCE = (0.42, 0.42, 0.42, 0.58, 0.5, 0.58, 0.58)
 _HEIGHTS = (0.0, 0.0, 0.0, 6.0, 6.0, 15.0, 15.0)
-
-
-def _md5(path: str) -> str:
-    with open(path, 'rb') as f:
-        return hashlib.md5(f.read()).hexdigest()
 
 
 def _smooth_field(rng, shape, sigma) -> np.ndarray:
@@ -135,52 +131,42 @@ def _build(seed: int) -> Dict[str, np.ndarray]:
         TSLabel=test)
 
 
-def _is_valid(root: str, seed: int) -> bool:
-    manifest = osp.join(root, _MANIFEST)
-    if not osp.isfile(manifest):
-        return False
-    try:
-        with open(manifest) as f:
-            recorded = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if recorded.get('seed') != seed or recorded.get('version') != _VERSION:
-        return False
-    md5s = recorded.get('md5', {})
-    return all(
-        osp.isfile(osp.join(root, name))
-        and md5s.get(name) == _md5(osp.join(root, name)) for name in _FILES)
-
-
 def make_demo_hsi_scene(root: str, seed: int = 0) -> str:
     """Write the demo scene into ``root`` (skipped if already there, valid).
+
+    ``root`` must not exist, be empty, or hold this generator's manifest
+    (see :mod:`m3plugins.demo.demo_folder`): a folder with anyone else's
+    files, e.g. a real Houston2013 ``HSI.mat``, is refused before anything is
+    written. The absolute folder is logged.
 
     Args:
         root: Folder to write ``HSI.mat`` (96 x 160 x 144 float32, key
             ``HSI``), ``LiDAR.mat`` (96 x 160 float32, key ``LiDAR``),
             ``TRLabel.mat`` / ``TSLabel.mat`` (96 x 160 uint8, 0 = unlabeled,
-            classes 1..7) and a manifest with their md5 and the seed.
+            classes 1..7) and ``demo_manifest.json`` (generator, seed, md5 of
+            each file).
         seed: Seed of everything random; the same seed gives the same arrays.
 
     Returns:
         str: ``root``, ready for ``Houston2013(root)``. The demo's 7 classes
         are labels 1..7 of Houston2013's 15 (their names are Houston's).
+
+    Raises:
+        DemoFolderNotEmptyError: If ``root`` holds files this generator did
+            not write (they are named; nothing is touched).
     """
     root = os.fspath(root)
-    if _is_valid(root, seed):
+    settings = dict(version=_VERSION, seed=seed)
+    description = f'the HSI + LiDAR demo scene (seed {seed})'
+    if demo_files_are_current(root, _GENERATOR, settings, _FILES):
+        log_demo_reuse(root, description)
         return root
-    os.makedirs(root, exist_ok=True)
+    writer = DemoFolderWriter(root, _GENERATOR, settings, _FILES,
+                              description)
     arrays = _build(seed)
     for name in _FILES:
         key = osp.splitext(name)[0]
-        savemat(osp.join(root, name), {key: arrays[key]})
-    with open(osp.join(root, _MANIFEST), 'w') as f:
-        json.dump(
-            dict(
-                version=_VERSION,
-                seed=seed,
-                md5={n: _md5(osp.join(root, n))
-                     for n in _FILES}),
-            f,
-            indent=1)
+        writer.write(name,
+                     lambda path, key=key: savemat(path, {key: arrays[key]}))
+    writer.finish()
     return root

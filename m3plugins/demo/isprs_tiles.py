@@ -27,9 +27,12 @@ square, GeoTIFF, deflate-compressed)::
     top_potsdam_{R}_{C}_label.tif                      uint8 RGB colour map
     5_Labels_all_noBoundary/top_potsdam_{R}_{C}_label_noBoundary.tif
 
-plus ``demo_manifest.json`` (version, seed, size, md5 of every file); a
-second call with the same arguments finds the manifest valid and writes
-nothing (idempotent), anything else regenerates.
+plus ``demo_manifest.json`` (generator, version, seed, size, md5 of every
+file); a second call with the same arguments finds the manifest valid and
+writes nothing (idempotent), other arguments regenerate the files. ``root``
+must not exist, be empty, or hold this manifest: a folder with anyone else's
+files (real Potsdam tiles, say) is refused before anything is written (see
+:mod:`m3plugins.demo.demo_folder`).
 
 How a scene is made (``numpy.random.default_rng`` seeded by ``seed`` and the
 tile's index; the same arguments give identical files):
@@ -55,8 +58,6 @@ so the task rewards using both modalities. The ``noBoundary`` labels paint
 pixels within 3 pixels of a class boundary black (ISPRS's eroded
 references use a disc of that radius).
 """
-import hashlib
-import json
 import os
 import os.path as osp
 from typing import Dict, List, Tuple
@@ -67,6 +68,8 @@ from rasterio.transform import Affine
 from scipy import ndimage
 
 from ..datasets.isprs.classes import indices_to_colour_labels
+from .demo_folder import (DemoFolderWriter, demo_files_are_current,
+                          log_demo_reuse)
 
 __all__ = [
     'make_demo_isprs', 'DEMO_TRAIN_TILES', 'DEMO_TEST_TILES',
@@ -78,7 +81,7 @@ DEMO_TRAIN_TILES: Tuple[str, ...] = ('2_10', '3_11', '6_8', '7_12')
 DEMO_TEST_TILES: Tuple[str, ...] = ('2_13', '5_14')
 DEMO_TILE_SIZE = 512
 
-_MANIFEST = 'demo_manifest.json'
+_GENERATOR = 'm3plugins.demo.make_demo_isprs'
 _VERSION = 1
 _BOUNDARY_RADIUS = 3
 _GSD = 0.05  # metres per pixel, as Potsdam
@@ -282,7 +285,6 @@ def _tile_files(tile: str) -> Dict[str, str]:
 
 
 def _write(path: str, bands: np.ndarray, index: int) -> None:
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     count, height, width = bands.shape
     # A made-up but plausible UTM 33N grid, one tile beside the other.
     transform = Affine(_GSD, 0.0, 366000.0 + index * width * _GSD, 0.0, -_GSD,
@@ -292,27 +294,6 @@ def _write(path: str, bands: np.ndarray, index: int) -> None:
             count=count, dtype=bands.dtype, crs='EPSG:32633',
             transform=transform, compress='deflate') as dst:
         dst.write(bands)
-
-
-def _md5(path: str) -> str:
-    with open(path, 'rb') as f:
-        return hashlib.md5(f.read()).hexdigest()
-
-
-def _manifest_is_valid(root: str, expected: dict) -> bool:
-    path = osp.join(root, _MANIFEST)
-    try:
-        with open(path) as f:
-            recorded = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if {k: recorded.get(k) for k in expected} != expected:
-        return False
-    md5s = recorded.get('md5', {})
-    return bool(md5s) and all(
-        osp.isfile(osp.join(root, name))
-        and _md5(osp.join(root, name)) == digest
-        for name, digest in md5s.items())
 
 
 def make_demo_isprs(root: str, seed: int = 0,
@@ -329,20 +310,25 @@ def make_demo_isprs(root: str, seed: int = 0,
 
     Raises:
         ValueError: If ``tile_size`` < 128.
+        DemoFolderNotEmptyError: If ``root`` holds files this generator did
+            not write (they are named; nothing is touched).
     """
     if tile_size < 128:
         raise ValueError(f'tile_size must be at least 128, got {tile_size}.')
     root = os.fspath(root)
     tiles = DEMO_TRAIN_TILES + DEMO_TEST_TILES
-    expected = dict(version=_VERSION, seed=seed, tile_size=tile_size,
+    settings = dict(version=_VERSION, seed=seed, tile_size=tile_size,
                     tiles=list(tiles))
-    if _manifest_is_valid(root, expected):
+    files = [name for tile in tiles for name in _tile_files(tile).values()]
+    description = (f'the ISPRS-style demo tiles ({len(tiles)} tiles of '
+                   f'{tile_size} px, seed {seed})')
+    if demo_files_are_current(root, _GENERATOR, settings, files):
+        log_demo_reuse(root, description)
         return root
-    written = []
+    writer = DemoFolderWriter(root, _GENERATOR, settings, files, description)
     for index, tile in enumerate(tiles):
         scene = _render(seed, index, tile_size)
         rgbir = scene['rgbir']
-        files = _tile_files(tile)
         arrays = dict(
             dsm=scene['dsm'],
             RGB=rgbir[:3],
@@ -354,12 +340,9 @@ def make_demo_isprs(root: str, seed: int = 0,
                 indices_to_colour_labels(
                     _erode_boundaries(scene['labels'], _BOUNDARY_RADIUS)),
                 -1, 0))
-        for key, name in files.items():
-            _write(osp.join(root, name), np.ascontiguousarray(arrays[key]),
-                   index)
-            written.append(name)
-    manifest = dict(expected, md5={n: _md5(osp.join(root, n))
-                                   for n in written})
-    with open(osp.join(root, _MANIFEST), 'w') as f:
-        json.dump(manifest, f, indent=1)
+        for key, name in _tile_files(tile).items():
+            bands = np.ascontiguousarray(arrays[key])
+            writer.write(name, lambda path, bands=bands, index=index: _write(
+                path, bands, index))
+    writer.finish()
     return root
