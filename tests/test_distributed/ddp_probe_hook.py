@@ -8,10 +8,16 @@ this folder on ``PYTHONPATH``). Per rank it writes, under
 * ``{mode}_metrics_rank{r}.json``: the metrics of each validation or test;
 * ``{mode}_predictions_rank{r}.pth``: every prediction the rank made, keyed
   by the sample's image path and window.
+
+With ``M3PLUGINS_TEST_PAUSE_AT_ITER=k`` in the environment, the run pauses
+(for a minute, writing ``probe/paused_rank{r}``) right before training
+iteration k + 1, after the checkpoint of iteration k is written: the tests
+kill it there.
 """
 import json
 import os
 import os.path as osp
+import time
 
 import torch
 from mmengine.dist import get_rank
@@ -33,6 +39,12 @@ class DDPProbeHook(Hook):
         folder = osp.join(runner.work_dir, 'probe')
         os.makedirs(folder, exist_ok=True)
         return osp.join(folder, f'{name}_rank{get_rank()}')
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        pause_at = os.environ.get('M3PLUGINS_TEST_PAUSE_AT_ITER')
+        if pause_at is not None and runner.iter == int(pause_at):
+            open(self._path(runner, 'paused'), 'w').close()
+            time.sleep(60)
 
     def after_train(self, runner):
         model = runner.model

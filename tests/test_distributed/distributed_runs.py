@@ -124,6 +124,15 @@ def tool_command(tool: str, args, nproc: int = 1) -> list:
             script, *args, '--launcher', 'pytorch']
 
 
+def start_tool(tool: str, args, cwd: str, nproc: int = 1,
+               **env) -> subprocess.Popen:
+    """Starts a tool in its own process group (to signal it as a whole)."""
+    return subprocess.Popen(
+        tool_command(tool, args, nproc), cwd=cwd,
+        env={**run_env(), **env}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+
+
 def run_tool(tool: str, args, cwd: str, nproc: int = 1,
              timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs a tool to the end; fails the test with its output otherwise."""
