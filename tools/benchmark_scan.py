@@ -21,14 +21,22 @@ Prints, in one run (forward + backward unless noted, medians of --repeats):
   (B=256 pixels, D=64, L in --spectral-lengths, N=16).
 * ``autocast``: the issue shape with bf16 and fp16 inputs under CPU autocast
   (state in fp32), against fp32.
-* ``cuda``: on a CUDA machine, the package's scan and mamba-ssm's kernel
-  (when it imports) at the issue and M3amba shapes.
+* ``cuda`` (alone with ``--device cuda``): on a CUDA machine, the package's
+  Triton kernels (backend ``'triton'``), its torch path and mamba-ssm's kernel
+  (when it imports), float32 and bfloat16 activations, at the issue shape,
+  the M3amba shape and a SpectralMamba-like shape (65536 sequences of 7
+  steps): medians, the time ratios, and the achieved bandwidth, the bytes
+  the op must read and write (:func:`scan_traffic_bytes`) per second, as a
+  share of the GPU's peak DRAM bandwidth (from its memory clock and bus
+  width, else a table by name, else 'unknown'). Without CUDA it prints that
+  it is skipped.
 
 Example::
 
     python tools/benchmark_scan.py                 # quick default run
     python tools/benchmark_scan.py --sections issue m3amba --repeats 5
     python tools/benchmark_scan.py --threads 1   # stable figures on a shared machine
+    python tools/benchmark_scan.py --device cuda  # GPU: triton vs torch vs mamba-ssm
 
 Wall-clock and process-CPU medians are both printed: on a machine shared with
 other jobs, OpenMP threads wait for each other and wall time with several
@@ -346,34 +354,99 @@ def section_autocast(args):
     return result
 
 
+#: Peak DRAM bandwidth (bytes/s) by device name, for GPUs whose properties
+#: do not report a memory clock and bus width.
+PEAK_BANDWIDTH_BY_NAME = (
+    ('H200', 4.8e12), ('H100 PCIe', 2.0e12), ('H100', 3.35e12),
+    ('A100-SXM4-80GB', 2.039e12), ('A100 80GB PCIe', 1.935e12), ('A100', 1.555e12),
+    ('L40S', 0.864e12), ('L4', 0.3e12), ('A10', 0.6e12), ('V100', 0.9e12),
+    ('RTX 4090', 1.008e12), ('RTX 3090', 0.936e12),
+)
+
+#: Shapes of the CUDA section: name -> (batch, D, L, N, groups).
+CUDA_SHAPES = (
+    ('issue', (8, 192, 1024, 16, 1)),
+    ('m3amba', (2, 4 * 768, 1024, 16, 4)),
+    ('pieces', (65536, 32, 7, 4, 1)),   # SpectralMamba-like: many short sequences
+)
+
+
+def peak_bandwidth(device=None):
+    """``(bytes per second or None, where the figure comes from)`` of a GPU.
+
+    From the device properties' memory clock and bus width (double data
+    rate) when torch reports them, else from :data:`PEAK_BANDWIDTH_BY_NAME`.
+    """
+    props = torch.cuda.get_device_properties(device)
+    clock_khz = getattr(props, 'memory_clock_rate', 0) or 0
+    bus_bits = getattr(props, 'memory_bus_width', 0) or 0
+    if clock_khz and bus_bits:
+        return 2 * clock_khz * 1e3 * bus_bits / 8, 'memory clock x bus width'
+    for key, value in PEAK_BANDWIDTH_BY_NAME:
+        if key.lower() in props.name.lower():
+            return value, f'table entry {key!r}'
+    return None, 'unknown'
+
+
+def scan_traffic_bytes(inputs):
+    """Bytes a forward+backward must move at least: the forward reads u,
+    delta, B, C and writes the output; the backward reads them and the
+    output gradient and writes their gradients (parameters are negligible)."""
+    u, delta, _, B, C = inputs[:5]
+    activations = sum(t.numel() * t.element_size() for t in (u, delta, B, C))
+    output = u.numel() * u.element_size()
+    return 3 * activations + 2 * output
+
+
 def section_cuda(args):
+    """GPU: the Triton kernels, the torch path and mamba-ssm (when it
+    imports), fp32 and bf16 activations, forward+backward medians, ratios
+    and achieved bandwidth."""
     if not torch.cuda.is_available():
         print('[cuda] skipped: no CUDA device')
         return None
-    print(f'[cuda] fwd+bwd on {torch.cuda.get_device_name()}; mamba-ssm kernel '
-          f'{"available" if mamba_ssm_available() else "NOT importable"}')
+    from m3plugins.ops.selective_scan import triton_available
+    peak, source = peak_bandwidth()
+    peak_text = f'{peak / 1e12:.2f} TB/s ({source})' if peak else 'unknown'
+    print(f'[cuda] fwd+bwd on {torch.cuda.get_device_name()}, peak DRAM bandwidth '
+          f'{peak_text}; mamba-ssm kernel '
+          f'{"available" if mamba_ssm_available() else "NOT importable"}, triton '
+          f'{"available" if triton_available() else "NOT importable"}')
+    backends = [b for b, ok in (('triton', triton_available()), ('torch', True),
+                                ('mamba_ssm', mamba_ssm_available())) if ok]
+    repeats = max(args.repeats, 10)
     result = {}
-    for name, shape in (('issue', (8, 192, 1024, 16, 1)), ('m3amba', (2, 3072, 1024, 16, 4))):
-        inputs = make_inputs(*shape, device='cuda')
-        t_ours = time_fwd_bwd(ours('cuda'), inputs, args.repeats, 'cuda')
-        line(f'{name} {shape}: m3plugins chunked scan', t_ours)
-        result[name] = dict(ours=t_ours)
-        if mamba_ssm_available():
-            fn = lambda *a: selective_scan(*a, backend='mamba_ssm')  # noqa: E731
-            t_m = time_fwd_bwd(fn, inputs, args.repeats, 'cuda')
-            line(f'{name} {shape}: mamba-ssm CUDA kernel', t_m,
-                 f'ours takes {ratio(t_ours, t_m)} its time')
-            result[name]['mamba_ssm'] = t_m
-        for dtype in (torch.bfloat16, torch.float16):
+    for name, shape in CUDA_SHAPES:
+        for dtype in (torch.float32, torch.bfloat16):
             inputs = make_inputs(*shape, device='cuda', dtype=dtype)
-            t = time_fwd_bwd(ours('cuda'), inputs, args.repeats, 'cuda', dtype)
-            line(f'{name}: {dtype} autocast, m3plugins chunked scan', t)
+            traffic = scan_traffic_bytes(inputs)
+            times = {}
+            for backend in backends:
+                fn = lambda *a, _b=backend: selective_scan(*a, backend=_b)  # noqa: E731
+                try:
+                    times[backend] = time_fwd_bwd(fn, inputs, repeats, 'cuda')
+                except Exception as err:  # report and go on with the others
+                    print(f'  {name} {dtype}: {backend} failed: {type(err).__name__}: {err}')
+                    continue
+                rate = traffic / times[backend]
+                share = f'{100 * rate / peak:5.1f}% of peak' if peak else '(peak unknown)'
+                note = f'{rate / 1e9:8.1f} GB/s {share}'
+                if backend != 'triton' and 'triton' in times:
+                    note += f'; triton takes {times["triton"] / times[backend]:.2f}x its time'
+                line(f'{name} {shape} {str(dtype)[6:]}: {backend}', times[backend], note)
+            result[f'{name}-{str(dtype)[6:]}'] = dict(
+                shape=shape, traffic_bytes=traffic, **{k: float(v) for k, v in times.items()})
+            del inputs
+            torch.cuda.empty_cache()
     return result
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sections', nargs='+', choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
+                        help="'cuda': only the CUDA section (exits 0 with a message "
+                        "when there is no CUDA device); 'cpu': every other section")
     parser.add_argument('--repeats', type=int, default=3, help='timed runs per median')
     parser.add_argument('--ref-lengths', type=int, nargs='+', default=[128, 256],
                         help='L values at which the selective_scan_ref algorithm is timed '
@@ -393,6 +466,10 @@ def main(argv=None):
     if args.memory_child:
         memory_child(tuple(int(v) for v in args.memory_child.split(',')))
         return
+    if args.device == 'cuda':
+        args.sections = ['cuda']
+    elif args.device == 'cpu':
+        args.sections = [name for name in args.sections if name != 'cuda']
     load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
     print(f'torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, '
           f'{os.cpu_count()} CPUs, load average {load}; wall-clock medians of '
