@@ -12,10 +12,10 @@ Directions, in this order (index ``k`` of the second output dimension):
 2. row-major reversed;
 3. column-major reversed.
 
-Both functions are compositions of views, transposes and flips, so autograd
-differentiates them exactly and they work for any ``H x W``.
+Both functions are compositions of views, transposes, flips and copies into
+a new tensor, so autograd differentiates them exactly and they work for any
+``H x W``.
 """
-import torch
 from torch import Tensor
 
 #: Number of scan directions produced by :func:`cross_scan`.
@@ -34,10 +34,14 @@ def cross_scan(x: Tensor) -> Tensor:
     """
     if x.dim() != 4:
         raise ValueError(f'cross_scan expects (B, C, H, W), got {tuple(x.shape)}')
-    row_major = x.flatten(2)
-    col_major = x.transpose(2, 3).flatten(2)
-    forward = torch.stack([row_major, col_major], dim=1)  # (B, 2, C, L)
-    return torch.cat([forward, forward.flip(-1)], dim=1)
+    batch, channels, height, width = x.shape
+    # Written straight into the output: one copy per direction (plus the
+    # flip's), instead of materialising the transpose, a stack and a cat.
+    out = x.new_empty(batch, NUM_DIRECTIONS, channels, height * width)
+    out[:, 0].view(batch, channels, height, width).copy_(x)
+    out[:, 1].view(batch, channels, width, height).copy_(x.transpose(2, 3))
+    out[:, 2:].copy_(out[:, :2].flip(-1))
+    return out
 
 
 def cross_merge(y: Tensor, H: int, W: int) -> Tensor:
