@@ -8,8 +8,9 @@ Backends (:data:`SCAN_BACKENDS`):
 
 ``'auto'``
     On CUDA tensors: mamba-ssm's CUDA kernel when ``mamba_ssm`` imports, else
-    the package's Triton kernels when ``triton`` imports. Otherwise (CPU, or
-    neither imports) the package's own ``'torch'`` implementation.
+    the package's Triton kernels when ``triton`` imports (not for float64
+    inputs: the kernels compute in float32). Otherwise (CPU, or neither
+    imports) the package's own ``'torch'`` implementation.
 ``'mamba_ssm'``
     mamba-ssm's kernel; raises :class:`ScanBackendUnavailable` when it cannot
     be used.
@@ -41,6 +42,7 @@ import functools
 import os
 from typing import Callable, Optional
 
+import torch
 from torch import Tensor
 
 from .selective_scan_reference import selective_scan_reference
@@ -220,6 +222,8 @@ def selective_scan(u: Tensor,
     """
     _check_inputs(u, delta, A, B, C, D, z, delta_bias)
     name = resolve_backend(backend, u.device.type)
+    if name == 'triton' and backend == 'auto' and u.dtype == torch.float64:
+        name = 'torch'  # the kernels compute in float32; keep float64 exact
     impl = _get_impl(name)
     if name == 'mamba_ssm':
         u, delta, B, C = (t.contiguous() for t in (u, delta, B, C))

@@ -39,6 +39,12 @@ MAX_BLOCK_T = 64
 TILE_ELEMENTS = 4096
 #: Most partial buffers for the batch-reduced gradients (dA, dD, bias).
 MAX_REDUCTION_SLOTS = 64
+#: Default warps per program of the forward and of the backward kernel; the
+#: backward holds about twice as many tiles live, so it gets twice the threads.
+FORWARD_WARPS = 4
+BACKWARD_WARPS = 8
+#: Input dtypes the kernels accept (they compute in float32).
+SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
 def default_block_sizes(channels_per_group: int, length: int, state: int) -> tuple:
@@ -95,7 +101,7 @@ class _TritonSelectiveScan(torch.autograd.Function):
                 *z_arg.stride(), *out.stride(), *tile_states.stride()[:3],
                 HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
                 SOFTPLUS=bool(delta_softplus), BLOCK_D=block_d, BLOCK_T=block_t,
-                BLOCK_N=block_n, num_warps=num_warps)
+                BLOCK_N=block_n, num_warps=num_warps or FORWARD_WARPS)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, tile_states)
         ctx.delta_softplus = bool(delta_softplus)
         ctx.blocks = (block_d, block_t, num_warps)
@@ -142,7 +148,8 @@ class _TritonSelectiveScan(torch.autograd.Function):
                 *z_arg.stride(), *dout.stride(), *tile_states.stride()[:3],
                 HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
                 SOFTPLUS=ctx.delta_softplus, ATOMIC_BC=atomic_bc, BLOCK_D=block_d,
-                BLOCK_T=block_t, BLOCK_N=triton.next_power_of_2(state), num_warps=num_warps)
+                BLOCK_T=block_t, BLOCK_N=triton.next_power_of_2(state),
+                num_warps=num_warps or BACKWARD_WARPS)
         else:
             dB.zero_()
             dC.zero_()
@@ -165,7 +172,7 @@ def selective_scan_triton(u: Tensor,
                           delta_softplus: bool = False,
                           block_d: Optional[int] = None,
                           block_t: Optional[int] = None,
-                          num_warps: int = 4) -> Tensor:
+                          num_warps: Optional[int] = None) -> Tensor:
     """Selective scan with the Triton kernels.
 
     Args:
@@ -184,13 +191,25 @@ def selective_scan_triton(u: Tensor,
         block_t (int, optional): Time steps per tile, a power of two; also
             the spacing of the states kept for backward. Default from
             :func:`default_block_sizes`.
-        num_warps (int): Warps per program.
+        num_warps (int, optional): Warps per program of both kernels; by
+            default :data:`FORWARD_WARPS` and :data:`BACKWARD_WARPS`.
 
     Returns:
         Tensor: ``(batch, D, L)`` in the dtype of ``u``.
+
+    Raises:
+        ValueError: A block size is not a power of two, or a tensor is not
+            float32, bfloat16 or float16 (the kernels compute in float32, so
+            float64 inputs are refused rather than silently rounded).
     """
     for name, value in (('block_d', block_d), ('block_t', block_t)):
         if value is not None and (value < 1 or value & (value - 1)):
             raise ValueError(f'{name} must be a power of two, got {value}')
+    for name, tensor in zip(('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias'),
+                            (u, delta, A, B, C, D, z, delta_bias)):
+        if tensor is not None and tensor.dtype not in SUPPORTED_DTYPES:
+            raise ValueError(f'the triton selective scan takes float32, bfloat16 or '
+                             f'float16 tensors, got {name} in {tensor.dtype}; use '
+                             "backend='torch' for other dtypes")
     return _TritonSelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
                                       block_d, block_t, num_warps)

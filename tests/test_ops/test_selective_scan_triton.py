@@ -180,6 +180,16 @@ def test_forcing_triton_where_unusable_raises(monkeypatch):
         selective_scan(u, delta, A, B, C, backend='triton')
 
 
+def test_auto_keeps_float64_off_the_float32_kernels(monkeypatch):
+    """Where 'auto' would pick the Triton kernels, float64 inputs take the
+    torch path instead (exact in float64)."""
+    monkeypatch.setattr(scan_module, 'resolve_backend', lambda backend, device: 'triton')
+    inputs = make_inputs(1, 4, 5, 2, 2, torch.float64)
+    y = selective_scan(*inputs, delta_softplus=True)
+    y_ref, _ = reference64(inputs, True, torch.zeros(1, 4, 5, dtype=torch.float64))
+    torch.testing.assert_close(y, y_ref, rtol=1e-9, atol=1e-9)
+
+
 def test_package_works_without_triton():
     """With triton unimportable the package imports, 'auto' uses the torch
     path, and forcing 'triton' says why it cannot."""
@@ -211,6 +221,8 @@ def test_block_sizes_must_be_powers_of_two():
         triton_scan.selective_scan_triton(*inputs, block_t=3)
     with pytest.raises(ValueError, match='block_d must be a power of two'):
         triton_scan.selective_scan_triton(*inputs, block_d=0)
+    with pytest.raises(ValueError, match='float32, bfloat16 or float16'):
+        triton_scan.selective_scan_triton(*make_inputs(1, 4, 3, 2, 1, torch.float64)[:5])
     # Defaults: one tile for short sequences, few channels for long ones.
     assert triton_scan.default_block_sizes(64, 7, 16) == (32, 8)
     assert triton_scan.default_block_sizes(768, 1024, 16) == (4, 64)
