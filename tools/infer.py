@@ -17,8 +17,13 @@ Examples:
     python tools/infer.py configs/m3amba/m3amba_houston2013.py ckpt.pth \
         --modality hsi=Houston2013/HSI.mat --modality lidar=Houston2013/LiDAR.mat \
         --out maps/houston2013.tif --class-offset 1
+
+    # the tiles shared among 4 GPUs (or CPU processes); same output
+    bash tools/dist_infer.sh configs/mobanet/mobanet_demo.py ckpt.pth 4 \
+        --modality optical=top.tif --modality dsm=dsm.tif --out map.tif
 """
 import argparse
+import os
 import sys
 from typing import Dict, List, Optional
 
@@ -104,6 +109,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar')
     parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
+        help='several processes (torchrun / SLURM): the ranks share the '
+        'tiles, rank 0 writes the maps (identical to one process)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -121,6 +133,16 @@ def main(argv=None) -> int:
     normalization = _pairs(args.normalization, '--normalization') or None
     checkpoint = None if args.checkpoint.lower() == 'none' else \
         args.checkpoint
+    device, rank = args.device, 0
+    if args.launcher != 'none':
+        import m3plugins  # noqa: F401  (gloo where no GPU is usable)
+        import torch
+        from mmengine.dist import get_rank, init_dist
+        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+        init_dist(args.launcher, backend='nccl')
+        rank = get_rank()
+        if device is None and torch.cuda.is_available():
+            device = f'cuda:{int(os.environ["LOCAL_RANK"])}'
     try:
         result = infer_large_scene(
             args.config,
@@ -132,7 +154,7 @@ def main(argv=None) -> int:
             overlap=args.overlap[0] if args.overlap and len(
                 args.overlap) == 1 else args.overlap,
             batch_size=args.batch_size,
-            device=args.device,
+            device=device,
             save_probabilities=args.save_probs,
             probability_dtype=args.probs_dtype,
             save_preview=not args.no_preview,
@@ -145,6 +167,8 @@ def main(argv=None) -> int:
             FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
+    if rank != 0:
+        return 0
     print(f'class map:     {result.class_map} ({result.height}x'
           f'{result.width}, {result.num_classes} classes, '
           f'{"georeferenced" if result.georeferenced else "no CRS"})')
@@ -155,7 +179,9 @@ def main(argv=None) -> int:
     print(f'normalisation: {result.normalization}')
     print(f'{result.num_tiles} tiles of {result.tile_size[0]}x'
           f'{result.tile_size[1]}, overlap {result.overlap}, '
-          f'{result.seconds:.1f} s, {result.megapixels_per_second:.4g} MP/s')
+          f'{result.seconds:.1f} s, {result.megapixels_per_second:.4g} MP/s'
+          f', {result.num_processes} process'
+          f'{"es" if result.num_processes > 1 else ""}')
     return 0
 
 

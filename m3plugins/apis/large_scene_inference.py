@@ -31,6 +31,10 @@ segmentor whose config names its ``modality_channels``:
    class map with the input's CRS and transform, optional per-class
    probabilities (float32 or uint8), colour PNG preview with a legend from
    the config's dataset metainfo.
+6. **Several processes** (:mod:`m3plugins.apis.tile_sharing`): called in a
+   ``torch.distributed`` job (``tools/infer.py --launcher pytorch``), the
+   ranks share the tile batches, each reading only its own windows; rank 0
+   blends and writes, and the maps equal a single-process run bit for bit.
 
 Defaults: the tile is the config's sliding-window crop
 (``model.test_cfg.crop_size`` when ``mode='slide'``), else a ``crop_size``
@@ -71,6 +75,7 @@ from .scene_normalization import (dataset_edge_padding, dataset_modalities,
                                   streaming_band_statistics,
                                   config_test_dataset)
 from .tile_blending import RowBandAccumulator, tile_starts, tile_weights
+from .tile_sharing import TileSharing
 
 __all__ = [
     'LargeSceneResult', 'infer_large_scene', 'load_segmentor',
@@ -106,6 +111,7 @@ class LargeSceneResult:
             (model building excluded).
         georeferenced: Whether the maps carry a CRS and transform (copied
             from the georeferenced inputs).
+        num_processes: Processes that shared the tiles.
     """
     class_map: str
     probabilities: Optional[str]
@@ -121,6 +127,7 @@ class LargeSceneResult:
     num_tiles: int
     seconds: float
     georeferenced: bool
+    num_processes: int = 1
 
     @property
     def megapixels_per_second(self) -> float:
@@ -425,7 +432,9 @@ def infer_large_scene(
             normalisation known.
     """
     from tqdm import tqdm
+    sharing = TileSharing.from_process_group()
     model = load_segmentor(model_or_config, checkpoint, device, cfg_options)
+    sharing.same_weights(model)
     cfg = model.cfg
     modality_channels = modality_channels_from_config(cfg)
     default_tile, default_overlap = default_tile_layout(cfg)
@@ -459,11 +468,11 @@ def infer_large_scene(
     with rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20), \
             open_modality_rasters(rasters, modality_channels,
                                   edge_padding) as scene:
-        statistics = {
+        statistics = sharing.from_rank0(lambda: {
             name: streaming_band_statistics(scene.rasters[name],
                                             nodata_as_nan=name in fills)
             for name, method in methods.items() if method != 'none'
-        }
+        })
         height, width = scene.height, scene.width
         tile_h, tile_w = min(tile[0], height), min(tile[1], width)
         overlap = (min(overlap[0], tile_h - 1), min(overlap[1], tile_w - 1))
@@ -472,18 +481,25 @@ def infer_large_scene(
         accumulator = writer = None
         num_classes = 0
         bar = tqdm(total=len(rows) * len(cols), unit='tile',
-                   disable=not progress, desc='large-scene inference')
+                   disable=not progress or not sharing.writes,
+                   desc='large-scene inference')
+
+        def predict(batch_cols: Sequence[int]) -> np.ndarray:
+            windows = [
+                stack_modalities(_normalize_window(
+                    scene.read(row, col, tile_h, tile_w, fills), methods,
+                    statistics, fills)) for col in batch_cols
+            ]
+            return segment_windows(model, windows)
+
+        batches = [cols[first:first + batch_size]
+                   for first in range(0, len(cols), batch_size)]
         try:
             for index, row in enumerate(rows):
-                for first in range(0, len(cols), batch_size):
-                    batch_cols = cols[first:first + batch_size]
-                    windows = []
-                    for col in batch_cols:
-                        raw = scene.read(row, col, tile_h, tile_w, fills)
-                        windows.append(stack_modalities(
-                            _normalize_window(raw, methods, statistics,
-                                              fills)))
-                    logits = segment_windows(model, windows)
+                row_logits = sharing.predict_row(batches, predict)
+                if row_logits is None:  # another rank writes
+                    continue
+                for batch_cols, logits in zip(batches, row_logits):
                     if accumulator is None:
                         num_classes = logits.shape[1]
                         accumulator = RowBandAccumulator(
@@ -514,13 +530,18 @@ def infer_large_scene(
             if writer is not None:
                 writer.close()
         crs, transform = scene.crs, scene.transform
+    # The other ranks learn the class count from rank 0 once the maps exist.
+    num_classes = sharing.from_rank0(lambda: num_classes)
     seconds = time.perf_counter() - start
 
     classes, palette = class_names_and_palette(cfg, num_classes, model)
     preview = None
     if save_preview:
-        preview = save_preview_png(out_path, preview_path or preview_default,
-                                   classes, palette, class_offset)
+        preview = preview_path or preview_default
+        if sharing.writes:
+            preview = save_preview_png(out_path, preview, classes, palette,
+                                       class_offset)
+    sharing.barrier()
     return LargeSceneResult(
         class_map=out_path,
         probabilities=(probabilities_path or probabilities_default)
@@ -536,4 +557,5 @@ def infer_large_scene(
         overlap=overlap,
         num_tiles=len(rows) * len(cols),
         seconds=seconds,
-        georeferenced=crs is not None)
+        georeferenced=crs is not None,
+        num_processes=sharing.world_size)
