@@ -71,7 +71,8 @@ def read_demo_manifest(root: str, generator: str) -> Optional[dict]:
     Returns:
         dict or None: The manifest (``generator``, ``m3plugins_version``,
         ``settings``, ``complete``, ``md5``: file name -> md5, None while
-        not yet written), or None if ``root`` has no manifest of this generator.
+        not yet written), or None if ``root`` has no manifest of this
+        generator.
         A manifest of an earlier m3plugins version is returned in this form
         with ``legacy=True``.
     """
@@ -121,12 +122,15 @@ def demo_files_are_current(root: str, generator: str, settings: dict,
         for name, digest in manifest['md5'].items())
 
 
-def _files_below(root: str) -> List[str]:
+def _some_files_below(root: str, at_most: int) -> List[str]:
+    """Up to ``at_most`` files below ``root`` (stops walking there)."""
     found = []
     for folder, _, names in os.walk(root):
-        found.extend(
-            osp.relpath(osp.join(folder, name), root) for name in names)
-    return sorted(found)
+        for name in sorted(names):
+            found.append(osp.relpath(osp.join(folder, name), root))
+            if len(found) >= at_most:
+                return found
+    return found
 
 
 def _name_some(names: Sequence[str]) -> str:
@@ -143,7 +147,7 @@ def _check_folder(root: str, generator: str, files: Sequence[str]) -> None:
         raise NotADirectoryError(
             f'The demo data folder {root} is a file; point the demo at a '
             'new or empty folder.')
-    present = _files_below(root)
+    present = _some_files_below(root, _NAMED_AT_MOST)
     if not present:
         return
     manifest = read_demo_manifest(root, generator)
@@ -157,9 +161,10 @@ def _check_folder(root: str, generator: str, files: Sequence[str]) -> None:
                        f'{DEMO_MANIFEST} of {generator}), and the demo would '
                        f'overwrite {_name_some(existing)}')
         else:
+            listed = ', '.join(present) + (
+                ', ...' if len(present) == _NAMED_AT_MOST else '')
             problem = (f'it is not empty and holds no {DEMO_MANIFEST} of '
-                       f'{generator} ({len(present)} files: '
-                       f'{_name_some(present)})')
+                       f'{generator} (it holds {listed})')
     else:
         recorded = manifest['md5']
         foreign = [

@@ -156,9 +156,9 @@ def test_save_class_map_failure_leaves_no_partial_map(tmp_path, monkeypatch,
         georeference = dict(transform=from_origin(0, 10, 1, 1),
                             crs='EPSG:32633')
     class_map = np.random.default_rng(0).integers(1, 4, (10, 12))
+    palette = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
     written = class_maps.save_class_map(class_map, prefix, ['a', 'b', 'c'],
-                                        [(255, 0, 0), (0, 255, 0),
-                                         (0, 0, 255)], georeference=georeference)
+                                        palette, georeference=georeference)
     assert written['map'].endswith(suffix)
     previous_map = (tmp_path / f'scene{suffix}').read_bytes()
 
