@@ -111,17 +111,23 @@ def run_env() -> dict:
         [HERE, REPO] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
     env['OMP_NUM_THREADS'] = '1'
     env['OMP_WAIT_POLICY'] = 'PASSIVE'
+    env['PORT'] = str(free_port())  # tools/dist_*.sh
     return env
 
 
+#: tool -> positional arguments before the process count of its
+#: ``tools/dist_<tool>.sh`` (MMSeg's interface).
+LEADING_ARGS = dict(train=1, test=2, infer=2)
+
+
 def tool_command(tool: str, args, nproc: int = 1) -> list:
-    """``python tools/<tool>.py args``, under torchrun when ``nproc > 1``."""
-    script = osp.join(REPO, 'tools', f'{tool}.py')
+    """``python tools/<tool>.py args``; ``bash tools/dist_<tool>.sh`` (which
+    runs torchrun) when ``nproc > 1``."""
     if nproc == 1:
-        return [sys.executable, script, *args]
-    return [sys.executable, '-m', 'torch.distributed.run',
-            f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
-            script, *args, '--launcher', 'pytorch']
+        return [sys.executable, osp.join(REPO, 'tools', f'{tool}.py'), *args]
+    lead = LEADING_ARGS[tool]
+    return ['bash', osp.join(REPO, 'tools', f'dist_{tool}.sh'),
+            *args[:lead], str(nproc), *args[lead:]]
 
 
 def start_tool(tool: str, args, cwd: str, nproc: int = 1,

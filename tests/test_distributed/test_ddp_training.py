@@ -1,8 +1,9 @@
 """Real 2-process DDP (gloo, CPU) on a tiny config of each family.
 
-Each test trains a few iterations with ``torchrun --nproc_per_node=2
-tools/train.py CFG --launcher pytorch`` and validates at the end, then tests
-the saved checkpoint with a single-process ``tools/test.py``. The ranks must
+Each test trains a few iterations with ``tools/dist_train.sh CFG 2`` (torchrun,
+``--launcher pytorch``) and validates at the end, then tests the saved
+checkpoint with a single-process ``tools/test.py`` (and, for MoBaNet, with
+``tools/dist_test.sh`` on two processes as well). The ranks must
 end with identical weights (also the BatchNorm statistics: SyncBN on GPUs,
 averaged buffers on the CPU), equal to the checkpoint, and the distributed
 validation must equal the single-process test: the same metrics and the same
@@ -50,3 +51,13 @@ def test_two_process_training_matches_single_process_test(
         probe(work_dir, 'val_metrics', 0)
     single = probe(test_dir, 'test_predictions')
     assert_same_tensors({**val0, **val1}, single)
+
+    if family == 'mobanet':
+        dist_dir = str(tmp_path / 'dist_test')
+        run_tool('test', [config, checkpoint, '--work-dir', dist_dir],
+                 cwd=str(tmp_path), nproc=2)
+        assert probe(dist_dir, 'test_metrics', 0) == \
+            probe(test_dir, 'test_metrics')
+        assert_same_tensors(
+            {**probe(dist_dir, 'test_predictions', 0),
+             **probe(dist_dir, 'test_predictions', 1)}, single)
