@@ -11,9 +11,12 @@ Sequence Modeling with Selective State Spaces", arXiv 2312.00752), for a real
 * Inputs may be float32, bfloat16 or float16 (each tensor its own dtype);
   the state and every sum are float32. The output has ``u``'s dtype; each
   gradient has its input's dtype.
-* Only the state entering each tile of ``block_t`` steps is kept for
-  backward, ``(batch, D, ceil(L / block_t), N)`` float32, besides the inputs;
-  the backward kernel recomputes the states inside a tile.
+* Only the state entering each tile of ``block_t`` steps after the first is
+  kept for backward, ``(batch, D, ceil(L / block_t) - 1, N)`` float32 (none
+  for a sequence of one tile), besides the inputs; the backward kernel
+  recomputes the states inside a tile. When no gradient is needed (grad mode
+  off, or no input requires grad) the forward kernel runs alone and keeps
+  nothing.
 * ``u``, ``delta``, ``z``, ``B`` and ``C`` may be strided views; loads follow
   their strides (contiguous time is what makes the loads coalesced).
 * Runs on CUDA tensors, or on CPU tensors under Triton's interpreter
@@ -29,6 +32,8 @@ import torch
 import triton
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from m3plugins.utils.grad_mode import needs_grad
 
 from .selective_scan_triton_kernels import (selective_scan_backward_kernel,
                                             selective_scan_forward_kernel)
@@ -68,40 +73,55 @@ def _grouped(BC: Tensor) -> Tensor:
     return BC.unsqueeze(1) if BC.dim() == 3 else BC
 
 
+def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d, block_t,
+                    num_warps, store_states):
+    """Runs the forward kernel; returns ``(out, tile_states, (block_d, block_t))``.
+
+    ``tile_states`` is ``(batch, D, tiles - 1, N)`` float32 when
+    ``store_states``, else None.
+    """
+    batch, channels, length = u.shape
+    state = A.shape[1]
+    B_g, C_g = _grouped(B), _grouped(C)
+    groups = B_g.shape[1]
+    per_group = channels // groups
+    default_d, default_t = default_block_sizes(per_group, length, state)
+    block_d = block_d or default_d
+    block_t = block_t or default_t
+    blocks_per_group = triton.cdiv(per_group, block_d)
+    num_tiles = triton.cdiv(length, block_t)
+
+    out = torch.empty(u.shape, dtype=u.dtype, device=u.device)
+    tile_states = torch.empty((batch, channels, max(num_tiles - 1, 0), state),
+                              dtype=torch.float32, device=u.device) if store_states else None
+    # A kernel argument must point to memory: a stand-in when nothing is kept.
+    states_arg = tile_states if store_states and tile_states.numel() else \
+        out.new_empty((1, 1, 1, 1), dtype=torch.float32)
+    z_arg = z if z is not None else u
+    if batch * channels * length:
+        selective_scan_forward_kernel[(batch, groups * blocks_per_group)](
+            u, delta, A, B_g, C_g, D if D is not None else A,
+            z_arg, delta_bias if delta_bias is not None else A,
+            out, states_arg,
+            length, state, per_group, blocks_per_group,
+            *u.stride(), *delta.stride(), *A.stride(), *B_g.stride(), *C_g.stride(),
+            *z_arg.stride(), *out.stride(), *states_arg.stride()[:3],
+            HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
+            SOFTPLUS=bool(delta_softplus), STORE_STATES=store_states, BLOCK_D=block_d,
+            BLOCK_T=block_t, BLOCK_N=triton.next_power_of_2(state),
+            num_warps=num_warps or FORWARD_WARPS)
+    return out, tile_states, (block_d, block_t)
+
+
 class _TritonSelectiveScan(torch.autograd.Function):
     """Autograd function launching the forward and backward kernels."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d,
                 block_t, num_warps):
-        batch, channels, length = u.shape
-        state = A.shape[1]
-        B_g, C_g = _grouped(B), _grouped(C)
-        groups = B_g.shape[1]
-        per_group = channels // groups
-        default_d, default_t = default_block_sizes(per_group, length, state)
-        block_d = block_d or default_d
-        block_t = block_t or default_t
-        block_n = triton.next_power_of_2(state)
-        blocks_per_group = triton.cdiv(per_group, block_d)
-        num_tiles = triton.cdiv(length, block_t)
-
-        out = torch.empty(u.shape, dtype=u.dtype, device=u.device)
-        tile_states = torch.empty((batch, channels, num_tiles, state), dtype=torch.float32,
-                                  device=u.device)
-        z_arg = z if z is not None else u
-        grid = (batch, groups * blocks_per_group)
-        if batch * channels * length:
-            selective_scan_forward_kernel[grid](
-                u, delta, A, B_g, C_g, D if D is not None else A,
-                z_arg, delta_bias if delta_bias is not None else A,
-                out, tile_states,
-                length, state, per_group, blocks_per_group,
-                *u.stride(), *delta.stride(), *A.stride(), *B_g.stride(), *C_g.stride(),
-                *z_arg.stride(), *out.stride(), *tile_states.stride()[:3],
-                HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-                SOFTPLUS=bool(delta_softplus), BLOCK_D=block_d, BLOCK_T=block_t,
-                BLOCK_N=block_n, num_warps=num_warps or FORWARD_WARPS)
+        out, tile_states, (block_d, block_t) = _launch_forward(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d, block_t,
+            num_warps, store_states=True)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, tile_states)
         ctx.delta_softplus = bool(delta_softplus)
         ctx.blocks = (block_d, block_t, num_warps)
@@ -121,6 +141,8 @@ class _TritonSelectiveScan(torch.autograd.Function):
         atomic_bc = blocks_per_group > 1
         num_slots = max(1, min(batch, MAX_REDUCTION_SLOTS))
         device = u.device
+        if tile_states.numel() == 0:  # one tile: nothing kept; the kernel needs a pointer
+            tile_states = torch.empty((1, 1, 1, 1), dtype=torch.float32, device=device)
 
         du = torch.empty(u.shape, dtype=u.dtype, device=device)
         ddelta = torch.empty(delta.shape, dtype=delta.dtype, device=device)
@@ -211,5 +233,8 @@ def selective_scan_triton(u: Tensor,
             raise ValueError(f'the triton selective scan takes float32, bfloat16 or '
                              f'float16 tensors, got {name} in {tensor.dtype}; use '
                              "backend='torch' for other dtypes")
+    if not needs_grad(u, delta, A, B, C, D, z, delta_bias):
+        return _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d,
+                               block_t, num_warps, store_states=False)[0]
     return _TritonSelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
                                       block_d, block_t, num_warps)

@@ -16,8 +16,9 @@ entering the tile is carried in registers from the previous tile, so loads
 and stores of ``(BLOCK_D, BLOCK_T)`` tiles are contiguous along time and the
 sequential dependency is one step per tile, not per time step.
 
-The forward kernel writes the state entering each tile, ``(batch, D, tiles,
-N)`` in float32, and nothing else for backward. The backward kernel walks the
+The forward kernel writes the state entering each tile but the first (that
+one is zero), ``(batch, D, tiles - 1, N)`` in float32, and nothing else for
+backward (nothing at all when ``STORE_STATES`` is off, for inference). The backward kernel walks the
 tiles in reverse: it recomputes the tile's states from that boundary state,
 solves the reverse recurrence of ``g_t = dL/dh_t``::
 
@@ -69,12 +70,13 @@ def selective_scan_forward_kernel(
         stride_out_batch, stride_out_chan, stride_out_time,
         stride_states_batch, stride_states_chan, stride_states_tile,
         HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
-        SOFTPLUS: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_T: tl.constexpr,
-        BLOCK_N: tl.constexpr):
+        SOFTPLUS: tl.constexpr, STORE_STATES: tl.constexpr, BLOCK_D: tl.constexpr,
+        BLOCK_T: tl.constexpr, BLOCK_N: tl.constexpr):
     """Forward scan of one (batch entry, channel block); see the module doc.
 
-    Writes ``out`` ``(batch, D, L)`` and the float32 states entering each
-    tile, ``states`` ``(batch, D, ceil(L / BLOCK_T), N)`` (contiguous in N).
+    Writes ``out`` ``(batch, D, L)`` and, when ``STORE_STATES``, the float32
+    state entering each tile ``k >= 1`` at ``states[:, :, k - 1]``
+    (``(batch, D, ceil(L / BLOCK_T) - 1, N)``, contiguous in N).
     """
     batch_idx = tl.program_id(0).to(tl.int64)
     block_idx = tl.program_id(1)
@@ -108,7 +110,9 @@ def selective_scan_forward_kernel(
     state = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     num_tiles = tl.cdiv(length, BLOCK_T)
     for tile in range(num_tiles):
-        tl.store(states_rows + tile * stride_states_tile, state, mask=chan_state_mask)
+        if STORE_STATES:
+            tl.store(states_rows + (tile - 1) * stride_states_tile, state,
+                     mask=chan_state_mask & (tile > 0))
         time = tile * BLOCK_T + step_in_tile
         time_mask = time < length
         chan_time_mask = chan_mask[:, None] & time_mask[None, :]
@@ -242,9 +246,9 @@ def selective_scan_backward_kernel(
         dout = tl.load(dout_rows + time[None, :] * stride_dout_time, mask=chan_time_mask,
                        other=0.0).to(tl.float32)
 
-        # Recompute the tile's states from the state entering it.
-        state_in = tl.load(states_rows + tile * stride_states_tile, mask=chan_state_mask,
-                           other=0.0)
+        # Recompute the tile's states from the state entering it (zero at 0).
+        state_in = tl.load(states_rows + (tile - 1) * stride_states_tile,
+                           mask=chan_state_mask & (tile > 0), other=0.0)
         decay = tl.exp(dt[:, :, None] * A[:, None, :])
         scaled_u = dt * u
         drive = scaled_u[:, :, None] * B[None, :, :]

@@ -99,6 +99,18 @@ def interpreter_worker(out_path):
         forced_equals_direct=torch.equal(forced, direct),
         auto_on_cpu=scan_module.resolve_backend('auto', 'cpu'))
 
+    # Without grad the forward kernel runs alone: same output, several tiles or one.
+    no_grad_equal = []
+    for case in (CASES[0], CASES[3]):
+        inputs, _ = _inputs(case, OPTIONS[0], 'float32')
+        y = selective_scan_triton(*inputs, delta_softplus=True, block_d=case[5],
+                                  block_t=case[6])
+        with torch.no_grad():
+            y_no_grad = selective_scan_triton(*inputs, delta_softplus=True,
+                                              block_d=case[5], block_t=case[6])
+        no_grad_equal.append(torch.equal(y, y_no_grad) and not y_no_grad.requires_grad)
+    results['no_grad_equal'] = no_grad_equal
+
     # Sizes saved for backward at a longer sequence: no (B, D, L, N) history.
     batch, channels, length, state = 1, 4, 256, 8
     inputs = make_inputs(batch, channels, length, state, 2, torch.float32)
@@ -111,6 +123,7 @@ def interpreter_worker(out_path):
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         y = selective_scan_triton(*inputs, delta_softplus=True, block_t=32)
     results['saved'] = dict(numels=numels, history=batch * channels * length * state,
+                            tile_states=batch * channels * (length // 32 - 1) * state,
                             largest_input=max(t.numel() for t in inputs if t is not None))
     torch.save(results, out_path)
 
@@ -148,11 +161,14 @@ def test_interpreted_kernels_match_float64_reference(interpreted, case, opts, dt
 
 def test_interpreted_dispatch_and_saved_state(interpreted):
     """Forced 'triton' on CPU runs under the interpreter; 'auto' stays on the
-    torch path on CPU; backward keeps tile-boundary states, not the history."""
+    torch path on CPU; without grad the forward alone gives the same output;
+    backward keeps tile-boundary states, not the history."""
     assert interpreted['dispatch'] == dict(forced_equals_direct=True, auto_on_cpu='torch')
+    assert interpreted['no_grad_equal'] == [True, True]
     saved = interpreted['saved']
     assert max(saved['numels']) <= saved['largest_input'] < saved['history']
     assert sum(saved['numels']) < 8 * saved['largest_input']
+    assert saved['tile_states'] in saved['numels']
 
 
 def test_auto_prefers_mamba_ssm_then_triton_on_cuda(monkeypatch):
@@ -227,6 +243,41 @@ def test_block_sizes_must_be_powers_of_two():
     assert triton_scan.default_block_sizes(64, 7, 16) == (32, 8)
     assert triton_scan.default_block_sizes(768, 1024, 16) == (4, 64)
     assert triton_scan.default_block_sizes(2, 1024, 16) == (2, 64)
+
+
+def _ptxas_available():
+    try:
+        import triton
+    except ImportError:
+        return False
+    return os.path.exists(os.path.join(os.path.dirname(triton.__file__), 'backends',
+                                       'nvidia', 'bin', 'ptxas'))
+
+
+@pytest.mark.skipif(not _ptxas_available(), reason="needs triton's bundled ptxas")
+@pytest.mark.parametrize('dtype', ['fp32', 'bf16'])
+def test_kernels_compile_for_hopper_without_a_gpu(dtype):
+    """Ahead-of-time compilation to an sm_90 cubin (no device needed) catches
+    what the interpreter does not check: types, layouts, the scans' lowering."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    kernels = importlib.import_module('m3plugins.ops.selective_scan_triton_kernels')
+    flags = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_D=4,
+                 BLOCK_T=64, BLOCK_N=16)
+    activations = ('u_ptr', 'delta_ptr', 'B_ptr', 'C_ptr', 'z_ptr', 'out_ptr', 'dout_ptr',
+                   'du_ptr', 'ddelta_ptr', 'dz_ptr')
+    for kernel, extra in ((kernels.selective_scan_forward_kernel, dict(STORE_STATES=True)),
+                          (kernels.selective_scan_backward_kernel, dict(ATOMIC_BC=True))):
+        constexprs = dict(flags, **extra)
+        signature = {
+            name: 'constexpr' if name in constexprs else
+            ('*' + (dtype if name in activations else 'fp32')) if name.endswith('_ptr')
+            else 'i32' for name in kernel.arg_names}
+        compiled = triton.compile(ASTSource(kernel, signature, constexprs=constexprs),
+                                  target=GPUTarget('cuda', 90, 32),
+                                  options=dict(num_warps=8))
+        assert compiled.asm['cubin']
 
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
