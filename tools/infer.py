@@ -21,8 +21,15 @@ Examples:
     # the tiles shared among 4 GPUs (or CPU processes); same output
     bash tools/dist_infer.sh configs/mobanet/mobanet_demo.py ckpt.pth 4 \
         --modality optical=top.tif --modality dsm=dsm.tif --out map.tif
+
+    # several scenes: a CSV with an `out` column and one column per modality
+    # (paths relative to the working directory); on N processes each rank
+    # segments whole scenes (fewer scenes than ranks: the tiles are shared)
+    bash tools/dist_infer.sh configs/mobanet/mobanet_demo.py ckpt.pth 4 \
+        --scenes scenes.csv
 """
 import argparse
+import csv
 import os
 import sys
 from typing import Dict, List, Optional
@@ -55,12 +62,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--modality',
         action='append',
         metavar='NAME=PATH',
-        required=True,
         help='raster of one modality (repeat per modality), e.g. '
         '--modality optical=top.tif --modality dsm=dsm.tif; .mat files may '
         'name their variable as file.mat:KEY')
+    parser.add_argument('--out', help='class-map GeoTIFF to write')
     parser.add_argument(
-        '--out', required=True, help='class-map GeoTIFF to write')
+        '--scenes',
+        metavar='CSV',
+        help='several scenes instead of --modality/--out: a CSV file with a '
+        'header, an `out` column (class map to write) and one column per '
+        'modality (raster paths)')
     parser.add_argument(
         '--tile-size',
         type=int,
@@ -120,55 +131,35 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config entries, as in tools/test.py')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.scenes is None and (not args.modality or not args.out):
+        parser.error('give --modality NAME=PATH ... and --out, or --scenes')
+    if args.scenes is not None and (args.modality or args.out):
+        parser.error('--scenes replaces --modality and --out')
+    return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from m3plugins.apis.large_scene_inference import infer_large_scene
-    from m3plugins.apis.modality_rasters import RasterAlignmentError
-    from m3plugins.datasets.hsi.raster_io import RasterReadError
-    from m3plugins.utils.modalities import ModalityError
-    rasters = _pairs(args.modality, '--modality')
-    normalization = _pairs(args.normalization, '--normalization') or None
-    checkpoint = None if args.checkpoint.lower() == 'none' else \
-        args.checkpoint
-    device, rank = args.device, 0
-    if args.launcher != 'none':
-        import m3plugins  # noqa: F401  (gloo where no GPU is usable)
-        import torch
-        from mmengine.dist import get_rank, init_dist
-        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-        init_dist(args.launcher, backend='nccl')
-        rank = get_rank()
-        if device is None and torch.cuda.is_available():
-            device = f'cuda:{int(os.environ["LOCAL_RANK"])}'
-    try:
-        result = infer_large_scene(
-            args.config,
-            rasters,
-            args.out,
-            checkpoint=checkpoint,
-            tile_size=args.tile_size[0] if args.tile_size and len(
-                args.tile_size) == 1 else args.tile_size,
-            overlap=args.overlap[0] if args.overlap and len(
-                args.overlap) == 1 else args.overlap,
-            batch_size=args.batch_size,
-            device=device,
-            save_probabilities=args.save_probs,
-            probability_dtype=args.probs_dtype,
-            save_preview=not args.no_preview,
-            class_offset=args.class_offset,
-            normalization=normalization,
-            cfg_options=args.cfg_options,
-            progress=not args.no_progress,
-            gdal_cache_mb=args.gdal_cache_mb)
-    except (RasterAlignmentError, RasterReadError, ModalityError,
-            FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    if rank != 0:
-        return 0
+def read_scene_list(path: str) -> List[Dict[str, object]]:
+    """Scenes of a ``--scenes`` CSV: ``[{'out': ..., 'rasters': {...}}]``."""
+    with open(path, newline='') as f:
+        rows = list(csv.DictReader(f))
+    if not rows or 'out' not in rows[0] or len(rows[0]) < 2:
+        raise SystemExit(f'error: {path} needs a header with an `out` column '
+                         'and one column per modality, and at least one row.')
+    scenes = []
+    for number, row in enumerate(rows, start=2):
+        if any(not (value or '').strip() for value in row.values()):
+            raise SystemExit(f'error: {path}, line {number}: empty field.')
+        scenes.append(dict(out=row['out'].strip(), rasters={
+            name.strip(): value.strip()
+            for name, value in row.items() if name != 'out'}))
+    outs = [scene['out'] for scene in scenes]
+    if len(set(outs)) != len(outs):
+        raise SystemExit(f'error: {path} names an `out` file twice.')
+    return scenes
+
+
+def _report(result) -> None:
     print(f'class map:     {result.class_map} ({result.height}x'
           f'{result.width}, {result.num_classes} classes, '
           f'{"georeferenced" if result.georeferenced else "no CRS"})')
@@ -182,6 +173,68 @@ def main(argv=None) -> int:
           f'{result.seconds:.1f} s, {result.megapixels_per_second:.4g} MP/s'
           f', {result.num_processes} process'
           f'{"es" if result.num_processes > 1 else ""}')
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from m3plugins.apis.large_scene_inference import (infer_large_scene,
+                                                      load_segmentor)
+    from m3plugins.apis.modality_rasters import RasterAlignmentError
+    from m3plugins.apis.tile_sharing import TileSharing
+    from m3plugins.datasets.hsi.raster_io import RasterReadError
+    from m3plugins.utils.modalities import ModalityError
+    if args.scenes is not None:
+        scenes = read_scene_list(args.scenes)
+    else:
+        scenes = [dict(out=args.out,
+                       rasters=_pairs(args.modality, '--modality'))]
+    normalization = _pairs(args.normalization, '--normalization') or None
+    checkpoint = None if args.checkpoint.lower() == 'none' else \
+        args.checkpoint
+    device = args.device
+    if args.launcher != 'none':
+        import m3plugins  # noqa: F401  (gloo where no GPU is usable)
+        import torch
+        from mmengine.dist import init_dist
+        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+        init_dist(args.launcher, backend='nccl')
+        if device is None and torch.cuda.is_available():
+            device = f'cuda:{int(os.environ["LOCAL_RANK"])}'
+    ranks = TileSharing.from_process_group()
+    # As many scenes as ranks or more: each rank segments whole scenes;
+    # otherwise the ranks share the tiles of each scene.
+    by_scene = ranks.distributed and len(scenes) >= ranks.world_size
+    mine = [scene for index, scene in enumerate(scenes)
+            if not by_scene or index % ranks.world_size == ranks.rank]
+    try:
+        model = load_segmentor(args.config, checkpoint, device,
+                               args.cfg_options)
+        ranks.same_weights(model)
+        for scene in mine:
+            result = infer_large_scene(
+                model,
+                scene['rasters'],
+                scene['out'],
+                tile_size=args.tile_size[0] if args.tile_size and len(
+                    args.tile_size) == 1 else args.tile_size,
+                overlap=args.overlap[0] if args.overlap and len(
+                    args.overlap) == 1 else args.overlap,
+                batch_size=args.batch_size,
+                save_probabilities=args.save_probs,
+                probability_dtype=args.probs_dtype,
+                save_preview=not args.no_preview,
+                class_offset=args.class_offset,
+                normalization=normalization,
+                progress=not args.no_progress,
+                gdal_cache_mb=args.gdal_cache_mb,
+                sharing=TileSharing() if by_scene else ranks)
+            if by_scene or ranks.writes:
+                _report(result)
+    except (RasterAlignmentError, RasterReadError, ModalityError,
+            FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    ranks.barrier()
     return 0
 
 

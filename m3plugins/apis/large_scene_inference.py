@@ -393,7 +393,8 @@ def infer_large_scene(
         normalization: Union[str, Mapping[str, str], None] = None,
         cfg_options: Optional[dict] = None,
         progress: bool = True,
-        gdal_cache_mb: int = DEFAULT_GDAL_CACHE_MB) -> LargeSceneResult:
+        gdal_cache_mb: int = DEFAULT_GDAL_CACHE_MB,
+        sharing: Optional[TileSharing] = None) -> LargeSceneResult:
     """Segment a whole multimodal scene tile by tile (see the module doc).
 
     Args:
@@ -432,7 +433,8 @@ def infer_large_scene(
             normalisation known.
     """
     from tqdm import tqdm
-    sharing = TileSharing.from_process_group()
+    if sharing is None:
+        sharing = TileSharing.from_process_group()
     model = load_segmentor(model_or_config, checkpoint, device, cfg_options)
     sharing.same_weights(model)
     cfg = model.cfg
