@@ -24,7 +24,7 @@ def _without_cuda_env():
     (['tools/gpu_check.py'], 'no CUDA device: skipped'),
     (['tools/benchmark_scan.py', '--device', 'cuda'], '[cuda] skipped: no CUDA device'),
 ])
-def test_tools_skip_cleanly_without_cuda(cmd, expected):
+def test_tools_skip_cleanly_on_machines_without_a_gpu(cmd, expected):
     proc = subprocess.run([sys.executable] + cmd, cwd=REPO, env=_without_cuda_env(),
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
