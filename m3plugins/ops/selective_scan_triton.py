@@ -42,8 +42,11 @@ from .selective_scan_triton_kernels import (selective_scan_backward_kernel,
 MAX_BLOCK_T = 64
 #: Target elements of one ``(BLOCK_D, BLOCK_T, BLOCK_N)`` register tile.
 TILE_ELEMENTS = 4096
-#: Most partial buffers for the batch-reduced gradients (dA, dD, bias).
-MAX_REDUCTION_SLOTS = 64
+#: Most partial buffers for the batch-reduced gradients (dA, dD, bias); more
+#: slots mean fewer programs adding into the same address.
+MAX_REDUCTION_SLOTS = 256
+#: Most elements of all the ``(slots, D, N)`` partial buffers of ``dA``.
+MAX_REDUCTION_ELEMENTS = 1 << 22
 #: Default warps per program of the forward and of the backward kernel; the
 #: backward holds about twice as many tiles live, so it gets twice the threads.
 FORWARD_WARPS = 4
@@ -139,7 +142,8 @@ class _TritonSelectiveScan(torch.autograd.Function):
         per_group = channels // groups
         blocks_per_group = triton.cdiv(per_group, block_d)
         atomic_bc = blocks_per_group > 1
-        num_slots = max(1, min(batch, MAX_REDUCTION_SLOTS))
+        num_slots = max(1, min(batch, MAX_REDUCTION_SLOTS,
+                                MAX_REDUCTION_ELEMENTS // max(1, channels * state)))
         device = u.device
         if tile_states.numel() == 0:  # one tile: nothing kept; the kernel needs a pointer
             tile_states = torch.empty((1, 1, 1, 1), dtype=torch.float32, device=device)
