@@ -56,10 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None,
                         help='torch intra-op threads on CPU')
     parser.add_argument('--baseline-backend', default='reference',
-                        choices=['reference', 'torch', 'none'],
+                        choices=['reference', 'torch', 'triton', 'none'],
                         help='scan backend of the baseline model')
     parser.add_argument('--backend', default='auto',
-                        choices=['auto', 'torch', 'reference', 'mamba_ssm'],
+                        choices=['auto', 'torch', 'reference', 'mamba_ssm',
+                                 'triton'],
                         help='scan backend of the measured model')
     return parser.parse_args(argv)
 
