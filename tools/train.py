@@ -20,6 +20,12 @@ def parse_args() -> argparse.Namespace:
         help='resume from the latest checkpoint in the work dir')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        default='float16',
+        help="autocast dtype of --amp (MMSeg's float16, or bfloat16 on "
+        'Ampere and newer GPUs)')
     add_common_arguments(parser)
     return parser.parse_args()
 
@@ -28,7 +34,7 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args)
     if args.amp:
-        enable_amp(cfg)
+        enable_amp(cfg, args.amp_dtype)
     cfg.resume = args.resume
     with exit_cleanly_on_missing_data():
         build_runner(cfg).train()

@@ -53,8 +53,18 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def enable_amp(cfg: Config) -> None:
-    """Switch the optimizer wrapper to mmengine's AmpOptimWrapper."""
+def enable_amp(cfg: Config, dtype: str = 'float16') -> None:
+    """Switch the optimizer wrapper to mmengine's AmpOptimWrapper.
+
+    Args:
+        cfg: The config, changed in place.
+        dtype: Autocast dtype: ``'float16'`` (MMSeg's ``--amp``, with dynamic
+            loss scaling) or ``'bfloat16'`` (Ampere and newer GPUs; fp32's
+            range, so no overflow for the loss scale to catch).
+    """
+    if dtype not in ('float16', 'bfloat16'):
+        raise ValueError(f"AMP dtype must be 'float16' or 'bfloat16', got "
+                         f'{dtype!r}.')
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper == 'AmpOptimWrapper':
         print_log('AMP training is already enabled in the config.',
@@ -65,6 +75,7 @@ def enable_amp(cfg: Config) -> None:
                          f'{wrapper}.')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.loss_scale = 'dynamic'
+    cfg.optim_wrapper.dtype = dtype
 
 
 def build_runner(cfg: Config):
