@@ -44,7 +44,7 @@ lidar=1)``); the data preprocessor should not reorder channels
 Protocols (``protocol=``):
 
 * ``'crop'`` (the official protocol of M3amba, arXiv 2503.06446, code
-  kaka-Cao/M3amba; DESIGN 3.2): the scene is
+  kaka-Cao/M3amba): the scene is
   zero-padded by ``padding`` (16) on every side; windows of ``crop_size``
   (32) start at ``-padding`` and step by ``stride`` (default 8 for
   ``split='train'``, ``crop_size`` for ``'test'``). The grid is extended so

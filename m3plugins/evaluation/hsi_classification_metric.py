@@ -1,7 +1,7 @@
 """Overall accuracy, average accuracy and Cohen's kappa for HSI classification.
 
 The figures hyperspectral papers report (SpectralMamba, arXiv 2404.08489;
-M3amba, arXiv 2503.06446; DESIGN section 5), computed over the labeled test
+M3amba, arXiv 2503.06446), computed over the labeled test
 pixels only, from one confusion matrix ``M`` (rows: reference class, columns:
 predicted class) accumulated over all samples:
 

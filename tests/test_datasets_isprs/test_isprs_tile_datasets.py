@@ -16,7 +16,7 @@ from m3plugins.datasets.isprs import (IGNORE_INDEX, POTSDAM_SPLITS,
                                       ISPRSVaihingen, colour_labels_to_indices,
                                       dsm_statistics, indices_to_colour_labels)
 
-# DESIGN section 4, written out independently of TorchGeo's lists.
+# The ISPRS benchmark splits, written out independently of TorchGeo's lists.
 POTSDAM_TRAIN = ('2_10 2_11 2_12 3_10 3_11 3_12 4_10 4_11 4_12 5_10 5_11 '
                  '5_12 6_7 6_8 6_9 6_10 6_11 6_12 7_7 7_8 7_9 7_10 7_11 '
                  '7_12').split()

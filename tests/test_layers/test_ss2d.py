@@ -55,7 +55,8 @@ def test_ss2d_every_parameter_gets_a_gradient():
 
 
 def cross_expected_x(module, x, guide):
-    """x's output written out from DESIGN 3.1, with the reference scan."""
+    """x's output written out from the Cross-SS2D definition (M3amba's
+    official code), with the reference scan."""
     stem, px, pg = module.stem, module.scan_params_x, module.scan_params_guide
     fx, zx = stem.encode(x)
     fg, _ = stem.encode(guide)

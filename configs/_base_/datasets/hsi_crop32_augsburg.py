@@ -1,4 +1,4 @@
-# M3amba's official crop protocol (arXiv 2503.06446, DESIGN 3.2) on Augsburg
+# M3amba's official crop protocol (arXiv 2503.06446; code kaka-Cao/M3amba) on Augsburg
 # (HSI 180 + Sentinel-1 SAR 4, 7 classes, standard split; the DSM is not used,
 # as in M3amba). The scene comes from hsi_augsburg.py (shared with
 # SpectralMamba): every band min-max scaled over the whole scene, scene zero-

@@ -1,4 +1,4 @@
-# M3amba's official crop protocol (arXiv 2503.06446, DESIGN 3.2) on
+# M3amba's official crop protocol (arXiv 2503.06446; code kaka-Cao/M3amba) on
 # Houston2013 (HSI 144 + LiDAR 1, 15 classes, contest split). The scene comes
 # from hsi_houston2013.py (shared with SpectralMamba): every band min-max
 # scaled over the whole scene, scene zero-padded by 16, 32 x 32 training crops

@@ -1,4 +1,4 @@
-# M3amba's official crop protocol (arXiv 2503.06446, DESIGN 3.2) on MUUFL
+# M3amba's official crop protocol (arXiv 2503.06446; code kaka-Cao/M3amba) on MUUFL
 # Gulfport (HSI 64 + LiDAR 2, 11 classes; no standard split: the scene's
 # seeded per-class sampling). The scene comes from hsi_muufl.py (shared with
 # SpectralMamba): every band min-max scaled over the whole scene, scene zero-

@@ -1,4 +1,4 @@
-# M3amba's official crop protocol (arXiv 2503.06446, DESIGN 3.2) on Trento
+# M3amba's official crop protocol (arXiv 2503.06446; code kaka-Cao/M3amba) on Trento
 # (HSI 63 + LiDAR 1, 6 classes, standard split). The scene comes from
 # hsi_trento.py (shared with SpectralMamba): every band min-max scaled over
 # the whole scene, scene zero-padded by 16, 32 x 32 training crops on a

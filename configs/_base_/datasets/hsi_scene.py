@@ -2,7 +2,7 @@
 # contract in m3plugins/datasets/hsi_scene_dataset.py). Scene bases
 # (hsi_<scene>.py) only replace `scene` in the three dataloaders.
 #
-# Train: the crop protocol (M3amba's, DESIGN 3.2): scene min-max scaled per
+# Train: the crop protocol (M3amba's official one): scene min-max scaled per
 #   band, zero-padded by 16, 32 x 32 crops on a stride-8 grid kept if they
 #   hold a training label; labels 0 / test pixels -> 255 (ignored).
 #   Patch protocol instead (one p x p patch per training pixel, centre

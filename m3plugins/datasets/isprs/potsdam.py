@@ -49,7 +49,7 @@ download holds ``1_DSM.rar``, ``2_Ortho_RGB.zip``, ``3_Ortho_IRRG.zip``,
 ``5_Labels_all_noBoundary.zip`` (plus ``1_DSM_normalisation.zip``, the
 normalised DSM as JPEG, not used here).
 
-Splits (DESIGN section 4; TorchGeo's lists): ``'train'`` 24 tiles,
+Splits (TorchGeo's lists): ``'train'`` 24 tiles,
 ``'test'`` 14 tiles, ``'train_mobanet'`` the 23 training tiles of MoBaNet's
 official code (arXiv 2603.17705), which leaves out ``7_10``.
 

@@ -35,7 +35,7 @@ Layout under ``root`` (first path = what the error message asks for)::
                                               gts_for_participants/, which
                                               holds the training areas only)
 
-Splits (DESIGN section 4; TorchGeo's lists): ``'train'`` 16 areas
+Splits (TorchGeo's lists): ``'train'`` 16 areas
 (1, 3, 5, 7, 11, 13, 15, 17, 21, 23, 26, 28, 30, 32, 34, 37), ``'test'``
 17 areas (2, 4, 6, 8, 10, 12, 14, 16, 20, 22, 24, 27, 29, 31, 33, 35, 38).
 """

@@ -22,10 +22,11 @@ class DifferenceGuidedGate(nn.Module):
     average of the two streams). Hidden width
     ``h = max(32, int(C * min(ratio, 0.125)))``, 128 for ViT-L.
 
-    Scope: DESIGN section 3.4 fixes this difference-only form. The official
-    ``BoundaryAwareGatedFusionBlock`` additionally feeds ``r * d`` and
-    Sobel-edge features to the gate and adds an edge-weighted refinement
-    branch; those are not reproduced here.
+    This is the released official gate (sauryeo/MoBaNet at 77b59b9), which
+    sees ``[r, d, |r - d|]`` only. An ``r * d`` product, Sobel-edge features
+    and an edge-weighted refinement branch existed in early commits of the
+    official code and were removed before the release (82e2ab2); they are
+    not part of MoBaNet and not reproduced here.
 
     Args:
         channels: Channels C of both inputs.

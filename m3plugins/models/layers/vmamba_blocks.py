@@ -68,7 +68,7 @@ class CrossSS2DBlock(nn.Module):
     """``x + DropPath(CrossSS2D(LN(x), LN(g)))``, then ``x + DropPath(MLP(LN2(x)))``.
 
     M3amba's cross block (arXiv 2503.06446). By default one LayerNorm is
-    applied to both ``x`` and the guide (DESIGN 3.1 writes ``LN`` for both);
+    applied to both ``x`` and the guide (the official code normalises both with ``LN``);
     ``separate_guide_norm=True`` gives the guide its own.
 
     Args:
