@@ -4,7 +4,8 @@ Contract (stable; configs of SpectralMamba, M3amba and the demo rely on it)
 ===========================================================================
 
 A scene (a :class:`~m3plugins.datasets.hsi.HSIScene`: Houston2013, MUUFL,
-Augsburg, Trento, Botswana, WHUHiLongKou, IndianPines, PaviaUniversity) is
+Augsburg, Trento, Botswana, WHUHiLongKou, IndianPines, PaviaUniversity,
+Salinas, KennedySpaceCenter) is
 read, normalised and stacked **once** and kept in memory (shared between the
 train and val datasets of one process). Each sample is a *window* of it; the
 registered transform ``LoadHSISceneWindow`` cuts the window, so the rest of

@@ -1,4 +1,4 @@
-"""The eight TorchGeo-style scenes on generated files in the real formats."""
+"""The ten TorchGeo-style scenes on generated files in the real formats."""
 import os
 import os.path as osp
 
@@ -11,19 +11,21 @@ from rasterio.transform import Affine
 from torchgeo.datasets import DatasetNotFoundError
 
 from m3plugins.datasets.hsi import (HSI_SCENES, MUUFL, Augsburg, Botswana,
-                                    Houston2013, IndianPines, PaviaUniversity,
-                                    RasterReadError, SceneNotFoundError,
-                                    Trento, WHUHiLongKou, scene)
+                                    Houston2013, IndianPines,
+                                    KennedySpaceCenter, PaviaUniversity,
+                                    RasterReadError, Salinas,
+                                    SceneNotFoundError, Trento, WHUHiLongKou,
+                                    scene)
 from m3plugins.utils.modalities import ModalityError
 
 ALL_SCENES = [Houston2013, MUUFL, Augsburg, Trento, Botswana, WHUHiLongKou,
-              IndianPines, PaviaUniversity]
+              IndianPines, PaviaUniversity, Salinas, KennedySpaceCenter]
 #: Houston2013's grid: UTM zone 15N, 2.5 m pixels.
 HOUSTON_GEO = (Affine(2.5, 0.0, 271460.0, 0.0, -2.5, 3290891.0),
                CRS.from_epsg(32615))
 CLASS_COUNTS = {Houston2013: 15, MUUFL: 11, Augsburg: 7, Trento: 6,
                 Botswana: 14, WHUHiLongKou: 9, IndianPines: 16,
-                PaviaUniversity: 9}
+                PaviaUniversity: 9, Salinas: 16, KennedySpaceCenter: 13}
 
 
 def test_registry_holds_every_scene():

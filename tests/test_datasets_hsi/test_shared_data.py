@@ -12,7 +12,8 @@ import pytest
 from hsi_scene_files import reference_crop_windows, write_mat_v5
 
 from m3plugins.datasets.hsi import (MUUFL, Augsburg, Houston2013, IndianPines,
-                                    PaviaUniversity, Trento)
+                                    KennedySpaceCenter, PaviaUniversity,
+                                    Salinas, Trento)
 from m3plugins.datasets.hsi_scene_dataset import HSISceneDataset
 
 HOUSTON_TRAIN = [198, 190, 192, 188, 186, 182, 196, 191, 193, 191, 181, 192,
@@ -139,3 +140,31 @@ def test_houston2013_crop_protocol_on_the_real_split(tmp_path, shared_data):
         covered[max(y0, 0):y0 + h, max(x0, 0):x0 + w] += 1
     assert (covered[scene.label_maps['test'] > 0] == 1).all()
     assert (len(train), len(test)) == (HOUSTON_TRAIN_CROPS, HOUSTON_TEST_CROPS)
+
+
+def test_salinas_v73_ground_truth(tmp_path, shared_data):
+    root = _root(tmp_path, shared_data, 'hsi_gt', ['Salinas_gt.mat'],
+                 {'Salinas_corrected.mat':
+                  ('salinas_corrected', (512, 217, 2))})
+    ds = Salinas(root)
+    assert ds[0]['image'].shape == (2, 512, 217)
+    counts = ds.class_counts('train') + ds.class_counts('test')
+    assert counts.tolist() == [2009, 3726, 1976, 1394, 2678, 3959, 3579,
+                               11271, 6203, 3278, 1068, 1927, 916, 1070,
+                               7268, 1807]
+    assert counts.sum() == 54129
+    assert ds.class_counts('train').tolist() == [
+        max(1, int(round(0.01 * n))) for n in counts]
+
+
+def test_kennedy_space_center_v73_ground_truth(tmp_path, shared_data):
+    root = _root(tmp_path, shared_data, 'hsi_gt', ['KSC_gt.mat'],
+                 {'KSC.mat': ('KSC', (512, 614, 2))})
+    ds = KennedySpaceCenter(root)
+    assert ds[0]['image'].shape == (2, 512, 614)
+    counts = ds.class_counts('train') + ds.class_counts('test')
+    assert counts.tolist() == [761, 243, 256, 252, 161, 229, 105, 431, 520,
+                               404, 419, 503, 927]
+    assert counts.sum() == 5211
+    assert ds.class_counts('train').tolist() == [
+        max(1, int(round(0.1 * n))) for n in counts]

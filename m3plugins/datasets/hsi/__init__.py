@@ -6,10 +6,12 @@ from .augsburg import Augsburg
 from .botswana import Botswana
 from .houston2013 import Houston2013
 from .indian_pines import IndianPines
+from .kennedy_space_center import KennedySpaceCenter
 from .muufl import MUUFL
 from .pavia_university import PaviaUniversity
 from .raster_io import (Georeference, RasterReadError, list_mat_keys,
                         read_georeference, read_raster)
+from .salinas import Salinas
 from .sampling import per_class_counts, sample_per_class
 from .scene import HSI_SCENES, HSIScene, SceneNotFoundError
 from .trento import Trento
@@ -20,5 +22,5 @@ __all__ = [
     'read_raster', 'read_georeference', 'Georeference', 'list_mat_keys',
     'sample_per_class', 'per_class_counts',
     'Houston2013', 'MUUFL', 'Augsburg', 'Trento', 'Botswana', 'WHUHiLongKou',
-    'IndianPines', 'PaviaUniversity'
+    'IndianPines', 'PaviaUniversity', 'Salinas', 'KennedySpaceCenter'
 ]

@@ -1,0 +1,13 @@
+# KennedySpaceCenter: HSI 176, 13 classes, seeded per-class sampling (scene default).
+# Files, layout and split: see the docstring of
+# m3plugins.datasets.hsi.KennedySpaceCenter. Protocols: see hsi_scene.py.
+_base_ = './hsi_scene.py'
+scene = dict(
+    _delete_=True,
+    type='KennedySpaceCenter',
+    root='data/kennedy_space_center',
+    modalities=('hsi', ),
+    normalization='minmax')
+train_dataloader = dict(dataset=dict(scene=scene))
+val_dataloader = dict(dataset=dict(scene=scene))
+test_dataloader = val_dataloader

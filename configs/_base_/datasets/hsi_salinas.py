@@ -1,0 +1,13 @@
+# Salinas: HSI 204, 16 classes, seeded per-class sampling (scene default).
+# Files, layout and split: see the docstring of
+# m3plugins.datasets.hsi.Salinas. Protocols: see hsi_scene.py.
+_base_ = './hsi_scene.py'
+scene = dict(
+    _delete_=True,
+    type='Salinas',
+    root='data/salinas',
+    modalities=('hsi', ),
+    normalization='minmax')
+train_dataloader = dict(dataset=dict(scene=scene))
+val_dataloader = dict(dataset=dict(scene=scene))
+test_dataloader = val_dataloader

@@ -1,0 +1,12 @@
+# SpectralMamba (arXiv 2404.08489), patchwise, on Salinas: HSI 204 (corrected cube; pieces of 34 bands, 6 x 34 = 204, no padding).
+# Train on 32 x 32 crops (crop protocol), test on the whole scene in one pass;
+# the class map is written by HSIClassMapHook. Model choices: see
+# configs/_base_/models/spectralmamba.py and the SpectralMamba docstring.
+_base_ = [
+    '../_base_/models/spectralmamba.py', '../_base_/datasets/hsi_salinas.py',
+    '../_base_/schedules/schedule_hsi_4k.py', '../_base_/default_runtime.py'
+]
+custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(modality_channels=[('hsi', 204)]),
+    decode_head=dict(num_classes=16))
