@@ -29,7 +29,7 @@ from ...utils.modalities import stack_modalities
 from ..normalization import NORMALIZATION_METHODS
 from .classes import ISPRS_CLASSES, indices_to_colour_labels
 from .errors import ISPRSDataNotFoundError
-from .tile_reader import TileFiles, read_tile, tile_shape
+from .tile_reader import TileFiles, check_tile, read_tile, tile_shape
 
 __all__ = ['ISPRSMultimodalTiles', 'LABEL_KINDS']
 
@@ -74,7 +74,8 @@ class ISPRSMultimodalTiles:
                  dsm_edge_padding: Optional[int] = None,
                  transforms: Optional[Callable[[Dict[str, Tensor]],
                                                Dict[str, Tensor]]] = None,
-                 checksum: bool = False) -> None:
+                 checksum: bool = False,
+                 check_georeference: bool = True) -> None:
         """Resolve and verify the files of the chosen tiles.
 
         Args:
@@ -100,6 +101,9 @@ class ISPRSMultimodalTiles:
                 sums, and TorchGeo 0.8.1 records the Potsdam label archive's
                 MD5 truncated to 22 characters, so that sum can never match
                 and is skipped with a warning.
+            check_georeference: Refuse tiles whose georeferenced modality
+                files lie on different grids (CRS, origin or pixel size).
+                Files without a georeference are never compared.
 
         Raises:
             ValueError: For an unknown split, variant, label kind or
@@ -107,6 +111,11 @@ class ISPRSMultimodalTiles:
             ISPRSDataNotFoundError: If any file of the chosen tiles is
                 missing; the message lists them and the archives to get.
             RuntimeError: If ``checksum`` and an archive's MD5 differs.
+            ISPRSTileError: If a tile's files disagree, checked from their
+                headers (and last block) here, before any training: pixel
+                sizes beyond the DSM tolerance, band counts, georeference,
+                unreadable or truncated files. The message names the tile,
+                the files, both numbers and the fix.
         """
         if optical is None:
             optical = self.default_optical
@@ -143,7 +152,9 @@ class ISPRSMultimodalTiles:
         self.checksum = checksum
         if checksum:
             self._check_archives()
+        self.check_georeference = bool(check_georeference)
         self.files: List[TileFiles] = self._resolve_files()
+        self._check_tiles()
 
     # -- facts a subclass provides ---------------------------------------
     def optical_candidates(self, tile: str) -> List[str]:
@@ -201,6 +212,14 @@ class ISPRSMultimodalTiles:
         if missing:
             raise ISPRSDataNotFoundError(self._missing_message(missing))
         return files
+
+    def _check_tiles(self) -> None:
+        """Check every tile's files from their headers (see
+        :func:`~m3plugins.datasets.isprs.tile_reader.check_tile`)."""
+        optical_bands = len(self.optical_variants[self.optical])
+        for files in self.files:
+            check_tile(files, optical_bands, self.dsm_edge_padding,
+                       self.check_georeference)
 
     def _missing_message(self, missing) -> str:
         what = (f'{self.benchmark_name} ({self.optical} + DSM, '

@@ -78,6 +78,10 @@ class _ISPRSSegDataset(BaseSegDataset):
             image (None: the benchmark's default, 1 for Potsdam).
         precompute_dsm_statistics: Compute each tile's DSM statistics once
             here instead of lazily in every worker.
+        check_georeference: Refuse tiles whose georeferenced modality files
+            lie on different grids (every tile's sizes, band counts and
+            georeference are checked from the file headers when the dataset
+            is built; see :class:`ISPRSMultimodalTiles`).
         **kwargs: :class:`mmseg.datasets.BaseSegDataset` arguments
             (``pipeline``, ``test_mode``, ``metainfo``, ``indices``...).
     """
@@ -96,6 +100,7 @@ class _ISPRSSegDataset(BaseSegDataset):
                  dsm_normalization: str = 'minmax',
                  dsm_edge_padding: Optional[int] = None,
                  precompute_dsm_statistics: bool = True,
+                 check_georeference: bool = True,
                  **kwargs) -> None:
         self.split = split
         self.tiles = tiles
@@ -104,6 +109,7 @@ class _ISPRSSegDataset(BaseSegDataset):
         self.dsm_normalization = dsm_normalization
         self.dsm_edge_padding = dsm_edge_padding
         self.precompute_dsm_statistics = precompute_dsm_statistics
+        self.check_georeference = check_georeference
         kwargs.setdefault('ignore_index', IGNORE_INDEX)
         kwargs.setdefault('reduce_zero_label', False)
         super().__init__(data_root=data_root, **kwargs)
@@ -117,7 +123,8 @@ class _ISPRSSegDataset(BaseSegDataset):
             optical=self.optical,
             label_kind=self.label_kind,
             dsm_normalization=self.dsm_normalization,
-            dsm_edge_padding=self.dsm_edge_padding)
+            dsm_edge_padding=self.dsm_edge_padding,
+            check_georeference=self.check_georeference)
         self.modality_channels = dict(tiles.modality_channels)
         data_list = []
         for files in tiles.files:

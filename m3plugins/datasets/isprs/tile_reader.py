@@ -4,6 +4,7 @@ API:
     TileFiles(tile, optical, dsm, label=None)        # the files of one tile
     open_tile(files) -> context: modality -> open rasterio dataset (checked)
     tile_shape(files) -> (H, W)                      # all modalities agree
+    check_tile(files, optical_bands) -> (H, W)       # headers, at build time
     dsm_statistics(path) -> BandStatistics           # whole-tile, cached
     read_tile(files, window=None, dsm_stats=None, dsm_normalization='minmax',
               with_label=True) -> dict(optical, dsm, label, tile_shape, window)
@@ -61,7 +62,8 @@ from .classes import colour_labels_to_indices
 from .errors import ISPRSTileError
 
 __all__ = [
-    'TileFiles', 'open_tile', 'tile_shape', 'dsm_statistics', 'read_tile'
+    'TileFiles', 'open_tile', 'check_tile', 'tile_shape', 'dsm_statistics',
+    'read_tile'
 ]
 
 #: Rows per strip when computing DSM statistics of a whole tile.
@@ -111,6 +113,133 @@ def _open(path: str, modality: str, tile: str) -> Iterator:
             'again from its ISPRS archive.') from err
 
 
+def _size_fix(modality: str, dsm_edge_padding: int) -> str:
+    """How to repair a modality whose pixel size differs from the optical."""
+    if modality == 'dsm':
+        return ('Fix: use the DSM of the same tile from the ISPRS archive, or '
+                'resample it onto the optical grid; a DSM at most '
+                f'{dsm_edge_padding} row(s)/column(s) short is accepted and '
+                'padded by repeating its last row/column (dsm_edge_padding).')
+    return ('Fix: use the label map of the same tile and label kind from the '
+            'ISPRS archive; it must cover exactly the optical image\'s '
+            'pixels.')
+
+
+def _check_sizes(files: TileFiles, sources: Dict[str, object],
+                 dsm_edge_padding: int) -> None:
+    """Raise ISPRSTileError if a modality does not cover the optical image.
+
+    The DSM may fall short by up to ``dsm_edge_padding`` rows / columns (it
+    is padded when read); anything else must match exactly.
+    """
+    optical = sources['optical']
+    optical_size = (optical.height, optical.width)
+    for modality, src in sources.items():
+        if modality == 'optical':
+            continue
+        size = (src.height, src.width)
+        if size == optical_size:
+            continue
+        if modality == 'dsm' and all(
+                0 <= o - d <= dsm_edge_padding
+                for o, d in zip(optical_size, size)):
+            continue  # tolerated shortfall, padded when read
+        path = files.modalities()[modality]
+        raise ISPRSTileError(
+            f'The modalities of tile {files.tile} differ in size: optical '
+            f'{optical_size[0]}x{optical_size[1]} ({files.optical}), '
+            f'{modality} {size[0]}x{size[1]} ({path}) (height x width). '
+            f'{_size_fix(modality, dsm_edge_padding)}')
+
+
+def _is_georeferenced(src) -> bool:
+    return src.crs is not None and not src.transform.is_identity
+
+
+def _check_georeference(files: TileFiles, sources: Dict[str, object]) -> None:
+    """Raise ISPRSTileError if two georeferenced modalities of a tile lie on
+    different grids (CRS, or origin / pixel size). Files without a
+    georeference (the Potsdam label maps, for example) are not compared."""
+    paths = files.modalities()
+    reference = None
+    for modality, src in sources.items():
+        if not _is_georeferenced(src):
+            continue
+        if reference is None:
+            reference = (modality, src)
+            continue
+        first, first_src = reference
+        if src.crs != first_src.crs:
+            differs = f'CRS {first_src.crs} vs {src.crs}'
+        elif not src.transform.almost_equals(first_src.transform):
+            differs = (f'transform {tuple(first_src.transform)[:6]} vs '
+                       f'{tuple(src.transform)[:6]}')
+        else:
+            continue
+        raise ISPRSTileError(
+            f'The {first} raster {paths[first]} and the {modality} raster '
+            f'{paths[modality]} of tile {files.tile} are not co-registered: '
+            f'{differs}. Fix: take both files of tile {files.tile} from the '
+            'ISPRS archives (the same tile id), or resample one onto the '
+            'other\'s grid; if they are known to match pixel for pixel, pass '
+            'check_georeference=False.')
+
+
+def _check_last_block(src, path: str, modality: str, tile: str) -> None:
+    """Decode the raster's last block: a truncated file fails here, at
+    build time, instead of in the middle of training (one block, cheap)."""
+    block_height, block_width = src.block_shapes[0]
+    row = (src.height - 1) // block_height * block_height
+    col = (src.width - 1) // block_width * block_width
+    _read(src, Window(col, row, src.width - col, src.height - row),
+          modality, tile, path)
+
+
+def check_tile(files: TileFiles,
+               optical_bands: int,
+               dsm_edge_padding: int = 0,
+               check_georeference: bool = True) -> Tuple[int, int]:
+    """Check a tile from its file headers (and one block per file).
+
+    Everything :func:`open_tile` checks (readable headers, 1-band DSM,
+    3-band RGB label map, equal pixel sizes with the DSM tolerance), plus
+    the optical band count, the georeference alignment of the modalities
+    and that the last block of each file decodes (a truncated file fails
+    here, not at the first validation).
+
+    Args:
+        files: The tile's files.
+        optical_bands: Bands the optical variant has (3 for RGB / IRRG,
+            4 for RGBIR).
+        dsm_edge_padding: Rows / columns the DSM may fall short of the
+            optical image.
+        check_georeference: Compare CRS and transform of the georeferenced
+            modalities.
+
+    Returns:
+        tuple[int, int]: The tile's (height, width).
+
+    Raises:
+        ISPRSTileError: Naming the tile, the modality, the file(s), both
+            numbers that disagree and the fix.
+    """
+    with open_tile(files, files.label is not None,
+                   dsm_edge_padding) as sources:
+        optical = sources['optical']
+        if optical.count != optical_bands:
+            raise ISPRSTileError(
+                f'The optical image of tile {files.tile} must have '
+                f'{optical_bands} bands, {files.optical} has {optical.count}. '
+                'Fix: choose the optical variant that matches the file '
+                '(optical=...) or use the file of that variant.')
+        if check_georeference:
+            _check_georeference(files, sources)
+        for modality, src in sources.items():
+            _check_last_block(src, files.modalities()[modality], modality,
+                              files.tile)
+        return optical.height, optical.width
+
+
 @contextmanager
 def open_tile(files: TileFiles,
               with_label: bool = True,
@@ -146,24 +275,16 @@ def open_tile(files: TileFiles,
         if sources['dsm'].count != 1:
             raise ISPRSTileError(
                 f'The DSM of tile {files.tile} must have 1 band, '
-                f'{files.dsm} has {sources["dsm"].count}.')
+                f'{files.dsm} has {sources["dsm"].count}. Fix: use the '
+                'one-band float32 DSM of the ISPRS archive (1_DSM for '
+                'Potsdam, dsm/ for Vaihingen).')
         if 'label' in sources and sources['label'].count != 3:
             raise ISPRSTileError(
                 f'The label map of tile {files.tile} must be an RGB colour '
-                f'map (3 bands), {files.label} has {sources["label"].count}.')
-        sizes = {m: (src.height, src.width) for m, src in sources.items()}
-        optical_size, dsm_size = sizes['optical'], sizes['dsm']
-        if all(0 <= o - d <= dsm_edge_padding
-               for o, d in zip(optical_size, dsm_size)):
-            sizes['dsm'] = optical_size  # tolerated shortfall, padded
-        if len(set(sizes.values())) > 1:
-            sizes['dsm'] = dsm_size
-            listing = ', '.join(f'{m} {h}x{w}' for m, (h, w) in sizes.items())
-            raise ISPRSTileError(
-                f'The modalities of tile {files.tile} differ in size: '
-                f'{listing} (height x width). Every modality must cover the '
-                f'same pixels (a DSM up to {dsm_edge_padding} row(s)/'
-                'column(s) short is padded; see dsm_edge_padding).')
+                f'map (3 bands), {files.label} has {sources["label"].count}. '
+                'Fix: use the colour-coded label GeoTIFF of the ISPRS '
+                'archive, not a class-index map.')
+        _check_sizes(files, sources, dsm_edge_padding)
         yield sources
 
 
