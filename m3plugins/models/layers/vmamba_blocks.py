@@ -5,9 +5,55 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from timm.layers import DropPath, Mlp
 from torch import Tensor
+from torch.nn.init import ones_, trunc_normal_, zeros_
 
 from .cross_ss2d import CrossSS2D
 from .ss2d import SS2D
+
+
+#: LayerNorm epsilon of the official M3amba (``norm_layer="LN"`` builds plain
+#: ``nn.LayerNorm``, whose default is 1e-5; kaka-Cao/M3amba,
+#: net/net_vmamba_v4.py, ``VSSM._NORMLAYERS``).
+M3AMBA_NORM_EPS = 1e-5
+#: LayerNorm epsilon of VMamba's own models (``partial(nn.LayerNorm,
+#: eps=1e-6)``), kept as an option.
+VMAMBA_NORM_EPS = 1e-6
+
+
+def init_vmamba_linear_and_norm(module: nn.Module, std: float = 0.02) -> None:
+    """VMamba's ``_init_weights`` for one module (use with ``Module.apply``).
+
+    Every ``nn.Linear`` gets ``trunc_normal(std)`` weights (truncated at
+    +-2, absolute, as ``timm.trunc_normal_``) and zero bias; every
+    ``nn.LayerNorm`` weight 1 and bias 0. Anything else is left alone.
+
+    Official code (kaka-Cao/M3amba, net/net_vmamba_v4.py, read at commit
+    5efde13; the same function as VMamba's MzeroMiko/VMamba
+    ``VSSM._init_weights``): ``VSSM.__init__`` ends with
+    ``self.apply(self._init_weights)``. The per-direction ``x_proj`` and
+    ``dt_proj`` layers are built as plain Python lists of ``nn.Linear``,
+    stacked into the parameters ``x_proj_weight``, ``dt_projs_weight`` and
+    ``dt_projs_bias`` and deleted before that call, so ``apply`` never sees
+    them: ``dt_proj`` keeps its special initialisation (weights uniform in
+    +-dt_rank**-0.5, bias the inverse softplus of dt in [1e-3, 1e-1]),
+    ``x_proj`` keeps ``nn.Linear``'s default kaiming-uniform draw, and
+    ``A_logs = log(1..N)`` and ``Ds = 1`` are untouched. Convolutions keep
+    PyTorch's defaults. Our :class:`DirectionalScanParams` stores the same
+    tensors as parameters (no ``nn.Linear``), so applying this function
+    reproduces that split exactly.
+
+    Args:
+        module: Any module; only ``nn.Linear`` and ``nn.LayerNorm`` change.
+        std: Standard deviation of the truncated normal. Defaults to 0.02.
+    """
+    if isinstance(module, nn.Linear):
+        trunc_normal_(module.weight, std=std)
+        if module.bias is not None:
+            zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+        ones_(module.weight)
+        if module.bias is not None:
+            zeros_(module.bias)
 
 
 def _mlp(dim: int, mlp_ratio: float, drop: float) -> Optional[nn.Module]:
@@ -32,7 +78,9 @@ class SS2DBlock(nn.Module):
         d_state (int): SSM state size.
         expand (float): SS2D expansion.
         mlp_drop (float): Dropout inside the MLP.
-        norm_eps (float): LayerNorm epsilon. Default 1e-6 (VMamba).
+        norm_eps (float): LayerNorm epsilon. Default 1e-5, the official
+            M3amba's (plain ``nn.LayerNorm``); VMamba's own models use 1e-6
+            (:data:`VMAMBA_NORM_EPS`).
         **ss2d_kwargs: Further :class:`SS2D` arguments (``dt_rank``,
             ``d_conv``, ``scan_backend``, ...).
 
@@ -47,7 +95,7 @@ class SS2DBlock(nn.Module):
                  d_state: int = 16,
                  expand: float = 2,
                  mlp_drop: float = 0.,
-                 norm_eps: float = 1e-6,
+                 norm_eps: float = M3AMBA_NORM_EPS,
                  **ss2d_kwargs):
         super().__init__()
         self.norm = nn.LayerNorm(dim, eps=norm_eps)
@@ -78,7 +126,8 @@ class CrossSS2DBlock(nn.Module):
         d_state (int): SSM state size.
         expand (float): SS2D expansion.
         mlp_drop (float): Dropout inside the MLP.
-        norm_eps (float): LayerNorm epsilon. Default 1e-6.
+        norm_eps (float): LayerNorm epsilon. Default 1e-5 (official M3amba);
+            1e-6 is VMamba's.
         separate_guide_norm (bool): Own LayerNorm for the guide.
         **cross_kwargs: Further :class:`CrossSS2D` arguments (``dt_rank``,
             ``scan_backend``, ``compute_guide_scan``, ...).
@@ -97,7 +146,7 @@ class CrossSS2DBlock(nn.Module):
                  d_state: int = 16,
                  expand: float = 2,
                  mlp_drop: float = 0.,
-                 norm_eps: float = 1e-6,
+                 norm_eps: float = M3AMBA_NORM_EPS,
                  separate_guide_norm: bool = False,
                  **cross_kwargs):
         super().__init__()

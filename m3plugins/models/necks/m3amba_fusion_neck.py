@@ -7,7 +7,11 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers.vmamba_blocks import CrossSS2DBlock, SS2DBlock
+from ..layers.vmamba_blocks import (M3AMBA_NORM_EPS, CrossSS2DBlock,
+                                    SS2DBlock, init_vmamba_linear_and_norm)
+
+#: Weight initialisations of the neck's ``nn.Linear`` / ``nn.LayerNorm``.
+LINEAR_INITS = ('vmamba', 'pytorch')
 
 
 @MODELS.register_module()
@@ -26,7 +30,21 @@ class M3ambaFusionNeck(BaseModule):
     blocks of a layer sharing its rate (as the official ``dpr``).
 
     Defaults are the paper's: 9 layers, width 384, d_state 16, expand 2,
-    dt_rank 24 (= ceil(384 / 16)), MLP ratio 4, drop-path 0.1.
+    dt_rank 24 (= ceil(384 / 16)), MLP ratio 4, drop-path 0.1, and the
+    official code's LayerNorm epsilon (1e-5) and weight initialisation:
+    ``linear_init='vmamba'`` gives every ``nn.Linear`` (SS2D ``in_proj`` /
+    ``out_proj``, MLP ``fc1`` / ``fc2``) trunc_normal(std 0.02) weights and
+    zero bias and every LayerNorm weight 1 / bias 0, as the official
+    ``VSSM.__init__`` does with ``self.apply(self._init_weights)``
+    (kaka-Cao/M3amba, net/net_vmamba_v4.py); the selective-scan parameters
+    (``x_proj``, ``dt_proj``, ``A_log``, ``D``) keep their own
+    initialisation there and here (see
+    :func:`~m3plugins.models.layers.vmamba_blocks.init_vmamba_linear_and_norm`).
+    It is applied when the neck is built (as the official code does) and
+    again by :meth:`init_weights` (mmengine's runner calls it before
+    training) before any ``init_cfg``, so a ``Pretrained`` init_cfg still
+    wins. The neck holds no part of the frozen CLIP encoder, so nothing
+    frozen is touched.
 
     Args:
         num_modalities: N, the number of modality streams (>= 2).
@@ -39,11 +57,17 @@ class M3ambaFusionNeck(BaseModule):
         d_conv: Depthwise conv kernel of SS2D.
         mlp_ratio: MLP hidden width / D in every block (0: no MLP).
         drop_path_rate: Stochastic depth rate of the last layer.
-        norm_eps: LayerNorm epsilon inside the blocks (VMamba: 1e-6).
+        norm_eps: LayerNorm epsilon inside the blocks. Defaults to 1e-5,
+            the official M3amba's (``norm_layer="LN"``: plain
+            ``nn.LayerNorm``); 1e-6 is VMamba's own value (an option).
         scan_backend: Selective-scan backend (``'auto'`` picks the fastest
             available; see :mod:`m3plugins.ops`).
         with_cp: Gradient checkpointing per layer (saves memory in training).
-        init_cfg: mmengine init config.
+        linear_init: ``'vmamba'`` (default, official: trunc_normal std
+            0.02 and zero bias on every ``nn.Linear``, LayerNorm 1 / 0) or
+            ``'pytorch'`` (keep PyTorch's default ``nn.Linear`` init:
+            kaiming-uniform weights, uniform biases; our earlier default).
+        init_cfg: mmengine init config, applied after ``linear_init``.
 
     Shapes:
         inputs: N + 1 maps (B, D, H, W): modalities, then the initial fused
@@ -60,11 +84,15 @@ class M3ambaFusionNeck(BaseModule):
                  d_conv: int = 3,
                  mlp_ratio: float = 4.,
                  drop_path_rate: float = 0.1,
-                 norm_eps: float = 1e-6,
+                 norm_eps: float = M3AMBA_NORM_EPS,
                  scan_backend: str = 'auto',
                  with_cp: bool = False,
+                 linear_init: str = 'vmamba',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if linear_init not in LINEAR_INITS:
+            raise ValueError(f'linear_init must be one of {LINEAR_INITS}, '
+                             f'got {linear_init!r}.')
         if num_modalities < 2:
             raise ValueError(
                 f'num_modalities must be >= 2, got {num_modalities}.')
@@ -77,6 +105,7 @@ class M3ambaFusionNeck(BaseModule):
         self.embed_dims = embed_dims
         self.depth = depth
         self.with_cp = with_cp
+        self.linear_init = linear_init
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
         ssm_args = dict(d_state=d_state, expand=expand, dt_rank=dt_rank,
                         d_conv=d_conv, scan_backend=scan_backend,
@@ -91,6 +120,17 @@ class M3ambaFusionNeck(BaseModule):
             SS2DBlock(embed_dims, drop_path=rate, **ssm_args)
             for rate in rates
         ])
+        self._apply_linear_init()
+
+    def _apply_linear_init(self) -> None:
+        if self.linear_init == 'vmamba':
+            self.apply(init_vmamba_linear_and_norm)
+
+    def init_weights(self) -> None:
+        """``linear_init`` first, then mmengine's ``init_cfg`` (if any)."""
+        if not self.is_init:
+            self._apply_linear_init()
+        super().init_weights()
 
     def _layer(self, index: int, *streams: Tensor) -> Tuple[Tensor, ...]:
         *modalities, fused = streams
