@@ -4,10 +4,14 @@
 * MMSeg datasets (registered in ``DATASETS``): ``ISPRSPotsdamDataset``,
   ``ISPRSVaihingenDataset``; their loading transforms live in
   :mod:`m3plugins.datasets.transforms.multimodal_tile_loading`.
+* MMSeg's 512 x 512 clips plus a ``dsm_dir`` (registered):
+  ``ISPRSPotsdamClipsDataset``, ``ISPRSVaihingenClipsDataset``
+  (:mod:`.mmseg_clips`).
 """
 from .classes import (IGNORE_INDEX, ISPRS_CLASSES, ISPRS_PALETTE,
                       colour_labels_to_indices, indices_to_colour_labels)
 from .errors import ISPRSDataNotFoundError, ISPRSTileError
+from .mmseg_clips import ISPRSPotsdamClipsDataset, ISPRSVaihingenClipsDataset
 from .mmseg_datasets import ISPRSPotsdamDataset, ISPRSVaihingenDataset
 from .potsdam import POTSDAM_SPLITS, ISPRSPotsdam
 from .tile_reader import TileFiles, dsm_statistics, read_tile, tile_shape
@@ -19,5 +23,6 @@ __all__ = [
     'ISPRSDataNotFoundError', 'ISPRSTileError', 'ISPRSPotsdamDataset',
     'ISPRSVaihingenDataset', 'ISPRSPotsdam',
     'POTSDAM_SPLITS', 'ISPRSVaihingen', 'VAIHINGEN_SPLITS', 'TileFiles',
-    'dsm_statistics', 'read_tile', 'tile_shape'
+    'dsm_statistics', 'read_tile', 'tile_shape', 'ISPRSPotsdamClipsDataset',
+    'ISPRSVaihingenClipsDataset'
 ]

@@ -1,0 +1,148 @@
+"""Load an optical clip and its DSM clip into one stacked image for MMSeg.
+
+API (registered in ``mmseg.registry.TRANSFORMS``):
+    LoadMultimodalClip(modalities=None)
+
+Input keys (the items of ``ISPRSPotsdamClipsDataset`` /
+``ISPRSVaihingenClipsDataset``): ``img_path`` (optical clip: PNG as written
+by MMSeg's ISPRS converters, or any raster rasterio reads) and, when
+``'dsm'`` is requested, ``dsm_path`` (one-band float32 GeoTIFF from
+``tools/dataset_converters/isprs_multimodal.py``).
+
+``modalities`` None (default) takes the item's ``modality_channels`` keys:
+``('optical', 'dsm')`` from a dataset with ``with_dsm=True``,
+``('optical',)`` with ``with_dsm=False``, so a config switches to
+optical-only data in the dataset alone.
+
+Output keys: ``img`` (h, w, C) float32 stacked in that order by
+:func:`m3plugins.utils.modalities.stack_modalities` (which rejects size
+mismatches and NaN naming the modality): optical bands with their file
+values (0..255) in file order (Potsdam RGB, Vaihingen IRRG; unlike MMSeg's
+``LoadImageFromFile`` no BGR flip, so the data preprocessor takes
+``bgr_to_rgb=False`` as in the whole-tile ISPRS configs), then the DSM as
+stored (already scaled per original tile by the converter). ``img_shape``,
+``ori_shape``. Labels are MMSeg's business: put ``LoadAnnotations`` after
+this transform (it honours the dataset's ``reduce_zero_label``).
+
+This is the clip counterpart of
+:class:`~m3plugins.datasets.transforms.LoadMultimodalTile`; both give the
+model's channel layout ``[('optical', 3), ('dsm', 1)]``
+(``configs/_base_/models/mobanet_vit_l.py``). With
+``modalities=('optical',)`` the DSM is not read: the 3-channel input of the
+optical-only MoBaNet config.
+"""
+import os
+import warnings
+from collections import OrderedDict
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import rasterio
+from mmcv.transforms import BaseTransform
+from mmseg.registry import TRANSFORMS
+from PIL import Image
+from rasterio.errors import NotGeoreferencedWarning
+
+from ...utils.modalities import stack_modalities
+from ..isprs.errors import ISPRSDataNotFoundError
+
+__all__ = ['LoadMultimodalClip']
+
+#: Suffixes read with Pillow (exact 8-bit values, fast); others: rasterio.
+_PILLOW_SUFFIXES = ('.png', '.jpg', '.jpeg')
+
+
+def read_clip(path: str) -> np.ndarray:
+    """Read a clip raster as (H, W, C) float32 in file band order.
+
+    Args:
+        path: PNG / JPEG (Pillow) or any raster rasterio reads (GeoTIFF).
+
+    Returns:
+        np.ndarray: (H, W, C) float32.
+    """
+    if path.lower().endswith(_PILLOW_SUFFIXES):
+        with Image.open(path) as image:
+            array = np.asarray(image, dtype=np.float32)
+        return array if array.ndim == 3 else array[..., None]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        with rasterio.open(path) as src:
+            bands = src.read(masked=True)
+    array = np.ma.filled(bands.astype(np.float32), np.nan)
+    return np.moveaxis(array, 0, -1)
+
+
+@TRANSFORMS.register_module()
+class LoadMultimodalClip(BaseTransform):
+    """Read ``img_path`` (optical) and ``dsm_path`` into one stacked image.
+
+    Args:
+        modalities: Modalities to stack, in the model's order: ``'optical'``
+            (from ``img_path``) and ``'dsm'`` (from ``dsm_path``); None: the
+            keys of the item's ``modality_channels`` (default
+            ``('optical', 'dsm')``).
+
+    Raises:
+        ValueError: For an unknown modality name.
+    """
+
+    #: Modality -> results key of its file.
+    path_keys = {'optical': 'img_path', 'dsm': 'dsm_path'}
+
+    #: Stacking order when neither the transform nor the item gives one.
+    default_modalities = ('optical', 'dsm')
+
+    def __init__(self, modalities: Optional[Sequence[str]] = None) -> None:
+        if modalities is not None:
+            modalities = self._checked(modalities)
+        self.modalities = modalities
+
+    def _checked(self, modalities: Sequence[str]) -> Tuple[str, ...]:
+        modalities = tuple(modalities)
+        unknown = [m for m in modalities if m not in self.path_keys]
+        if unknown or not modalities:
+            raise ValueError(f'modalities must be taken from '
+                             f'{tuple(self.path_keys)}, got {modalities}.')
+        return modalities
+
+    def transform(self, results: dict) -> dict:
+        """Stack the clips of ``results`` into ``img``.
+
+        Args:
+            results: A clip item (``img_path``, ``dsm_path``...).
+
+        Returns:
+            dict: ``results`` with ``img`` (h, w, C) float32, ``img_shape``
+            and ``ori_shape``.
+
+        Raises:
+            ValueError: An unknown modality in the item's
+                ``modality_channels``.
+            ISPRSDataNotFoundError: If the DSM is requested and the item has
+                no ``dsm_path`` or the file is missing.
+            ModalityError: Clips of different sizes, or NaN / Inf values.
+        """
+        modalities = self.modalities
+        if modalities is None:
+            modalities = self._checked(
+                results.get('modality_channels') or self.default_modalities)
+        arrays = OrderedDict()
+        for modality in modalities:
+            path = results.get(self.path_keys[modality])
+            if not path or not os.path.isfile(path):
+                raise ISPRSDataNotFoundError(
+                    f'No {modality} clip for {results.get("img_path")} '
+                    f'({self.path_keys[modality]}={path!r}). DSM clips are '
+                    'written by tools/dataset_converters/isprs_multimodal.py '
+                    '(--dsm-only next to existing MMSeg clips); without a '
+                    "DSM use LoadMultimodalClip(modalities=('optical',)).")
+            arrays[modality] = read_clip(path)
+        img = stack_modalities(arrays)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(modalities={self.modalities})'
