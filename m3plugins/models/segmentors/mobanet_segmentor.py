@@ -5,6 +5,7 @@ MoBaNet (Li et al., arXiv 2603.17705; official code sauryeo/MoBaNet).
 import math
 from typing import Dict, List, Optional, Sequence
 
+import torch
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
@@ -25,8 +26,9 @@ class MoBaNetSegmentor(EncoderDecoder):
     switch.
 
     * The decode head (UPerHead, 64 channels) reads the fused maps of the
-      neck; auxiliary heads (FCNHead: 3x3 conv-BN-ReLU 256, dropout 0.1,
-      1x1 conv) read the stage-1 optical and DSM maps (``in_index`` into
+      neck; auxiliary heads (:class:`MoBaNetAuxHead`, the official
+      3x3 conv-BN-ReLU6 256, dropout 0.1, bias-free 1x1 conv; MMSeg's
+      ``FCNHead`` also works) read the stage-1 optical and DSM maps (``in_index`` into
       the neck output, see
       :class:`~m3plugins.models.necks.DifferenceGuidedGatedFusion`).
     * With ``aux_hard_pixels_only`` the auxiliary targets keep only the
@@ -44,7 +46,11 @@ class MoBaNetSegmentor(EncoderDecoder):
       pass, for robustness tests:
       ``--cfg-options model.missing_modality=dsm``. The value 0 after the
       data preprocessor's normalisation is the same "zeroed" input MCRM
-      produces during training.
+      produces during training. Inputs without the missing modality's
+      channels at all (a 3-channel optical batch with
+      ``missing_modality='dsm'``) get zero channels in its place, so data
+      without a DSM trains and tests the same model
+      (``configs/mobanet/mobanet_potsdam_clips_optical_only.py``).
 
     Args:
         modality_channels: Modality -> channels of the stacked input in
@@ -99,9 +105,26 @@ class MoBaNetSegmentor(EncoderDecoder):
         self._missing_modality = names
 
     def remove_missing_modalities(self, inputs: Tensor) -> Tensor:
-        """Zero the channels of :attr:`missing_modality` (B, C, H, W)."""
+        """Zero the channels of :attr:`missing_modality` (B, C, H, W).
+
+        A batch that holds only the present modalities' channels (e.g. the
+        3 optical channels with ``missing_modality='dsm'``: data without a
+        DSM) gets zero channels inserted where the missing ones belong.
+        """
         if not self._missing_modality:
             return inputs
+        present = sum(channels for name, channels in
+                      self.modality_channels.items()
+                      if name not in self._missing_modality)
+        if inputs.dim() == 4 and inputs.shape[1] == present:
+            parts = iter(torch.split(inputs, [
+                channels for name, channels in self.modality_channels.items()
+                if name not in self._missing_modality], dim=1))
+            return torch.cat([
+                inputs.new_zeros(inputs.shape[0], channels,
+                                 *inputs.shape[2:])
+                if name in self._missing_modality else next(parts)
+                for name, channels in self.modality_channels.items()], dim=1)
         split_modalities(inputs, self.modality_channels, check_finite=False)
         inputs = inputs.clone()
         start = 0
