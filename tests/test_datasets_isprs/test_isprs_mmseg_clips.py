@@ -236,6 +236,34 @@ def test_missing_dsm_names_the_converter(converted, tmp_path):
                                     '2_10_0_0_64_64.png')))
 
 
+def test_dsm_only_completes_existing_mmseg_clips(converted, converter,
+                                                tmp_path):
+    """--dsm-only next to MMSeg's folders: the same DSM clips, nothing else
+    written."""
+    potsdam = converted['potsdam']
+    root = str(tmp_path / 'mmseg_only')
+    for folder in ('img_dir', 'ann_dir'):
+        shutil.copytree(osp.join(potsdam['clips'], folder),
+                        osp.join(root, folder))
+    before = {f: _stems(osp.join(root, f, 'train'))
+              for f in ('img_dir', 'ann_dir')}
+    converter['main'](['potsdam', potsdam['original'], '-o', root,
+                       '--clip-size', str(CLIP), '--stride-size',
+                       str(STRIDE), '--dsm-only'])
+    for split in ('train', 'val'):
+        names = sorted(os.listdir(osp.join(root, 'dsm_dir', split)))
+        assert names == sorted(
+            os.listdir(osp.join(potsdam['clips'], 'dsm_dir', split)))
+        for name in names:
+            with rasterio.open(osp.join(root, 'dsm_dir', split, name)) as a, \
+                    rasterio.open(osp.join(potsdam['clips'], 'dsm_dir',
+                                           split, name)) as b:
+                np.testing.assert_array_equal(a.read(), b.read())
+    assert before == {f: _stems(osp.join(root, f, 'train'))
+                      for f in ('img_dir', 'ann_dir')}
+    assert len(_dataset(root)) == 9
+
+
 def test_converter_error_without_tiles(converter, tmp_path):
     with pytest.raises(ISPRSDataNotFoundError, match='2_Ortho_RGB'):
         converter['main'](['potsdam', str(tmp_path), '-o',
@@ -302,3 +330,10 @@ def test_train_step_and_validation_through_runner(converted, tmp_path,
     assert ('ModalityConditionalRandomMaskingHook' in hooks) == (not missing)
     metrics = runner.val_loop.run()
     assert 0 <= metrics['OA'] <= 100 and 'mIoU' in metrics
+    if missing:
+        # 3 optical channels become the 4-channel layout, DSM zero.
+        optical = torch.rand(2, 3, 8, 8)
+        full = model.remove_missing_modalities(optical)
+        assert full.shape == (2, 4, 8, 8)
+        torch.testing.assert_close(full[:, :3], optical)
+        assert torch.count_nonzero(full[:, 3]) == 0
