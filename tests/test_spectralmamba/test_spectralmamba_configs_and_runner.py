@@ -96,7 +96,8 @@ def test_runner_trains_validates_and_writes_the_class_map(
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs/spectralmamba/spectralmamba_houston2013.py'))
     scene = dict(type='Houston2013', root=str(data),
-                 modalities=('hsi', 'lidar'), normalization='minmax')
+                 modalities=('hsi', 'lidar'), normalization='minmax',
+                 band_counts=dict(hsi=12))
     cfg.model.backbone.modality_channels = dict(hsi=12, lidar=1)
     cfg.model.backbone.embed_dims = 8
     cfg.model.decode_head.in_channels = cfg.model.decode_head.channels = 8
@@ -186,7 +187,8 @@ def test_hook_writes_a_geotiff_for_a_georeferenced_scene(tmp_path):
                 crs=crs) as dst:
             dst.write(bands)
     dataset = HSISceneDataset(
-        scene=dict(type='Houston2013', root=str(tmp_path)), split='test',
+        scene=dict(type='Houston2013', root=str(tmp_path),
+                   band_counts=dict(hsi=4)), split='test',
         protocol='whole', padding=padding, cache_scene=False,
         pipeline=[dict(type='LoadHSISceneWindow'),
                   dict(type='PackSegInputs',

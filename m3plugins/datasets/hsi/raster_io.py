@@ -23,17 +23,18 @@ Example:
     >>> gt = read_raster('PaviaU_gt.mat')        # the single variable, v5 or v7.3
     >>> geo = read_georeference('2013_IEEE_GRSS_DF_Contest_CASI.tif')
     >>> geo.transform, geo.crs     # None for .mat / .npy or plain image grids
+    >>> read_raster_shape('Houston2013/HSI.mat', key='HSI')  # (349, 1905, 144)
 """
 import os
 import os.path as osp
 import warnings
-from typing import Any, List, NamedTuple, Optional, Sequence, Union
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 __all__ = [
-    'RasterReadError', 'Georeference', 'read_raster', 'read_georeference',
-    'list_mat_keys', 'RASTER_SUFFIXES'
+    'RasterReadError', 'Georeference', 'read_raster', 'read_raster_shape',
+    'read_georeference', 'list_mat_keys', 'RASTER_SUFFIXES'
 ]
 
 #: File suffixes understood by :func:`read_raster` (lower case).
@@ -89,7 +90,8 @@ def list_mat_keys(path: str) -> List[str]:
                 return _public(f.keys())
         except OSError as e:
             raise RasterReadError(
-                f'Cannot read {path!r} as MATLAB v7.3 (HDF5): {e}') from e
+                f'Cannot read {path!r} as MATLAB v7.3 (HDF5): {e}. The file '
+                'may be truncated or corrupt; download it again.') from e
     from scipy.io import whosmat
     try:
         return _public(name for name, _, _ in whosmat(path))
@@ -130,15 +132,21 @@ def _read_mat(path: str, key: Key) -> np.ndarray:
                 raise RasterReadError(
                     f'Variable {name!r} of {path!r} is a MATLAB struct or '
                     'cell, not a numeric array.')
-            array = node[()]
+            try:
+                array = node[()]
+            except OSError as e:
+                raise RasterReadError(
+                    f'Cannot read {name!r} from {path!r}: {e}. The file may '
+                    'be truncated or corrupt; download it again.') from e
         # MATLAB writes column-major: reverse the axes back to (H, W[, C]).
         return np.ascontiguousarray(array.T)
     from scipy.io import loadmat
     try:
         array = loadmat(path, variable_names=[name])[name]
     except Exception as e:
-        raise RasterReadError(f'Cannot read {name!r} from {path!r}: {e}') \
-            from e
+        raise RasterReadError(
+            f'Cannot read {name!r} from {path!r}: {e}. The file may be '
+            'truncated or corrupt; download it again.') from e
     if array.dtype == object or array.dtype.names is not None:
         raise RasterReadError(
             f'Variable {name!r} of {path!r} is a MATLAB struct or cell, not a '
@@ -148,7 +156,7 @@ def _read_mat(path: str, key: Key) -> np.ndarray:
 
 def _read_geotiff(path: str) -> np.ndarray:
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
     try:
         with warnings.catch_warnings():
             # Benchmark rasters are often plain image grids without a
@@ -156,8 +164,10 @@ def _read_geotiff(path: str) -> np.ndarray:
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
             with rasterio.open(path) as src:
                 array = src.read()
-    except RasterioIOError as e:
-        raise RasterReadError(f'Cannot read {path!r} as GeoTIFF: {e}') from e
+    except RasterioError as e:
+        raise RasterReadError(
+            f'Cannot read {path!r} as GeoTIFF: {e}. The file may be '
+            'truncated or corrupt; download it again.') from e
     array = np.moveaxis(array, 0, -1)
     return array[..., 0] if array.shape[-1] == 1 else array
 
@@ -207,6 +217,80 @@ def read_georeference(
     if crs is None or transform.is_identity:
         return None
     return Georeference(transform, crs)
+
+
+def _mat_shape(path: str, key: Key) -> tuple:
+    name = _choose_key(path, list_mat_keys(path), key)
+    if _is_hdf5(path):
+        import h5py
+        try:
+            with h5py.File(path, 'r') as f:
+                node = f[name]
+                if not isinstance(node, h5py.Dataset):
+                    raise RasterReadError(
+                        f'Variable {name!r} of {path!r} is a MATLAB struct or '
+                        'cell, not a numeric array.')
+                return tuple(reversed(node.shape))  # column-major on disk
+        except OSError as e:
+            raise RasterReadError(
+                f'Cannot read {path!r} as MATLAB v7.3 (HDF5): {e}. The file '
+                'may be truncated or corrupt; download it again.') from e
+    from scipy.io import whosmat
+    return tuple(next(shape for var, shape, _ in whosmat(path)
+                      if var == name))
+
+
+def read_raster_shape(path: Union[str, os.PathLike],
+                      key: Key = None) -> Tuple[int, ...]:
+    """Shape (H, W) or (H, W, C) of the array :func:`read_raster` returns,
+    from the file's header alone (no pixel data is decoded).
+
+    Args:
+        path: A ``.mat`` (v5 or v7.3), ``.tif``/``.tiff`` or ``.npy`` file.
+        key: Variable of a ``.mat`` file, as for :func:`read_raster`.
+
+    Returns:
+        tuple[int, ...]: (H, W) or (H, W, C); a one-band GeoTIFF gives
+        (H, W), as :func:`read_raster` does.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        RasterReadError: If the header is unreadable, the variable is
+            missing, the suffix is unknown or the array is not 2-D / 3-D.
+    """
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'No such raster file: {path!r}')
+    suffix = osp.splitext(path)[1].lower()
+    if suffix == '.mat':
+        shape = _mat_shape(path, key)
+    elif suffix in ('.tif', '.tiff'):
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning, RasterioError
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', NotGeoreferencedWarning)
+                with rasterio.open(path) as src:
+                    shape = (src.height, src.width) + (
+                        (src.count, ) if src.count > 1 else ())
+        except RasterioError as e:
+            raise RasterReadError(
+                f'Cannot read {path!r} as GeoTIFF: {e}. The file may be '
+                'truncated or corrupt; download it again.') from e
+    elif suffix == '.npy':
+        try:
+            shape = np.load(path, mmap_mode='r', allow_pickle=False).shape
+        except (ValueError, OSError, EOFError) as e:
+            raise RasterReadError(f'Cannot read {path!r} as .npy: {e}') from e
+    else:
+        raise RasterReadError(
+            f'Unknown raster type {suffix!r} for {path!r}; expected one of '
+            f'{RASTER_SUFFIXES}.')
+    if len(shape) not in (2, 3):
+        raise RasterReadError(
+            f'{path!r} holds an array of shape {shape}; expected (H, W) or '
+            '(H, W, C).')
+    return tuple(int(n) for n in shape)
 
 
 def read_raster(path: Union[str, os.PathLike], key: Key = None) -> np.ndarray:

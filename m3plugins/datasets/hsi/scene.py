@@ -59,7 +59,7 @@ from m3plugins.utils.modalities import ModalityError, stack_modalities
 from ..normalization import (BandStatistics, band_statistics, normalize,
                              resolve_normalization)
 from .raster_io import (Georeference, RasterReadError, read_georeference,
-                        read_raster)
+                        read_raster, read_raster_shape)
 from .sampling import TrainPerClass, per_class_counts, sample_per_class
 
 __all__ = ['HSI_SCENES', 'HSIScene', 'SceneNotFoundError', 'SceneFile']
@@ -132,14 +132,23 @@ class HSIScene(NonGeoDataset):
         transforms: Callable applied to the sample dict.
         download: Download missing files where the scene is public.
         checksum: Check the md5 of files whose checksum is known.
+        band_counts: Modality -> bands its file must hold; None (default)
+            takes :attr:`modality_bands`, the published scene's. Give the
+            counts of a band-subset or otherwise derived version here, e.g.
+            ``dict(hsi=48, lidar=1)``; modalities it leaves out are
+            checked against :attr:`modality_bands`.
 
     Raises:
         SceneNotFoundError: If files are missing (and not downloadable).
         RasterReadError: If a file is corrupt, lacks its variable, or fails
             its checksum.
-        ModalityError: If a modality has NaN / Inf values, another spatial
-            size than the others, or a GeoTIFF georeference (CRS or
-            transform) other than another modality's.
+        ModalityError: If a modality file holds another band count than
+            ``band_counts`` (checked from the file header before any pixel
+            is read), a modality or label map has another spatial size than
+            the others (also from the headers), a modality has NaN / Inf
+            values, or a GeoTIFF georeference (CRS or transform) differs
+            from another modality's. Messages name the modality, the
+            file(s) and both numbers.
         ValueError: For bad arguments or label maps that do not fit.
 
     Attributes:
@@ -158,8 +167,8 @@ class HSIScene(NonGeoDataset):
     palette: ClassVar[Tuple[Tuple[int, int, int], ...]] = ()
     #: Modality -> accepted files, tried in order.
     modality_files: ClassVar[Dict[str, Sequence[SceneFile]]] = {}
-    #: Modality -> band count of the real scene (documentation and plotting;
-    #: not enforced, so cropped or band-subset variants load).
+    #: Modality -> band count of the real scene. Enforced when a scene is
+    #: built unless ``band_counts`` says otherwise (band-subset variants).
     modality_bands: ClassVar[Dict[str, int]] = {}
     default_modalities: ClassVar[Tuple[str, ...]] = ('hsi', )
     #: 'train' / 'test' -> accepted files of a standard split, or empty.
@@ -190,7 +199,8 @@ class HSIScene(NonGeoDataset):
                  transforms: Optional[Callable[[Dict[str, torch.Tensor]],
                                                Dict[str, Any]]] = None,
                  download: bool = False,
-                 checksum: bool = False) -> None:
+                 checksum: bool = False,
+                 band_counts: Optional[Mapping[str, int]] = None) -> None:
         if split not in ('train', 'test'):
             raise ValueError(
                 f"split must be 'train' or 'test', got {split!r}.")
@@ -221,6 +231,15 @@ class HSIScene(NonGeoDataset):
         self.transforms = transforms
         self.download = download
         self.checksum = checksum
+        unknown = sorted(set(band_counts or {}) - set(self.modality_files))
+        if unknown:
+            raise ValueError(
+                f'band_counts names modalities {unknown} that '
+                f'{type(self).__name__} does not have; it has '
+                f'{list(self.modality_files)}.')
+        self.band_counts: Dict[str, int] = OrderedDict(
+            (m, int((band_counts or {}).get(m, self.modality_bands.get(m, 0))))
+            for m in modalities)
 
         self._paths = self._verify()
         self._load()
@@ -371,8 +390,66 @@ class HSIScene(NonGeoDataset):
                 'onto one grid in one CRS first.')
         return None if reference is None else reference[2]
 
+    def _layout(self, counts: Mapping[str, int]) -> str:
+        return ', '.join(f'{m}={n}' for m, n in counts.items())
+
+    def _check_headers(self) -> None:
+        """Band counts and spatial sizes of every file, from the headers.
+
+        Raises:
+            ModalityError: Naming the modality, the file(s) and both
+                numbers that disagree, and the fix.
+        """
+        shapes = OrderedDict(
+            (item, read_raster_shape(*self._paths[item]))
+            for item in self._paths)
+        name = type(self).__name__
+        for modality in self.modalities:
+            shape = shapes[modality]
+            bands = 1 if len(shape) == 2 else shape[-1]
+            expected = self.band_counts[modality]
+            if expected and bands != expected:
+                found = dict(self.band_counts, **{modality: bands})
+                raise ModalityError(
+                    f'{modality} has {bands} band{"s" * (bands != 1)}, '
+                    f'{name} expects {expected} (modality layout '
+                    f'{self._layout(self.band_counts)}; total '
+                    f'{sum(found.values())} vs '
+                    f'{sum(self.band_counts.values())}): file '
+                    f'{self._paths[modality][0]}. Fix: use the complete '
+                    f'{modality} file of the scene, or pass band_counts='
+                    f'dict({modality}={bands}) to the scene for a '
+                    'band-subset version (and give the model the same '
+                    'modality_channels).')
+        sizes = OrderedDict((m, shapes[m][:2]) for m in self.modalities)
+        if len(set(sizes.values())) > 1:
+            listing = ', '.join(f'{m} {h}x{w}' for m, (h, w) in sizes.items())
+            files = ', '.join(f'{m} {self._paths[m][0]}' for m in sizes)
+            raise ModalityError(
+                f'Modalities must share one spatial size, got {listing} '
+                f'(height x width; files: {files}). Fix: resample the '
+                'modalities onto one pixel grid.')
+        first = self.modalities[0]
+        height, width = sizes[first]
+        for item, shape in shapes.items():
+            if item in sizes:
+                continue
+            if len(shape) != 2:
+                raise ValueError(
+                    f'{item} map {self._paths[item][0]!r} must be 2-D, got '
+                    f'shape {shape}.')
+            if tuple(shape) != (height, width):
+                raise ModalityError(
+                    f'{item} map is {shape[0]}x{shape[1]} but the '
+                    f'modalities are {height}x{width} (height x width; '
+                    f'{self._paths[item][0]} vs {first} '
+                    f'{self._paths[first][0]}). Fix: use the label map of '
+                    'the same scene version as the modality files.')
+
     def _load(self) -> None:
-        # Before the pixels: misaligned files fail fast.
+        # Before the pixels: wrong band counts, sizes and misaligned files
+        # fail fast, from the file headers.
+        self._check_headers()
         geo = self._georeference()
         self.transform = None if geo is None else geo.transform
         self.crs = None if geo is None else geo.crs
@@ -426,7 +503,7 @@ class HSIScene(NonGeoDataset):
             raise ModalityError(
                 f'{item} map is {labels.shape[0]}x{labels.shape[1]} but the '
                 f'modalities are {self.image.shape[0]}x'
-                f'{self.image.shape[1]}.')
+                f'{self.image.shape[1]} ({self._paths[item][0]}).')
 
     # -------------------------------------------------------------- interface
     @property

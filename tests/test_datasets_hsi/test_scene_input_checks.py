@@ -1,0 +1,139 @@
+"""Bad scene files are refused when a scene is built, naming the file.
+
+Band counts and sizes are checked from the file headers before any pixel is
+read; truncated files (an interrupted download, cut in half here) raise an
+error naming the file in every format.
+"""
+import os.path as osp
+
+import numpy as np
+import pytest
+from hsi_scene_files import (SMALL_SIZE, write_geotiff, write_mat_v5,
+                             write_mat_v73)
+
+from m3plugins.datasets.hsi import (Houston2013, RasterReadError, Trento,
+                                    read_raster)
+from m3plugins.datasets.hsi.raster_io import read_raster_shape
+from m3plugins.datasets.hsi_scene_dataset import HSISceneDataset
+from m3plugins.utils.modalities import ModalityError
+
+
+def test_hsi_with_one_band_missing_names_modality_and_both_counts(
+        tmp_path, scene_writer):
+    scene_writer(str(tmp_path), Houston2013)
+    write_mat_v5(str(tmp_path / 'HSI.mat'),
+                 {'HSI': np.ones(SMALL_SIZE + (143, ), np.float32)})
+    with pytest.raises(ModalityError) as info:
+        Houston2013(str(tmp_path))
+    message = str(info.value)
+    assert message.startswith('hsi has 143 bands, Houston2013 expects 144 '
+                              '(modality layout hsi=144, lidar=1; total 144 '
+                              'vs 145)')
+    assert 'HSI.mat' in message and 'band_counts=dict(hsi=143)' in message
+
+
+def test_band_subset_loads_when_declared(tmp_path, scene_writer):
+    scene_writer(str(tmp_path), Houston2013)
+    write_mat_v5(str(tmp_path / 'HSI.mat'),
+                 {'HSI': np.ones(SMALL_SIZE + (48, ), np.float32)})
+    scene = Houston2013(str(tmp_path), band_counts=dict(hsi=48))
+    assert scene.modality_channels == dict(hsi=48, lidar=1)
+    with pytest.raises(ValueError, match="modalities \\['sar'\\]"):
+        Houston2013(str(tmp_path), band_counts=dict(sar=4))
+
+
+def test_scene_config_band_counts_reach_the_scene(tmp_path, scene_writer):
+    """HSISceneDataset's scene config is where a config declares them."""
+    scene_writer(str(tmp_path), Trento)
+    write_mat_v5(str(tmp_path / 'HSI.mat'),
+                 {'HSI': np.ones(SMALL_SIZE + (60, ), np.float32)})
+    with pytest.raises(ModalityError, match='hsi has 60 bands, Trento '
+                       'expects 63'):
+        HSISceneDataset(dict(type='Trento', root=str(tmp_path)),
+                        cache_scene=False)
+    dataset = HSISceneDataset(
+        dict(type='Trento', root=str(tmp_path), band_counts=dict(hsi=60)),
+        cache_scene=False)
+    assert dataset.modality_channels == dict(hsi=60, lidar=1)
+
+
+def test_geotiff_band_count_is_read_from_the_header(tmp_path, scene_writer):
+    scene_writer(str(tmp_path), Houston2013, fmt='tif')
+    write_geotiff(str(tmp_path / '2013_IEEE_GRSS_DF_Contest_LiDAR.tif'),
+                  np.ones(SMALL_SIZE + (2, ), np.float32))
+    with pytest.raises(ModalityError,
+                       match='lidar has 2 bands, Houston2013 expects 1 .*'
+                       '2013_IEEE_GRSS_DF_Contest_LiDAR.tif'):
+        Houston2013(str(tmp_path))
+
+
+def test_label_map_size_names_both_files(tmp_path, scene_writer):
+    scene_writer(str(tmp_path), Trento)
+    write_mat_v5(str(tmp_path / 'TRLabel.mat'),
+                 {'TRLabel': np.zeros((5, 5), np.uint8)})
+    with pytest.raises(ModalityError,
+                       match=r'train labels map is 5x5 but the modalities are '
+                       r'12x20 .*TRLabel.mat vs hsi .*HSI.mat'):
+        Trento(str(tmp_path))
+
+
+def test_modality_sizes_name_the_files(tmp_path, scene_writer):
+    scene_writer(str(tmp_path), Trento, modality_size=dict(lidar=(10, 20)))
+    with pytest.raises(ModalityError,
+                       match=r'hsi 12x20, lidar 10x20 .*files: hsi .*HSI.mat,'
+                       r' lidar .*LiDAR.mat'):
+        Trento(str(tmp_path))
+
+
+def test_label_above_the_class_count_names_the_file(
+        tmp_path, scene_writer):
+    scene_writer(str(tmp_path), Trento)
+    write_mat_v5(str(tmp_path / 'TRLabel.mat'),
+                 {'TRLabel': np.full(SMALL_SIZE, 9, np.uint8)})
+    with pytest.raises(ValueError, match='TRLabel.mat.* label 9 but Trento '
+                       'has 6 classes'):
+        Trento(str(tmp_path))
+
+
+@pytest.mark.parametrize('fmt', ['mat5', 'mat73', 'tif'])
+def test_truncated_file_names_the_file(tmp_path, fmt):
+    cube = np.arange(np.prod(SMALL_SIZE) * 63, dtype=np.float32).reshape(
+        SMALL_SIZE + (63, ))
+    if fmt == 'tif':
+        path = write_geotiff(str(tmp_path / 'cube.tif'), cube)
+    else:
+        writer = write_mat_v5 if fmt == 'mat5' else write_mat_v73
+        path = writer(str(tmp_path / 'cube.mat'), {'HSI': cube})
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with pytest.raises(RasterReadError) as info:
+        read_raster(path, 'HSI')
+    assert osp.basename(path) in str(info.value)
+    assert 'truncated or corrupt' in str(info.value)
+
+
+@pytest.mark.parametrize('fmt', ['mat5', 'mat73', 'tif'])
+def test_truncated_scene_file_fails_the_scene(tmp_path, scene_writer, fmt):
+    scene_writer(str(tmp_path), Houston2013, fmt=fmt)
+    path = tmp_path / ('2013_IEEE_GRSS_DF_Contest_CASI.tif' if fmt == 'tif'
+                       else 'HSI.mat')
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(RasterReadError,
+                       match=f'{path.name}.*truncated or corrupt'):
+        Houston2013(str(tmp_path))
+
+
+@pytest.mark.parametrize('fmt', ['mat5', 'mat73', 'tif'])
+def test_header_shape_equals_the_read_shape(tmp_path, fmt):
+    for shape in [(3, 5), (3, 5, 4)]:
+        array = np.zeros(shape, np.float32)
+        if fmt == 'tif':
+            path = write_geotiff(str(tmp_path / 'a.tif'), array)
+        else:
+            writer = write_mat_v5 if fmt == 'mat5' else write_mat_v73
+            path = writer(str(tmp_path / 'a.mat'), {'a': array})
+        assert read_raster_shape(path, 'a') == read_raster(path, 'a').shape \
+            == shape
