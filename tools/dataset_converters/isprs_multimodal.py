@@ -12,8 +12,8 @@ Usage::
 ``ORIGINAL_ROOT`` holds the *extracted* ISPRS archives in the layout of the
 package's whole-tile datasets (:mod:`m3plugins.datasets.isprs.potsdam`,
 :mod:`m3plugins.datasets.isprs.vaihingen`): Potsdam
-``2_Ortho_RGB/top_potsdam_{R}_{C}_RGB.tif``, ``1_DSM/dsm_potsdam_{RR}_{CC}.tif``
-and ``5_Labels_all_noBoundary/top_potsdam_{R}_{C}_label_noBoundary.tif``;
+``2_Ortho_RGB/top_potsdam_{R}_{C}_RGB.tif``,
+``1_DSM/dsm_potsdam_{RR}_{CC}.tif`` and ``5_Labels_all_noBoundary/top_potsdam_{R}_{C}_label_noBoundary.tif``;
 Vaihingen ``top/top_mosaic_09cm_area{N}.tif``,
 ``dsm/dsm_09cm_matching_area{N}.tif`` and
 ``top_mosaic_09cm_area{N}_noBoundary.tif``. Every tile whose orthophoto is
