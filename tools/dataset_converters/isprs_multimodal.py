@@ -76,9 +76,10 @@ the tile has one. No-data DSM pixels are written as 0 after scaling. The
 one-column shortfall of the official ``1_DSM/dsm_potsdam_03_13.tif`` is
 padded as in the whole-tile datasets.
 
-All reads are windowed (``rasterio.windows.Window``): one clip of each
-raster at a time, so a 6000 x 6000 tile is never decoded whole; the DSM
-statistics are computed once per tile, strip by strip.
+All reads are windowed (``rasterio.windows.Window``): one band of
+``clip_size`` rows of each raster at a time, cut into that row's clips, so
+a 6000 x 6000 tile is never decoded whole; the DSM statistics are computed
+once per tile, strip by strip.
 """
 import argparse
 import glob
@@ -241,27 +242,36 @@ def convert_tile(city: str, tile_files: TileFiles, out_dir: str, split: str,
         tags.update(tile_minimum=repr(float(stats.minimum[0])),
                     tile_maximum=repr(float(stats.maximum[0])))
     windows = mmseg_clip_windows(height, width, clip_size, stride_size)
+    # One band of clip_size rows per clip row, read once and cut into the
+    # clips of that row (a tile stored in full-width strips decodes each
+    # strip once instead of once per clip).
+    band_window, band = None, None
     for window in windows:
-        arrays = read_tile(tile_files, window, dsm_stats=stats,
-                           dsm_normalization=dsm_normalization,
-                           with_label=not dsm_only,
-                           dsm_edge_padding=dsm_edge_padding)
+        row = int(window.row_off)
+        if band_window is None or int(band_window.row_off) != row:
+            band_window = Window(0, row, width, int(window.height))
+            band = read_tile(tile_files, band_window, dsm_stats=stats,
+                             dsm_normalization=dsm_normalization,
+                             with_label=not dsm_only,
+                             dsm_edge_padding=dsm_edge_padding)
+        cols = slice(int(window.col_off),
+                     int(window.col_off) + int(window.width))
         name = mmseg_clip_name(city, tile_files.tile, window)
         _write_dsm_clip(
             os.path.join(out_dir, DSM_DIR, split, f'{name}.tif'),
-            arrays['dsm'], tile_files, window,
-            dict(tags, window=f'{int(window.col_off)} {int(window.row_off)} '
+            band['dsm'][:, cols], tile_files, window,
+            dict(tags, window=f'{int(window.col_off)} {row} '
                  f'{int(window.width)} {int(window.height)}'))
         if dsm_only:
             continue
-        optical = arrays['optical']
+        optical = band['optical'][:, cols]
         if optical.min() < 0 or optical.max() > 255:
             raise ISPRSTileError(
                 f'The optical tile {tile_files.optical} holds values outside '
                 '0..255; MMSeg\'s PNG clips are uint8.')
         Image.fromarray(optical.astype(np.uint8)).save(
             os.path.join(out_dir, OPTICAL_DIR, split, f'{name}.png'))
-        Image.fromarray(mmseg_label_codes(arrays['label'])).save(
+        Image.fromarray(mmseg_label_codes(band['label'][:, cols])).save(
             os.path.join(out_dir, LABEL_DIR, split, f'{name}.png'))
     return len(windows)
 
