@@ -33,8 +33,8 @@ model = dict(
     decode_head=dict(in_channels=[64, 64, 64, 64]),
     auxiliary_head=[
         dict(
-            type='FCNHead', in_channels=64, in_index=index, channels=64,
-            num_convs=1, concat_input=False, dropout_ratio=0.1,
+            type='MoBaNetAuxHead', in_channels=64, in_index=index,
+            channels=64, dropout_ratio=0.1,
             num_classes=6, norm_cfg=dict(type='SyncBN', requires_grad=True),
             align_corners=False,
             loss_decode=dict(

@@ -3,8 +3,8 @@
 MoBaNet (Li et al., arXiv 2603.17705; official code sauryeo/MoBaNet) trains
 with parts of one modality missing so that the fusion does not lean on a
 single input: in every training batch a fraction of the samples is chosen;
-half of them lose one rectangle of the optical image, the other half one
-rectangle of the DSM, never both.
+half of them lose rectangles (one by default) of the optical image, the
+other half of the DSM, never both.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -79,16 +79,20 @@ def sample_rectangle(height: int, width: int,
 
 @HOOKS.register_module()
 class ModalityConditionalRandomMaskingHook(Hook):
-    """MCRM: mask one rectangle of one modality in some training samples.
+    """MCRM: mask rectangles of one modality in some training samples.
 
     Before every training iteration, ``int(batch_size * ratio)`` samples are
     chosen at random (official: 0.25 in the MoBaNet paper protocol). They
     are split over ``modalities`` in order: with two modalities the first
     gets ``n // 2`` samples and the second the rest (as the official code),
     so batch 8 gives 2 chosen, 1 optical-masked and 1 DSM-masked. Each chosen
-    sample gets one rectangle (area fraction in ``area_range``, aspect
-    width / height in ``aspect_range``) of that one modality's channels
-    filled. Validation and test are never touched (only
+    sample gets ``num_blocks`` rectangles (each drawn on its own: area
+    fraction in ``area_range``, aspect width / height in ``aspect_range``,
+    position uniform; they may overlap) of that one modality's channels
+    filled. The official ``apply_mcrc_mask(..., num_blocks=1)``
+    (sauryeo/MoBaNet, ``Model/models/ImageEncoder/vit/peft_modules.py``,
+    ``_apply_local_mask``; ``Net.py`` passes ``mcrc_local_blocks``, default
+    1) draws the same way, one rectangle after another per sample. Validation and test are never touched (only
     :meth:`before_train_iter` acts).
 
     Filling: the official code zeroes the network input. The hook edits the
@@ -97,8 +101,9 @@ class ModalityConditionalRandomMaskingHook(Hook):
     exactly 0 (``fill_value=None``); a number fills raw values instead.
     Masked batches are converted to float32.
 
-    Each masked sample records ``mcrm_modality`` and ``mcrm_box`` (top,
-    left, height, width) in its data sample's metainfo.
+    Each masked sample records ``mcrm_modality``, ``mcrm_boxes`` (one
+    (top, left, height, width) per rectangle, in drawing order) and
+    ``mcrm_box`` (the first of them) in its data sample's metainfo.
 
     Args:
         modality_channels: Modality -> channels of the stacked input in
@@ -108,6 +113,8 @@ class ModalityConditionalRandomMaskingHook(Hook):
         ratio: Fraction of each batch that is chosen.
         area_range: (min, max) rectangle area as a fraction of the crop.
         aspect_range: (min, max) rectangle aspect ratio.
+        num_blocks: Rectangles per masked sample. Defaults to 1 (official
+            default); with 1 the draws are exactly those of one rectangle.
         fill_value: ``None`` (zero after normalisation) or a raw value.
         seed: Seed of the hook's own generator; ``None`` draws from numpy's
             global state, which mmengine's ``randomness.seed`` sets.
@@ -122,7 +129,8 @@ class ModalityConditionalRandomMaskingHook(Hook):
                  area_range: Sequence[float] = (0.1, 0.3),
                  aspect_range: Sequence[float] = (0.5, 2.0),
                  fill_value: Optional[float] = None,
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None,
+                 num_blocks: int = 1):
         self.modality_channels = ordered_modality_channels(
             modality_channels)
         names = list(self.modality_channels)
@@ -141,7 +149,12 @@ class ModalityConditionalRandomMaskingHook(Hook):
                 raise ValueError(f'{label} must be 0 < min <= max'
                                  f'{" <= 1" if upper else ""}, got '
                                  f'{(low, high)}.')
+        if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) \
+                or num_blocks < 1:
+            raise ValueError(
+                f'num_blocks must be a positive int, got {num_blocks!r}.')
         self.ratio = ratio
+        self.num_blocks = num_blocks
         self.area_range = tuple(area_range)
         self.aspect_range = tuple(aspect_range)
         self.fill_value = fill_value
@@ -193,7 +206,8 @@ class ModalityConditionalRandomMaskingHook(Hook):
             rng: Random generator.
 
         Returns:
-            dict[int, tuple]: index -> (modality, (top, left, h, w)).
+            dict[int, tuple]: index -> (modality, boxes), ``boxes`` a tuple
+            of ``num_blocks`` (top, left, h, w) in drawing order.
         """
         done = {}
         for index, name in sorted(self.assign(len(inputs), rng).items()):
@@ -201,13 +215,16 @@ class ModalityConditionalRandomMaskingHook(Hook):
             if not image.is_floating_point():
                 image = image.float()
             height, width = image.shape[-2:]
-            top, left, box_h, box_w = sample_rectangle(
-                height, width, self.area_range, self.aspect_range, rng)
-            region = image[self._slices[name], top:top + box_h,
-                           left:left + box_w]
-            region.copy_(fill[name].to(image).expand_as(region))
+            boxes = []
+            for _ in range(self.num_blocks):
+                top, left, box_h, box_w = sample_rectangle(
+                    height, width, self.area_range, self.aspect_range, rng)
+                region = image[self._slices[name], top:top + box_h,
+                               left:left + box_w]
+                region.copy_(fill[name].to(image).expand_as(region))
+                boxes.append((top, left, box_h, box_w))
             inputs[index] = image
-            done[index] = (name, (top, left, box_h, box_w))
+            done[index] = (name, tuple(boxes))
         return done
 
     def before_train_iter(self, runner, batch_idx: int,
@@ -240,9 +257,10 @@ class ModalityConditionalRandomMaskingHook(Hook):
             data_batch['inputs'] = inputs
         samples = data_batch.get('data_samples')
         if samples is not None:
-            for index, (name, box) in done.items():
+            for index, (name, boxes) in done.items():
                 samples[index].set_metainfo(
-                    dict(mcrm_modality=name, mcrm_box=box))
+                    dict(mcrm_modality=name, mcrm_box=boxes[0],
+                         mcrm_boxes=boxes))
 
 
 def _unwrap(model):

@@ -142,3 +142,51 @@ def test_only_listed_modalities_are_masked():
     touched = [changed_modalities(x) for x in batch['inputs']]
     assert sum(t == ['dsm'] for t in touched) == 4
     assert not any('optical' in t for t in touched)
+
+
+def test_one_block_keeps_the_masks_of_a_fixed_seed():
+    """num_blocks=1 (the default) draws exactly what the one-rectangle
+    hook drew with seed 0 (values recorded before num_blocks existed)."""
+    expected = [
+        ({2: ('optical', (11, 14, 19, 33)), 3: ('dsm', (13, 28, 17, 27)),
+          4: ('optical', (22, 26, 12, 21)), 6: ('dsm', (0, 18, 28, 22))},
+         3712),
+        ({2: ('optical', (5, 17, 18, 28)), 3: ('optical', (23, 16, 16, 32)),
+          5: ('dsm', (21, 4, 16, 25)), 6: ('dsm', (9, 9, 17, 27))}, 3907)]
+    for hook in (make_hook(ratio=0.5), make_hook(ratio=0.5, num_blocks=1)):
+        for it, (boxes, changed) in enumerate(expected):
+            batch = make_batch(8, size=(40, 56))
+            hook.before_train_iter(_Runner(), it, batch)
+            seen = {i: (s.metainfo['mcrm_modality'], s.metainfo['mcrm_box'])
+                    for i, s in enumerate(batch['data_samples'])
+                    if 'mcrm_box' in s.metainfo}
+            assert seen == boxes
+            assert all(s.metainfo['mcrm_boxes'] == (s.metainfo['mcrm_box'], )
+                       for s in batch['data_samples'] if 'mcrm_box' in
+                       s.metainfo)
+            assert int(sum((x != 7).sum() for x in batch['inputs'])) == \
+                changed
+
+
+def test_several_blocks_per_masked_sample():
+    hook = make_hook(ratio=1.0, num_blocks=3, fill_value=0)
+    batch = make_batch(4, size=(64, 64))
+    hook.before_train_iter(_Runner(), 0, batch)
+    for image, sample in zip(batch['inputs'], batch['data_samples']):
+        name = sample.metainfo['mcrm_modality']
+        boxes = sample.metainfo['mcrm_boxes']
+        assert len(boxes) == 3 and sample.metainfo['mcrm_box'] == boxes[0]
+        assert len(set(boxes)) == 3  # three independent draws
+        channels = slice(0, 3) if name == 'optical' else slice(3, 4)
+        expected = torch.zeros(64, 64, dtype=torch.bool)
+        for top, left, h, w in boxes:
+            fraction = h * w / 64**2
+            assert 0.1 <= fraction <= 0.3 and 0.5 <= w / h <= 2.0
+            expected[top:top + h, left:left + w] = True
+        # Exactly the union of the rectangles is filled, in one modality.
+        assert torch.equal(image[channels] == 0,
+                           expected.expand(image[channels].shape))
+        other = slice(3, 4) if name == 'optical' else slice(0, 3)
+        assert (image[other] == 7).all()
+    with pytest.raises(ValueError, match='num_blocks'):
+        make_hook(num_blocks=0)

@@ -35,7 +35,9 @@ def test_vit_l_counts_match_the_paper():
         pytest.approx(7.80e6, rel=0.02)
     assert report.total.frozen == 304367616  # DINOv2 ViT-L/14
     assert report.modules['backbone'].frozen == report.total.frozen
-    assert report.modules['auxiliary_head'].trainable == 2 * 591878
+    # Per head: 3x3 conv 256 -> 256 without bias (589824), BN (512) and the
+    # bias-free 1x1 classifier 256 -> 6 (1536), as the official AuxHead.
+    assert report.modules['auxiliary_head'].trainable == 2 * 591872
 
 
 @pytest.mark.parametrize('name, dim, trainable', [
@@ -88,5 +90,5 @@ def test_cli_meta_report(monkeypatch, capsys):
     monkeypatch.setattr('sys.argv', ['param_report.py', BASE, '--meta'])
     assert tool['main']() == 0
     out = capsys.readouterr().out
-    assert '8.98M (8981394)' in out
+    assert '8.98M (8981382)' in out
     assert 'trainable without auxiliary_head: 7.80M' in out

@@ -68,16 +68,21 @@ model = dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
             avg_non_ignore=True)),
     # One hard-pixel auxiliary head per stream, on the stage-1 taps:
-    # in_index 4 is the optical stream's, 8 the DSM stream's.
+    # in_index 4 is the optical stream's, 8 the DSM stream's. The official
+    # AuxHead: 3x3 conv-BN-ReLU6, nn.Dropout(0.1), bias-free 1x1 classifier.
+    # MMSeg's alternative: type='FCNHead', num_convs=1, concat_input=False
+    # (ReLU, Dropout2d, biased classifier).
     auxiliary_head=[
         dict(
-            type='FCNHead',
+            type='MoBaNetAuxHead',
             in_channels=256,
             in_index=in_index,
             channels=256,
-            num_convs=1,
-            concat_input=False,
+            kernel_size=3,
+            act_cfg=dict(type='ReLU6'),
+            dropout_type='Dropout',
             dropout_ratio=0.1,
+            classifier_bias=False,
             num_classes=num_classes,
             norm_cfg=norm_cfg,
             align_corners=False,
@@ -88,8 +93,9 @@ model = dict(
     ],
     train_cfg=dict(),
     test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(32, 32)))
-# MCRM (training only): 25 % of each batch, half optical / half DSM, one
-# rectangle of 10-30 % of the crop, aspect 0.5-2, zero after normalisation.
+# MCRM (training only): 25 % of each batch, half optical / half DSM,
+# num_blocks rectangles (official default 1) of 10-30 % of the crop each,
+# aspect 0.5-2, zero after normalisation.
 custom_hooks = [
     dict(
         type='ModalityConditionalRandomMaskingHook',
@@ -98,5 +104,6 @@ custom_hooks = [
         ratio=0.25,
         area_range=(0.1, 0.3),
         aspect_range=(0.5, 2.0),
+        num_blocks=1,  # rectangles per masked sample (official default)
         fill_value=None)
 ]
