@@ -47,7 +47,7 @@ model = dict(
         d_conv=3,
         mlp_ratio=4.0,
         drop_path_rate=0.1,
-        # Official: plain nn.LayerNorm (eps 1e-5; VMamba's own is 1e-6) and
+        # Official: plain nn.LayerNorm (eps 1e-5; 1e-6 was our former) and
         # VMamba's _init_weights (trunc_normal std 0.02, zero bias on every
         # Linear; 'pytorch' keeps PyTorch's defaults).
         norm_eps=1e-5,

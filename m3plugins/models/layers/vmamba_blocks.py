@@ -15,9 +15,10 @@ from .ss2d import SS2D
 #: ``nn.LayerNorm``, whose default is 1e-5; kaka-Cao/M3amba,
 #: net/net_vmamba_v4.py, ``VSSM._NORMLAYERS``).
 M3AMBA_NORM_EPS = 1e-5
-#: LayerNorm epsilon of VMamba's own models (``partial(nn.LayerNorm,
-#: eps=1e-6)``), kept as an option.
-VMAMBA_NORM_EPS = 1e-6
+#: The former default of these blocks, kept as an option. (VMamba's own
+#: ``VSSM`` in MzeroMiko/VMamba, classification/models/vmamba.py at f0c4e24,
+#: also builds plain ``nn.LayerNorm`` for ``norm_layer="LN"``.)
+LEGACY_NORM_EPS = 1e-6
 
 
 def init_vmamba_linear_and_norm(module: nn.Module, std: float = 0.02) -> None:
@@ -28,8 +29,9 @@ def init_vmamba_linear_and_norm(module: nn.Module, std: float = 0.02) -> None:
     ``nn.LayerNorm`` weight 1 and bias 0. Anything else is left alone.
 
     Official code (kaka-Cao/M3amba, net/net_vmamba_v4.py, read at commit
-    5efde13; the same function as VMamba's MzeroMiko/VMamba
-    ``VSSM._init_weights``): ``VSSM.__init__`` ends with
+    5efde13; the same function as ``VSSM._init_weights`` in
+    MzeroMiko/VMamba, classification/models/vmamba.py at f0c4e24):
+    ``VSSM.__init__`` ends with
     ``self.apply(self._init_weights)``. The per-direction ``x_proj`` and
     ``dt_proj`` layers are built as plain Python lists of ``nn.Linear``,
     stacked into the parameters ``x_proj_weight``, ``dt_projs_weight`` and
@@ -79,8 +81,8 @@ class SS2DBlock(nn.Module):
         expand (float): SS2D expansion.
         mlp_drop (float): Dropout inside the MLP.
         norm_eps (float): LayerNorm epsilon. Default 1e-5, the official
-            M3amba's (plain ``nn.LayerNorm``); VMamba's own models use 1e-6
-            (:data:`VMAMBA_NORM_EPS`).
+            M3amba's (plain ``nn.LayerNorm``); 1e-6 (:data:`LEGACY_NORM_EPS`)
+            was our former default.
         **ss2d_kwargs: Further :class:`SS2D` arguments (``dt_rank``,
             ``d_conv``, ``scan_backend``, ...).
 
@@ -127,7 +129,7 @@ class CrossSS2DBlock(nn.Module):
         expand (float): SS2D expansion.
         mlp_drop (float): Dropout inside the MLP.
         norm_eps (float): LayerNorm epsilon. Default 1e-5 (official M3amba);
-            1e-6 is VMamba's.
+            1e-6 was our former default.
         separate_guide_norm (bool): Own LayerNorm for the guide.
         **cross_kwargs: Further :class:`CrossSS2D` arguments (``dt_rank``,
             ``scan_backend``, ``compute_guide_scan``, ...).

@@ -59,7 +59,7 @@ class M3ambaFusionNeck(BaseModule):
         drop_path_rate: Stochastic depth rate of the last layer.
         norm_eps: LayerNorm epsilon inside the blocks. Defaults to 1e-5,
             the official M3amba's (``norm_layer="LN"``: plain
-            ``nn.LayerNorm``); 1e-6 is VMamba's own value (an option).
+            ``nn.LayerNorm``); 1e-6, our former default, is an option.
         scan_backend: Selective-scan backend (``'auto'`` picks the fastest
             available; see :mod:`m3plugins.ops`).
         with_cp: Gradient checkpointing per layer (saves memory in training).
