@@ -47,6 +47,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from m3plugins.datasets.hsi.raster_io import RasterReadError, read_raster
+from m3plugins.utils.modalities import modality_layout_mismatch
 
 __all__ = [
     'RasterAlignmentError', 'ModalityRaster', 'ModalityRasterStack',
@@ -353,10 +354,14 @@ def open_modality_rasters(
             raster = ModalityRaster(name, rasters[name])
             opened[name] = raster
             if raster.count != int(channels):
+                found = OrderedDict(modality_channels)
+                found[name] = raster.count
                 raise RasterAlignmentError(
-                    f'Modality {name!r} ({raster.path}) has {raster.count} '
-                    f'band(s) but the model expects {channels}; the model '
-                    f'expects {expected}.')
+                    f'Modality {name!r} ({raster.path}): '
+                    f'{modality_layout_mismatch(found, modality_channels)}. '
+                    'Fix: give the raster of this modality that the model '
+                    'was trained on, or a model whose modality_channels '
+                    'match the rasters.')
         _check_alignment(opened, edge_padding or {})
     except BaseException:
         for raster in opened.values():

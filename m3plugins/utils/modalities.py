@@ -20,7 +20,7 @@ would silently swap modalities. :func:`ordered_modality_channels` accepts both
 forms (a mapping is fine in Python code) and checks them.
 """
 from collections import OrderedDict
-from typing import Dict, Mapping, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -67,6 +67,76 @@ def ordered_modality_channels(
 
 class ModalityError(ValueError):
     """A modality is missing, misshapen or holds non-finite values."""
+
+
+def format_modality_layout(channels: Mapping[str, int]) -> str:
+    """``'hsi=144, lidar=1'``: a layout as configs write it."""
+    return ', '.join(f'{name}={n}' for name, n in channels.items())
+
+
+def modality_layout_mismatch(found: Mapping[str, int],
+                             expected: Mapping[str, int],
+                             expecter: str = 'the model') -> Optional[str]:
+    """Say how a data layout differs from the expected one, per modality.
+
+    Args:
+        found: Modality -> channels the data has, in stacking order.
+        expected: Modality -> channels ``expecter`` expects, in order.
+        expecter: Who expects ``expected`` (``'the model'``, a scene
+            class name...).
+
+    Returns:
+        str or None: None when the layouts agree; otherwise a sentence
+        naming each disagreeing modality with both counts, e.g. ``'hsi has
+        143 bands, the model expects 144 (modality layout hsi=144, lidar=1;
+        total 144 vs 145)'``, or the modalities missing / unexpected / out
+        of order.
+    """
+    found = OrderedDict(found)
+    expected = OrderedDict(expected)
+    if list(found.items()) == list(expected.items()):
+        return None
+    totals = (f'(modality layout {format_modality_layout(expected)}; total '
+              f'{sum(found.values())} vs {sum(expected.values())})')
+    if set(found) != set(expected):
+        missing = [m for m in expected if m not in found]
+        unknown = [m for m in found if m not in expected]
+        return (f'the data has modalities {list(found)} but {expecter} '
+                f'expects {list(expected)} (missing {missing}, unexpected '
+                f'{unknown}) {totals}')
+    wrong = [m for m in expected if found[m] != expected[m]]
+    if not wrong:
+        return (f'the data stacks the modalities in the order {list(found)}'
+                f' but {expecter} expects {list(expected)} {totals}')
+    parts = [f'{m} has {found[m]} band{"s" * (found[m] != 1)}, {expecter} '
+             f'expects {expected[m]}' for m in wrong]
+    return f'{"; ".join(parts)} {totals}'
+
+
+def check_modality_layout(found: ModalityLayout,
+                          expected: ModalityLayout,
+                          expecter: str = 'the model',
+                          where: str = '') -> None:
+    """Raise ModalityError unless ``found`` equals ``expected``.
+
+    Args:
+        found: The data's layout (mapping or ``(name, channels)`` pairs).
+        expected: The expected layout.
+        expecter: Who expects it, for the message.
+        where: Where the data comes from (a file, a dataset), appended to
+            the message.
+
+    Raises:
+        ModalityError: Naming each modality that differs and both counts
+            (see :func:`modality_layout_mismatch`).
+    """
+    message = modality_layout_mismatch(ordered_modality_channels(found),
+                                       ordered_modality_channels(expected),
+                                       expecter)
+    if message is not None:
+        raise ModalityError(
+            f'{message}{where}. Fix: make the data\'s '
+            'modalities and the model\'s modality_channels agree.')
 
 
 def _describe(channels: Mapping[str, int]) -> str:
@@ -137,7 +207,9 @@ def all_finite(tensor: Tensor) -> bool:
 
 def split_modalities(inputs: Tensor,
                      modality_channels: Union[ModalityLayout, Sequence[int]],
-                     check_finite: bool = True) -> Dict[str, Tensor]:
+                     check_finite: bool = True,
+                     data_layout: Optional[ModalityLayout] = None
+                     ) -> Dict[str, Tensor]:
     """Split a channel-stacked batch ``(B, sum C, H, W)`` per modality.
 
     Args:
@@ -146,6 +218,10 @@ def split_modalities(inputs: Tensor,
             ``(name, channels)`` pairs, in stacking order. A plain sequence
             of counts names the modalities ``modality0``, ``modality1``, ...
         check_finite: Reject NaN and Inf values.
+        data_layout: The layout the data was stacked with, where the caller
+            knows it (a dataset's ``modality_channels``); a wrong channel
+            count is then reported per modality (``hsi has 143 bands, the
+            model expects 144 ...``) instead of as stacked totals.
 
     Returns:
         dict[str, Tensor]: Name -> view of shape (B, C_m, H, W).
@@ -163,11 +239,19 @@ def split_modalities(inputs: Tensor,
         raise ModalityError(
             f'Expected a batch (B, C, H, W), got shape {tuple(inputs.shape)}.')
     expected = sum(modality_channels.values())
+    if data_layout is not None:
+        data_layout = ordered_modality_channels(data_layout)
+        if sum(data_layout.values()) != inputs.shape[1]:
+            raise ModalityError(
+                f'Input has {inputs.shape[1]} channels but its data layout '
+                f'says {_describe(data_layout)}.')
+        check_modality_layout(data_layout, modality_channels)
     if inputs.shape[1] != expected:
         raise ModalityError(
             f'Input has {inputs.shape[1]} channels but the model expects '
-            f'{_describe(modality_channels)}. Check the dataset modalities '
-            'and the model\'s modality_channels.')
+            f'{_describe(modality_channels)}. Compare the dataset\'s '
+            'modality_channels (the bands of each modality file) with the '
+            'model\'s modality_channels.')
     parts = torch.split(inputs, list(modality_channels.values()), dim=1)
     split = OrderedDict(zip(modality_channels.keys(), parts))
     if check_finite:

@@ -82,7 +82,9 @@ def test_band_count_against_the_config(pair):
     paths['dsm'] = write_geotiff(tmp_path / 'dsm2.tif',
                                  np.stack([dsm, dsm], -1))
     with pytest.raises(RasterAlignmentError,
-                       match=r"(?s)'dsm'.*dsm2.tif.*2 band.*expects 1"):
+                       match=r"(?s)'dsm'.*dsm2.tif.*dsm has 2 bands, the "
+                       r"model expects 1 \(modality layout optical=3, "
+                       r"dsm=1; total 5 vs 4\)"):
         open_modality_rasters(paths, CHANNELS)
 
 

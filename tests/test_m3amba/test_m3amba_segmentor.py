@@ -114,7 +114,8 @@ def test_dict_input_is_stacked_in_config_order():
     (dict(hsi=torch.rand(2, 5, 8, 6), lidar=torch.rand(1, 2, 8, 6)),
      r'hsi 2x8x6, lidar 1x8x6'),
     (dict(hsi=torch.rand(1, 4, 8, 6), lidar=torch.rand(1, 2, 8, 6)),
-     r"'hsi' has 4 channels but the model expects 5"),
+     r'hsi has 4 bands, the model expects 5 \(modality layout hsi=5, '
+     r'lidar=2; total 6 vs 7\)'),
     (dict(hsi=torch.rand(1, 5, 8, 6)), r"missing \['lidar'\]"),
     (dict(hsi=torch.rand(1, 5, 8, 6), lidar=torch.rand(1, 2, 8, 6),
           sar=torch.rand(1, 1, 8, 6)), r"unknown \['sar'\]"),

@@ -55,7 +55,9 @@ from mmengine.registry import Registry
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
 from torchgeo.datasets.utils import check_integrity, download_url
 
-from m3plugins.utils.modalities import ModalityError, stack_modalities
+from m3plugins.utils.modalities import (ModalityError,
+                                        modality_layout_mismatch,
+                                        stack_modalities)
 from ..normalization import (BandStatistics, band_statistics, normalize,
                              resolve_normalization)
 from .raster_io import (Georeference, RasterReadError, read_georeference,
@@ -390,9 +392,6 @@ class HSIScene(NonGeoDataset):
                 'onto one grid in one CRS first.')
         return None if reference is None else reference[2]
 
-    def _layout(self, counts: Mapping[str, int]) -> str:
-        return ', '.join(f'{m}={n}' for m, n in counts.items())
-
     def _check_headers(self) -> None:
         """Band counts and spatial sizes of every file, from the headers.
 
@@ -404,23 +403,22 @@ class HSIScene(NonGeoDataset):
             (item, read_raster_shape(*self._paths[item]))
             for item in self._paths)
         name = type(self).__name__
-        for modality in self.modalities:
-            shape = shapes[modality]
-            bands = 1 if len(shape) == 2 else shape[-1]
-            expected = self.band_counts[modality]
-            if expected and bands != expected:
-                found = dict(self.band_counts, **{modality: bands})
-                raise ModalityError(
-                    f'{modality} has {bands} band{"s" * (bands != 1)}, '
-                    f'{name} expects {expected} (modality layout '
-                    f'{self._layout(self.band_counts)}; total '
-                    f'{sum(found.values())} vs '
-                    f'{sum(self.band_counts.values())}): file '
-                    f'{self._paths[modality][0]}. Fix: use the complete '
-                    f'{modality} file of the scene, or pass band_counts='
-                    f'dict({modality}={bands}) to the scene for a '
-                    'band-subset version (and give the model the same '
-                    'modality_channels).')
+        found = OrderedDict(
+            (m, 1 if len(shapes[m]) == 2 else shapes[m][-1])
+            for m in self.modalities)
+        checked = OrderedDict(
+            (m, n) for m, n in self.band_counts.items() if n)  # 0: unknown
+        mismatch = modality_layout_mismatch(
+            OrderedDict((m, found[m]) for m in checked), checked, name)
+        if mismatch is not None:
+            wrong = [m for m in checked if found[m] != checked[m]]
+            files = ', '.join(self._paths[m][0] for m in wrong)
+            subset = ', '.join(f'{m}={found[m]}' for m in wrong)
+            raise ModalityError(
+                f'{mismatch}: file {files}. Fix: use the complete file of '
+                f'the scene, or pass band_counts=dict({subset}) to the '
+                'scene for a band-subset version (and give the model the '
+                'same modality_channels).')
         sizes = OrderedDict((m, shapes[m][:2]) for m in self.modalities)
         if len(set(sizes.values())) > 1:
             listing = ', '.join(f'{m} {h}x{w}' for m, (h, w) in sizes.items())

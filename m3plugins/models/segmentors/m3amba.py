@@ -10,6 +10,7 @@ from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
 from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
+                                        check_modality_layout,
                                         ordered_modality_channels)
 
 
@@ -122,10 +123,9 @@ class M3amba(EncoderDecoder):
                 raise ModalityError(
                     f'Modality {name!r} must be a (B, C, H, W) tensor, got '
                     f'{getattr(tensor, "shape", type(tensor))}.')
-            if tensor.shape[1] != self.modality_channels[name]:
-                raise ModalityError(
-                    f'Modality {name!r} has {tensor.shape[1]} channels but '
-                    f'the model expects {self.modality_channels[name]}.')
+        check_modality_layout(
+            [(name, modalities[name].shape[1]) for name in expected],
+            self.modality_channels)
         sizes = {n: tuple(modalities[n].shape[-2:]) for n in expected}
         batches = {n: modalities[n].shape[0] for n in expected}
         if len(set(sizes.values())) > 1 or len(set(batches.values())) > 1:
