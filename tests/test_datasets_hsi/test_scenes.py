@@ -267,3 +267,17 @@ def test_not_found_error_survives_pickling(tmp_path):
     copy = pickle.loads(pickle.dumps(info.value))
     assert isinstance(copy, DatasetNotFoundError)
     assert str(copy) == str(info.value) and copy.missing == info.value.missing
+
+
+def test_salinas_reads_the_uncorrected_224_band_cube(tmp_path):
+    gt = np.zeros(SMALL_SIZE, np.uint8)
+    gt[:2, :16] = np.arange(1, 17)
+    write_mat_v5(str(tmp_path / 'Salinas_gt.mat'), {'salinas_gt': gt})
+    cube = np.random.default_rng(0).random((*SMALL_SIZE, 224))
+    write_mat_v5(str(tmp_path / 'Salinas.mat'),
+                 {'salinas': cube.astype(np.float32)})
+    ds = Salinas(str(tmp_path), band_counts=dict(hsi=224), train_per_class=1)
+    assert ds[0]['image'].shape == (224, ) + SMALL_SIZE
+    assert ds.class_counts('train').tolist() == [1] * 16
+    with pytest.raises(ModalityError, match='224 bands'):
+        Salinas(str(tmp_path))

@@ -10,7 +10,8 @@ class Salinas(HSIScene):
 
     * Sensor: AVIRIS, 224 bands recorded (400-2500 nm), 204 kept in
       ``Salinas_corrected`` (the water absorption bands 108-112, 154-167 and
-      224 removed; the 224-band ``Salinas.mat`` is also accepted), 3.7 m GSD.
+      224 removed; the 224-band ``Salinas.mat`` is read with
+      ``band_counts=dict(hsi=224)``), 3.7 m GSD.
     * Size: 512 x 217 pixels.
     * Modalities: ``hsi`` (204).
     * Classes (labels 1..16, 54129 labeled pixels): Brocoli green weeds 1
