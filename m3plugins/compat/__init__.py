@@ -11,6 +11,7 @@ from .cross_entropy_class_weight import \
     install_class_weighted_cross_entropy_fix
 from .mmcv_ops import (MissingCompiledOpError, install_mmcv_ops_fallback,
                        mmcv_has_compiled_ops)
+from .optimizer_log import install_frozen_parameter_log_summary
 
 __all__ = [
     'apply_compat_patches', 'allow_mmengine_checkpoints',
@@ -18,15 +19,17 @@ __all__ = [
     'mmcv_has_compiled_ops', 'MissingCompiledOpError',
     'install_class_weighted_cross_entropy_fix',
     'install_checkpoint_loading_checks', 'install_atomic_local_backend_writes',
-    'NotACheckpointError', 'CheckpointModelMismatchError'
+    'NotACheckpointError', 'CheckpointModelMismatchError',
+    'install_frozen_parameter_log_summary'
 ]
 
 
 def apply_compat_patches() -> None:
     """Install the mmcv-lite ``mmcv.ops`` stand-in, the checkpoint allowlist,
     clear checkpoint loading errors, atomic local checkpoint writes, the CPU
-    fallback of mmengine's distributed launchers and, where the host needs
-    it, the class-weighted cross entropy fix.
+    fallback of mmengine's distributed launchers, one log line for all
+    frozen parameters of an optimizer build and, where the host needs it,
+    the class-weighted cross entropy fix.
 
     Raises:
         ImportError: If no ``mmcv`` is installed at all, naming both ways to
@@ -46,4 +49,5 @@ def apply_compat_patches() -> None:
     install_atomic_local_backend_writes()
     from .cpu_distributed import enable_distributed_without_gpu
     enable_distributed_without_gpu()
+    install_frozen_parameter_log_summary()
     install_class_weighted_cross_entropy_fix()
