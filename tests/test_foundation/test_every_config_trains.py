@@ -66,6 +66,9 @@ def shrink(model):
         size = (8, 8)
         layout = model.backbone.modality_channels
     channels = sum(ordered_modality_channels(layout).values())
+    mean = model.data_preprocessor.get('mean')
+    if mean is not None:  # e.g. an optical-only config feeds 3 of 4
+        channels = len(mean)
     return model, channels, size
 
 
