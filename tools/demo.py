@@ -71,7 +71,9 @@ def run_demo(name: str, work_dir: str) -> dict:
     test_cfg.load_from = osp.join(
         cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     if name in PAINTS_SAMPLES:
-        # Every test tile, painted, into <work_dir>/<timestamp>/vis_data.
+        # Every test tile, painted, into the test run's own
+        # <work_dir>/<timestamp>/vis_data (build_runner gives each run its
+        # own visualizer).
         test_cfg.default_hooks.visualization.draw = True
         test_cfg.default_hooks.visualization.interval = 1
     return build_runner(test_cfg).test()

@@ -78,10 +78,38 @@ def enable_amp(cfg: Config, dtype: str = 'float16') -> None:
     cfg.optim_wrapper.dtype = dtype
 
 
+def give_run_its_own_visualizer(cfg: Config) -> Config:
+    """Name the config's visualizer after this run (in place).
+
+    mmengine keeps one visualizer per name per process and MMSeg's configs
+    all name theirs ``'visualizer'``, so a second run in the same process
+    (``tools/demo.py``: training, then testing) reused the first run's
+    visualizer, and its images were saved under the first run's
+    ``<work_dir>/<timestamp>/vis_data``. A fresh name per run makes the
+    Runner build a new visualizer saving under this run's own folder
+    (unless the config sets ``save_dir`` itself).
+
+    Args:
+        cfg: The run's config; its ``visualizer`` dict, if any, gets a name
+            unique to this run.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    import uuid
+    visualizer = cfg.get('visualizer')
+    if isinstance(visualizer, dict):
+        base = cfg.get('experiment_name') or 'visualizer'
+        visualizer['name'] = f'{base}_{uuid.uuid4().hex[:12]}'
+    return cfg
+
+
 def build_runner(cfg: Config):
-    """Build mmengine's Runner, or the config's ``runner_type``."""
+    """Build mmengine's Runner, or the config's ``runner_type``; the run gets
+    its own visualizer (see :func:`give_run_its_own_visualizer`)."""
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
+    give_run_its_own_visualizer(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -1,0 +1,48 @@
+"""Each run's images land under that run's own timestamped folder.
+
+``tools/demo.py`` trains and then tests in one process; the test run used to
+reuse the training run's visualizer (mmengine keeps one per name, and MMSeg's
+configs all call theirs ``'visualizer'``), so the MoBaNet demo's painted test
+tiles landed in the training run's folder.
+"""
+import os.path as osp
+import time
+
+from mmengine.config import Config
+
+from m3plugins.apis.cli import build_runner, give_run_its_own_visualizer
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs', 'mobanet', 'mobanet_demo.py')
+
+
+def _save_dir(runner):
+    backend = runner.visualizer._vis_backends['LocalVisBackend']
+    return backend._save_dir
+
+
+def test_second_run_in_a_process_saves_images_under_its_own_folder(tmp_path):
+    train_cfg = Config.fromfile(CONFIG)
+    train_cfg.work_dir = str(tmp_path / 'run')
+    train = build_runner(train_cfg)
+    time.sleep(1.1)  # the second run gets another timestamp, as in the demo
+    test_cfg = Config.fromfile(CONFIG)
+    test_cfg.work_dir = str(tmp_path / 'run')
+    test = build_runner(test_cfg)
+    assert train.log_dir != test.log_dir
+    assert test.visualizer is not train.visualizer
+    assert _save_dir(train) == osp.join(train.log_dir, 'vis_data')
+    assert _save_dir(test) == osp.join(test.log_dir, 'vis_data')
+
+
+def test_visualizer_names_differ_per_run():
+    first = give_run_its_own_visualizer(
+        Config(dict(visualizer=dict(type='SegLocalVisualizer',
+                                    name='visualizer'))))
+    second = give_run_its_own_visualizer(
+        Config(dict(visualizer=dict(type='SegLocalVisualizer',
+                                    name='visualizer'))))
+    assert first.visualizer.name != second.visualizer.name
+    assert first.visualizer.name.startswith('visualizer_')
+    untouched = give_run_its_own_visualizer(Config(dict(work_dir='x')))
+    assert 'visualizer' not in untouched
