@@ -76,9 +76,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def write_scene(work_dir: str, size: int, seed: int = 0) -> dict:
     """Write the generated optical + DSM GeoTIFFs, 512 rows at a time."""
     import rasterio
-    from rasterio.transform import from_origin
+    from rasterio.transform import Affine
     rng = np.random.default_rng(seed)
-    transform = from_origin(500000.0, 5400000.0, 0.05, 0.05)
+    # 5 cm pixels, top-left corner at (500000, 5400000); written out rather
+    # than rasterio's from_origin, which warns (affine's `*` deprecation).
+    transform = Affine(0.05, 0.0, 500000.0, 0.0, -0.05, 5400000.0)
     common = dict(driver='GTiff', height=size, width=size, crs='EPSG:32632',
                   transform=transform, tiled=True, blockxsize=256,
                   blockysize=256)
