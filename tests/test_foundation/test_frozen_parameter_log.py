@@ -56,9 +56,10 @@ def test_a_build_without_frozen_parameters_adds_no_line():
     collected = Collect()
     logger.addHandler(collected)
     try:
-        build_optim_wrapper(nn.Linear(2, 2),
-                            dict(optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
-                                 paramwise_cfg=dict(norm_decay_mult=0.0)))
+        build_optim_wrapper(
+            nn.Linear(2, 2),
+            dict(optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
+                 paramwise_cfg=dict(norm_decay_mult=0.0)))
     finally:
         logger.removeHandler(collected)
     assert not any('requires_grad' in m for m in collected.messages)
