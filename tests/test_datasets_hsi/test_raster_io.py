@@ -81,7 +81,8 @@ def test_corrupt_file_is_a_clear_error(tmp_path, name):
 
 def test_truncated_v73_file(tmp_path, cube):
     path = write_mat_v73(str(tmp_path / 'cut.mat'), {'HSI': cube})
-    data = open(path, 'rb').read()
+    with open(path, 'rb') as f:
+        data = f.read()
     with open(path, 'wb') as f:
         f.write(data[:700])
     with pytest.raises(RasterReadError, match='cut.mat'):

@@ -72,7 +72,8 @@ def test_bad_arguments():
 def test_output_dir_and_kept_results(tmp_path):
     out = str(tmp_path / 'out')
     evaluate(output_dir=out, keep_results=True)
-    report = json.load(open(os.path.join(out, 'metrics.json')))
+    with open(os.path.join(out, 'metrics.json')) as f:
+        report = json.load(f)
     assert report['confusion_matrix'] == [[2, 1, 0], [0, 2, 0], [1, 0, 1]]
     assert report['per_class']['IoU'] == IOU
     png = Image.open(os.path.join(out, 'top_potsdam_2_13_RGB.png'))
