@@ -105,14 +105,24 @@ def give_run_its_own_visualizer(cfg: Config) -> Config:
 
 
 def build_runner(cfg: Config):
-    """Build mmengine's Runner, or the config's ``runner_type``; the run gets
-    its own visualizer (see :func:`give_run_its_own_visualizer`)."""
+    """Build mmengine's Runner, or the config's ``runner_type``.
+
+    The run gets its own visualizer (see :func:`give_run_its_own_visualizer`)
+    and a :class:`~m3plugins.engine.ModalityLayoutCheckHook` (unless the
+    config lists one), which compares the dataset's modality layout with
+    the model's when each loop starts.
+    """
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
     give_run_its_own_visualizer(cfg)
     if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    if not any(type(hook).__name__ == 'ModalityLayoutCheckHook'
+               for hook in runner.hooks):
+        runner.register_hook(dict(type='ModalityLayoutCheckHook'))
+    return runner
 
 
 @contextmanager

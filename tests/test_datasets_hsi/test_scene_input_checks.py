@@ -137,3 +137,45 @@ def test_header_shape_equals_the_read_shape(tmp_path, fmt):
             path = writer(str(tmp_path / 'a.mat'), {'a': array})
         assert read_raster_shape(path, 'a') == read_raster(path, 'a').shape \
             == shape
+
+
+def _spectralmamba_demo_cfg(root, tmp_path, model_layout, band_counts=None):
+    from mmengine.config import Config
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', 'spectralmamba', 'spectralmamba_demo.py'))
+    scene = dict(type='Houston2013', root=root, modalities=('hsi', 'lidar'))
+    if band_counts:
+        scene['band_counts'] = band_counts
+    cfg.model.backbone.modality_channels = model_layout
+    cfg.train_dataloader.dataset.scene = scene
+    cfg.train_dataloader.dataset.cache_scene = False
+    cfg.val_dataloader.dataset.scene = scene
+    cfg.val_dataloader.dataset.cache_scene = False
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.work_dir = str(tmp_path / 'work')
+    return cfg
+
+
+def test_runner_names_the_modality_before_the_first_iteration(
+        tmp_path, scene_writer):
+    """A band-subset scene (143 bands, declared) against a model built for
+    144: refused when the train loop starts, per modality."""
+    from m3plugins.apis.cli import build_runner
+    (tmp_path / 'houston').mkdir()
+    root = str(tmp_path / 'houston')
+    scene_writer(root, Houston2013)
+    write_mat_v5(osp.join(root, 'HSI.mat'),
+                 {'HSI': np.ones(SMALL_SIZE + (143, ), np.float32)})
+    runner = build_runner(_spectralmamba_demo_cfg(
+        root, tmp_path, [('hsi', 144), ('lidar', 1)],
+        band_counts=dict(hsi=143)))
+    with pytest.raises(ModalityError) as info:
+        runner.train()
+    message = str(info.value)
+    assert message.startswith(
+        'hsi has 143 bands, the model expects 144 (modality layout hsi=144, '
+        'lidar=1; total 144 vs 145) in the train dataset HSISceneDataset')
+    assert runner.iter == 0
+    with pytest.raises(ModalityError, match='in the test dataset'):
+        runner.test()

@@ -51,3 +51,51 @@ def test_split_without_the_data_layout_states_the_expected_layout():
                        match=r'Input has 144 channels but the model expects '
                        r'145 channels \(hsi 144 \+ lidar 1\)'):
         split_modalities(torch.zeros(1, 144, 2, 2), MODEL)
+
+
+def _runner_with(model_layout, data_layout, loop='train'):
+    """The parts of a Runner the hook reads."""
+    from types import SimpleNamespace
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Module()
+    model.backbone.modality_channels = model_layout
+    dataset = SimpleNamespace(modality_channels=data_layout)
+    wrapped = SimpleNamespace(dataset=dataset, times=2)  # RepeatDataset-like
+    loop_obj = SimpleNamespace(dataloader=SimpleNamespace(dataset=wrapped))
+    return SimpleNamespace(model=model, **{f'{loop}_loop': loop_obj})
+
+
+def test_layout_hook_compares_dataset_and_model():
+    from m3plugins.engine.modality_layout_check_hook import \
+        ModalityLayoutCheckHook
+    hook = ModalityLayoutCheckHook()
+    with pytest.raises(ModalityError,
+                       match=r'^hsi has 143 bands, the model expects 144 .*'
+                       r'in the val dataset'):
+        hook.before_val(_runner_with(MODEL, dict(hsi=143, lidar=1), 'val'))
+    # Same total, same names, counts swapped between modalities: refused.
+    with pytest.raises(ModalityError, match='lidar has 2 bands'):
+        hook.before_train(_runner_with(MODEL, dict(hsi=143, lidar=2)))
+    # Agreeing layouts, other names with the same total, or no layout on
+    # either side: accepted.
+    hook.before_test(_runner_with(MODEL, dict(MODEL), 'test'))
+    hook.before_train(_runner_with([('modality0', 144), ('modality1', 1)],
+                                   MODEL))
+    hook.before_train(_runner_with(None, MODEL))
+    hook.before_train(_runner_with(MODEL, None))
+
+
+def test_build_runner_registers_the_layout_hook_once(tmp_path):
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from m3plugins.apis.cli import build_runner
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(repo, 'configs', 'mobanet',
+                                   'mobanet_demo.py'))
+    cfg.work_dir = str(tmp_path)
+    cfg.custom_hooks = [dict(type='ModalityLayoutCheckHook')]
+    runner = build_runner(cfg)
+    names = [type(h).__name__ for h in runner.hooks]
+    assert names.count('ModalityLayoutCheckHook') == 1
