@@ -16,14 +16,18 @@ test loop starts and names each modality that disagrees with both counts::
 mmengine's Runner directly can add ``dict(type='ModalityLayoutCheckHook')``
 to ``custom_hooks``.
 
-Layouts are only compared where a mismatch is certain to be an error: the
-stacked totals differ (the first forward would fail anyway), or both sides
-name the same modalities with other counts or in another order. Layouts with
-different modality names but equal totals (a model that names its inputs
+A model that fills in missing modalities itself (``MoBaNetSegmentor`` with
+``missing_modality='dsm'`` puts a zero DSM beside optical-only batches)
+also accepts data without them.
+
+Layouts are compared where a mismatch is certain to be an error: the
+stacked totals differ (the first forward would fail anyway), or the two
+sides share modality names and differ in counts, names or order. Layouts
+with no name in common and equal totals (a model that names its inputs
 ``modality0``, ``modality1``) are left alone.
 """
 from collections import OrderedDict
-from typing import Optional
+from typing import List, Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -49,6 +53,16 @@ def model_modality_channels(model) -> Optional['OrderedDict[str, int]']:
     return None
 
 
+def model_missing_modalities(model) -> List[str]:
+    """Modalities the model fills in itself when the data lacks them
+    (``MoBaNetSegmentor.missing_modality``: an optical-only batch gets a
+    zero DSM), so data without them is accepted too."""
+    if is_model_wrapper(model):
+        model = model.module
+    missing = getattr(model, 'missing_modality', None) or []
+    return [missing] if isinstance(missing, str) else list(missing)
+
+
 def dataset_modality_channels(dataset) -> Optional['OrderedDict[str, int]']:
     """The dataset's ``modality_channels`` (looking through mmengine's
     dataset wrappers), or None where it declares none."""
@@ -68,7 +82,8 @@ def dataset_modality_channels(dataset) -> Optional['OrderedDict[str, int]']:
 
 def check_data_against_model(data_layout: ModalityLayout,
                              model_layout: ModalityLayout,
-                             where: str) -> None:
+                             where: str,
+                             missing: Sequence[str] = ()) -> None:
     """Raise ModalityError where the two layouts certainly disagree.
 
     Args:
@@ -76,6 +91,8 @@ def check_data_against_model(data_layout: ModalityLayout,
         model_layout: The model's modality -> channels.
         where: Names the dataset in the message (``' in the train dataset
             HSISceneDataset'``).
+        missing: Modalities the model fills in itself; data without them
+            is accepted as well.
 
     Raises:
         m3plugins.utils.modalities.ModalityError: If the totals differ, or both name the same
@@ -83,9 +100,14 @@ def check_data_against_model(data_layout: ModalityLayout,
     """
     data_layout = ordered_modality_channels(data_layout)
     model_layout = ordered_modality_channels(model_layout)
-    same_total = sum(data_layout.values()) == sum(model_layout.values())
-    if same_total and set(data_layout) != set(model_layout):
+    present = OrderedDict(
+        (m, n) for m, n in model_layout.items() if m not in missing)
+    if missing and set(data_layout) == set(present):
+        check_modality_layout(data_layout, present, where=where)
         return
+    same_total = sum(data_layout.values()) == sum(model_layout.values())
+    if same_total and not set(data_layout) & set(model_layout):
+        return  # another naming convention, same channels
     check_modality_layout(data_layout, model_layout, where=where)
 
 
@@ -108,7 +130,8 @@ class ModalityLayoutCheckHook(Hook):
             return
         check_data_against_model(
             data_layout, model_layout,
-            f' in the {loop_name} dataset {type(dataset).__name__}')
+            f' in the {loop_name} dataset {type(dataset).__name__}',
+            model_missing_modalities(runner.model))
 
     def before_train(self, runner) -> None:
         self._check(runner, 'train')

@@ -85,6 +85,23 @@ def test_layout_hook_compares_dataset_and_model():
     hook.before_train(_runner_with(MODEL, None))
 
 
+def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
+    from m3plugins.engine.modality_layout_check_hook import \
+        ModalityLayoutCheckHook
+    hook = ModalityLayoutCheckHook()
+    layout = dict(optical=3, dsm=1)
+    runner = _runner_with(layout, dict(optical=3))
+    with pytest.raises(ModalityError, match=r"missing \['dsm'\]"):
+        hook.before_train(runner)
+    runner.model.missing_modality = ['dsm']  # MoBaNetSegmentor's zero DSM
+    hook.before_train(runner)
+    hook.before_train(_runner_with(layout, dict(layout)))
+    with pytest.raises(ModalityError, match='optical has 4 bands'):
+        runner = _runner_with(layout, dict(optical=4))
+        runner.model.missing_modality = 'dsm'
+        hook.before_train(runner)
+
+
 def test_build_runner_registers_the_layout_hook_once(tmp_path):
     import os.path as osp
 
