@@ -90,3 +90,40 @@ REQUIRED_ARGS['SparseLabelEncoderDecoder'] = dict(
                   embed_dims=8, num_pieces=3, depth=1),
     decode_head=dict(type='FCNHead', in_channels=8, channels=8, num_convs=0,
                      kernel_size=1, concat_input=False, num_classes=3))
+
+
+def _isprs_clip_args(context):
+    """The clip datasets read MMSeg's img_dir / ann_dir layout with a
+    dsm_dir beside them: one 8 x 8 clip, written once."""
+    import atexit
+    import os
+    import os.path as osp
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import rasterio
+    from PIL import Image
+    if 'isprs_clip_root' not in context:
+        root = tempfile.mkdtemp(prefix='m3plugins_isprs_clips_')
+        atexit.register(shutil.rmtree, root, True)
+        name = '2_10_0_0_8_8'
+        for folder in ('img_dir', 'ann_dir', 'dsm_dir'):
+            os.makedirs(osp.join(root, folder, 'train'))
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(
+            osp.join(root, 'img_dir', 'train', name + '.png'))
+        Image.fromarray(np.ones((8, 8), np.uint8)).save(
+            osp.join(root, 'ann_dir', 'train', name + '.png'))
+        with rasterio.open(
+                osp.join(root, 'dsm_dir', 'train', name + '.tif'), 'w',
+                driver='GTiff', height=8, width=8, count=1,
+                dtype='float32') as dst:
+            dst.write(np.zeros((1, 8, 8), np.float32))
+        context['isprs_clip_root'] = root
+    return dict(data_root=context['isprs_clip_root'])
+
+
+REQUIRED_ARGS['ISPRSPotsdamClipsDataset'] = _isprs_clip_args
+REQUIRED_ARGS['ISPRSVaihingenClipsDataset'] = _isprs_clip_args
+# An auxiliary head has no default width (BaseDecodeHead's rule).
+REQUIRED_ARGS['MoBaNetAuxHead'] = dict(in_channels=8, channels=8, num_classes=3)
