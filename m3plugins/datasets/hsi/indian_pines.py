@@ -9,8 +9,8 @@ class IndianPines(HSIScene):
     """Indian Pines hyperspectral scene (AVIRIS), north-western Indiana.
 
     * Sensor: AVIRIS, 200 bands after removing the water absorption bands
-      (``Indian_pines_corrected``; the 220-band ``Indian_pines.mat`` is also
-      accepted), 400-2500 nm, 20 m GSD, June 1992.
+      (``Indian_pines_corrected``; the 220-band ``Indian_pines.mat`` is read
+      with ``band_counts=dict(hsi=220)``), 400-2500 nm, 20 m GSD, June 1992.
     * Size: 145 x 145 pixels.
     * Modalities: ``hsi`` (200).
     * Classes (labels 1..16, 10249 labeled pixels): Alfalfa 46, Corn-notill
