@@ -435,8 +435,10 @@ def infer_large_scene(
     from tqdm import tqdm
     if sharing is None:
         sharing = TileSharing.from_process_group()
+    built_here = not isinstance(model_or_config, torch.nn.Module)
     model = load_segmentor(model_or_config, checkpoint, device, cfg_options)
-    sharing.same_weights(model)
+    if built_here:  # a model passed in is the caller's (tools/infer.py
+        sharing.same_weights(model)  # gives every rank rank 0's once)
     cfg = model.cfg
     modality_channels = modality_channels_from_config(cfg)
     default_tile, default_overlap = default_tile_layout(cfg)
