@@ -77,7 +77,8 @@ def iteration_times(work_dir: str) -> list:
 def train(config: str, nproc: int, iters: int, threads: int, device: str,
           cwd: str) -> list:
     """Trains ``iters`` iterations on ``nproc`` processes; returns the
-    logged iteration times."""
+    logged iteration times.
+    """
     work_dir = osp.join(cwd, f'work_{nproc}')
     options = [
         f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters + 1}',

@@ -96,10 +96,11 @@ def _peak_rss_mb() -> float:
 
 
 def _build(args):
-    import m3plugins  # noqa: F401
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
+
+    import m3plugins  # noqa: F401
     if args.threads:
         torch.set_num_threads(args.threads)
     init_default_scope('mmseg')

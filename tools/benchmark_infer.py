@@ -124,8 +124,10 @@ def _cfg_options(pairs):
 
 
 def run_tiled(args, paths, out_path) -> dict:
-    from m3plugins.apis.large_scene_inference import (infer_large_scene,
-                                                      load_segmentor)
+    from m3plugins.apis.large_scene_inference import (
+        infer_large_scene,
+        load_segmentor,
+    )
     model = load_segmentor(args.config, None, args.device,
                            _cfg_options(args.cfg_options))
     rss_model = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -145,8 +147,11 @@ def run_baseline(args, paths, out_path) -> dict:
     import rasterio
     import torch
     from mmseg.structures import SegDataSample
-    from m3plugins.apis.large_scene_inference import (default_tile_layout,
-                                                      load_segmentor)
+
+    from m3plugins.apis.large_scene_inference import (
+        default_tile_layout,
+        load_segmentor,
+    )
     from m3plugins.apis.scene_normalization import normalization_from_config
     from m3plugins.datasets.normalization import normalize
     from m3plugins.utils.modalities import stack_modalities

@@ -31,10 +31,11 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 import m3plugins  # noqa: F401  (registers the transform)
-from m3plugins.utils.atomic_write import atomic_write_path
 from m3plugins.datasets.isprs import ISPRSPotsdam, dsm_statistics, read_tile
-from m3plugins.datasets.transforms.multimodal_tile_loading import \
-    LoadRandomMultimodalWindow
+from m3plugins.datasets.transforms.multimodal_tile_loading import (
+    LoadRandomMultimodalWindow,
+)
+from m3plugins.utils.atomic_write import atomic_write_path
 
 TILE = '2_10'
 GRID = Affine(0.05, 0.0, 366000.0, 0.0, -0.05, 5808000.0)  # 5 cm, UTM 33N

@@ -32,7 +32,7 @@ import os.path as osp
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from collections.abc import Callable
 
 import torch
 
@@ -121,7 +121,7 @@ def _seconds(fn: Callable[[], None], device: torch.device) -> float:
 
 
 def prepare(cfg, backend: str, device: torch.device,
-            batch_size: int) -> Dict[str, Callable[[], None]]:
+            batch_size: int) -> dict[str, Callable[[], None]]:
     """The two measured calls of one model: a train step and inference."""
     from mmengine.optim import build_optim_wrapper
     model = build_model(cfg, backend, device)
@@ -141,9 +141,9 @@ def prepare(cfg, backend: str, device: torch.device,
     return dict(train=train_step, infer=infer)
 
 
-def measure(cfg, backends: List[str], device: torch.device,
+def measure(cfg, backends: list[str], device: torch.device,
             batch_size: int, repeats: int,
-            warmup: int) -> Dict[str, Dict[str, float]]:
+            warmup: int) -> dict[str, dict[str, float]]:
     """Median seconds per backend and call.
 
     The backends' runs are interleaved (ours, baseline, ours, ...) so that a
@@ -173,9 +173,9 @@ def measure(cfg, backends: List[str], device: torch.device,
 
 
 def report(title: str, cfg_path: str, device: torch.device, batch: int,
-           ours: Dict[str, float], baseline: Optional[Dict[str, float]],
+           ours: dict[str, float], baseline: dict[str, float] | None,
            backend: str, baseline_backend: str,
-           peak_mem_gib: Optional[float] = None) -> None:
+           peak_mem_gib: float | None = None) -> None:
     print(f'\n== {title}: {cfg_path} on {device} (batch {batch}) ==')
     print(f'{"":24}{"train step":>14}{"inference":>14}')
     print(f'{"scan " + backend:24}{ours["train"] * 1e3:>11.1f} ms'
@@ -207,8 +207,9 @@ def run(cfg_path: str, device: torch.device, args) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import m3plugins  # noqa: F401  (stack fixes + registration)
     from mmengine.logging import MMLogger
+
+    import m3plugins  # noqa: F401  (stack fixes + registration)
 
     # Quiet mmengine's per-parameter init_weights report.
     MMLogger.get_instance('benchmark_m3amba', log_level='WARNING')

@@ -53,7 +53,11 @@ import time
 
 import torch
 
-from m3plugins.ops import mamba_ssm_available, selective_scan, selective_scan_reference
+from m3plugins.ops import (
+    mamba_ssm_available,
+    selective_scan,
+    selective_scan_reference,
+)
 
 SECTIONS = ('issue', 'm3amba', 'spectral', 'inference', 'autocast', 'cuda')
 
@@ -391,7 +395,8 @@ def peak_bandwidth(device=None):
 def scan_traffic_bytes(inputs):
     """Bytes a forward+backward must move at least: the forward reads u,
     delta, B, C and writes the output; the backward reads them and the
-    output gradient and writes their gradients (parameters are negligible)."""
+    output gradient and writes their gradients (parameters are negligible).
+    """
     u, delta, _, B, C = inputs[:5]
     activations = sum(t.numel() * t.element_size() for t in (u, delta, B, C))
     output = u.numel() * u.element_size()
@@ -401,7 +406,8 @@ def scan_traffic_bytes(inputs):
 def section_cuda(args):
     """GPU: the Triton kernels, the torch path and mamba-ssm (when it
     imports), fp32 and bf16 activations, forward+backward medians, ratios
-    and achieved bandwidth."""
+    and achieved bandwidth.
+    """
     if not torch.cuda.is_available():
         print('[cuda] skipped: no CUDA device')
         return None

@@ -81,7 +81,8 @@ def input_channels(cfg) -> int:
 
 def random_labels(batch, height, width, num_classes, labeled, generator):
     """``(batch, 1, H, W)`` labels, 255 (ignored) outside ``labeled`` random
-    pixels per input (10 % of the pixels when ``labeled`` is None)."""
+    pixels per input (10 % of the pixels when ``labeled`` is None).
+    """
     import torch
     labels = torch.randint(0, num_classes, (batch, 1, height, width), generator=generator)
     count = labeled if labeled is not None else max(1, height * width // 10)
@@ -94,7 +95,8 @@ def random_labels(batch, height, width, num_classes, labeled, generator):
 
 def family_child(name: str, repeats: int) -> None:
     """Builds one family's model on CUDA and prints its training and
-    inference figures (runs in a subprocess)."""
+    inference figures (runs in a subprocess).
+    """
     import torch
     from mmengine.config import Config
     from mmengine.logging import MMLogger

@@ -32,12 +32,11 @@ import argparse
 import csv
 import os
 import sys
-from typing import Dict, List, Optional
 
 from mmengine.config import DictAction
 
 
-def _pairs(values: Optional[List[str]], what: str) -> Dict[str, str]:
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     pairs = {}
     for value in values or []:
         name, sep, rest = value.partition('=')
@@ -139,7 +138,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def read_scene_list(path: str) -> List[Dict[str, object]]:
+def read_scene_list(path: str) -> list[dict[str, object]]:
     """Scenes of a ``--scenes`` CSV: ``[{'out': ..., 'rasters': {...}}]``."""
     with open(path, newline='') as f:
         rows = list(csv.DictReader(f))
@@ -177,8 +176,10 @@ def _report(result) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from m3plugins.apis.large_scene_inference import (infer_large_scene,
-                                                      load_segmentor)
+    from m3plugins.apis.large_scene_inference import (
+        infer_large_scene,
+        load_segmentor,
+    )
     from m3plugins.apis.modality_rasters import RasterAlignmentError
     from m3plugins.apis.tile_sharing import TileSharing
     from m3plugins.datasets.hsi.raster_io import RasterReadError
@@ -193,9 +194,10 @@ def main(argv=None) -> int:
         args.checkpoint
     device = args.device
     if args.launcher != 'none':
-        import m3plugins  # noqa: F401  (gloo where no GPU is usable)
         import torch
         from mmengine.dist import init_dist
+
+        import m3plugins  # noqa: F401  (gloo where no GPU is usable)
         os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
         init_dist(args.launcher, backend='nccl')
         if device is None and torch.cuda.is_available():

@@ -21,9 +21,11 @@ import torch
 from mmengine.config import Config, DictAction
 
 import m3plugins  # noqa: F401  (stack fixes + registration)
-from m3plugins.apis.param_report import (frozen_step_violations,
-                                         parameter_report,
-                                         trainable_step_coverage)
+from m3plugins.apis.param_report import (
+    frozen_step_violations,
+    parameter_report,
+    trainable_step_coverage,
+)
 from m3plugins.utils.modalities import ordered_modality_channels
 from m3plugins.utils.offline_configs import without_pretrained_weights
 

@@ -21,8 +21,12 @@ import os.path as osp
 from collections import OrderedDict
 
 import m3plugins  # noqa: F401  (stack fixes + registration)
-from m3plugins.apis.cli import (add_common_arguments, build_runner,
-                                exit_cleanly_on_missing_data, load_config)
+from m3plugins.apis.cli import (
+    add_common_arguments,
+    build_runner,
+    exit_cleanly_on_missing_data,
+    load_config,
+)
 from m3plugins.utils.atomic_write import atomic_open
 from m3plugins.utils.modalities import ordered_modality_channels
 

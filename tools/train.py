@@ -6,9 +6,13 @@ Example:
 import argparse
 
 import m3plugins  # noqa: F401  (stack fixes + registration)
-from m3plugins.apis.cli import (add_common_arguments, build_runner,
-                                enable_amp, exit_cleanly_on_missing_data,
-                                load_config)
+from m3plugins.apis.cli import (
+    add_common_arguments,
+    build_runner,
+    enable_amp,
+    exit_cleanly_on_missing_data,
+    load_config,
+)
 
 
 def parse_args() -> argparse.Namespace:

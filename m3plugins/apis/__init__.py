@@ -1,3 +1,2 @@
 """High-level APIs."""
-from .large_scene_inference import (LargeSceneResult,  # noqa: F401
-                                    infer_large_scene)
+from .large_scene_inference import LargeSceneResult, infer_large_scene  # noqa: F401

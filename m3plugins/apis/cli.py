@@ -144,8 +144,10 @@ def exit_cleanly_on_bad_checkpoint():
     file is not a PyTorch/mmengine checkpoint (random bytes, text, a foreign
     zip, pickled code), or its weights belong to another model.
     """
-    from m3plugins.compat import (CheckpointModelMismatchError,
-                                  NotACheckpointError)
+    from m3plugins.compat import (
+        CheckpointModelMismatchError,
+        NotACheckpointError,
+    )
     try:
         yield
     except (NotACheckpointError, CheckpointModelMismatchError) as err:

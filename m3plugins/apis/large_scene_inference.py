@@ -56,9 +56,9 @@ import os
 import os.path as osp
 import time
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple,
-                    Union)
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -66,14 +66,18 @@ from mmengine.config import Config
 
 from m3plugins.datasets.normalization import normalize
 from m3plugins.utils.modalities import stack_modalities
+
 from .modality_rasters import open_modality_rasters
 from .scene_map_writers import SceneMapWriter, save_preview_png
-from .scene_normalization import (dataset_edge_padding, dataset_modalities,
-                                  dataset_nodata_fill,
-                                  hsi_scene_config,
-                                  normalization_from_config,
-                                  streaming_band_statistics,
-                                  config_test_dataset)
+from .scene_normalization import (
+    config_test_dataset,
+    dataset_edge_padding,
+    dataset_modalities,
+    dataset_nodata_fill,
+    hsi_scene_config,
+    normalization_from_config,
+    streaming_band_statistics,
+)
 from .tile_blending import RowBandAccumulator, tile_starts, tile_weights
 from .tile_sharing import TileSharing
 
@@ -114,16 +118,16 @@ class LargeSceneResult:
         num_processes: Processes that shared the tiles.
     """
     class_map: str
-    probabilities: Optional[str]
-    preview: Optional[str]
+    probabilities: str | None
+    preview: str | None
     height: int
     width: int
     num_classes: int
-    classes: Tuple[str, ...]
-    normalization: Dict[str, str]
-    nodata_fill: Dict[str, float]
-    tile_size: Tuple[int, int]
-    overlap: Tuple[int, int]
+    classes: tuple[str, ...]
+    normalization: dict[str, str]
+    nodata_fill: dict[str, float]
+    tile_size: tuple[int, int]
+    overlap: tuple[int, int]
     num_tiles: int
     seconds: float
     georeferenced: bool
@@ -135,7 +139,7 @@ class LargeSceneResult:
         return self.height * self.width / 1e6 / max(self.seconds, 1e-9)
 
 
-def _pair(value: Pair, name: str) -> Tuple[int, int]:
+def _pair(value: Pair, name: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)):
         value = (int(value), int(value))
     value = tuple(int(v) for v in value)
@@ -145,9 +149,10 @@ def _pair(value: Pair, name: str) -> Tuple[int, int]:
     return value
 
 
-def _find_key(node: Any, key: str, accept) -> Optional[Any]:
+def _find_key(node: Any, key: str, accept) -> Any | None:
     """First value of ``key`` that ``accept`` turns into non-None, searching
-    nested dicts / lists in config order."""
+    nested dicts / lists in config order.
+    """
     if isinstance(node, Mapping):
         if key in node:
             found = accept(node[key])
@@ -178,7 +183,7 @@ def _as_channels(value: Any) -> Optional['OrderedDict[str, int]']:
     return OrderedDict((str(k), int(v)) for k, v in items) or None
 
 
-def _as_size(value: Any) -> Optional[Any]:
+def _as_size(value: Any) -> Any | None:
     if isinstance(value, int) or (isinstance(value, (list, tuple)) and len(
             value) == 2 and all(isinstance(v, int) for v in value)):
         return value
@@ -210,7 +215,7 @@ def modality_channels_from_config(cfg: Config) -> 'OrderedDict[str, int]':
     return found
 
 
-def default_tile_layout(cfg: Config) -> Tuple[Tuple[int, int], Tuple[int,
+def default_tile_layout(cfg: Config) -> tuple[tuple[int, int], tuple[int,
                                                                      int]]:
     """Default (tile, overlap) from the config (see the module doc)."""
     model = cfg.get('model', {})
@@ -226,8 +231,8 @@ def default_tile_layout(cfg: Config) -> Tuple[Tuple[int, int], Tuple[int,
 
 
 def class_names_and_palette(cfg: Config, num_classes: int,
-                            model: Optional[torch.nn.Module] = None
-                            ) -> Tuple[List[str], List[List[int]]]:
+                            model: torch.nn.Module | None = None
+                            ) -> tuple[list[str], list[list[int]]]:
     """Class names and palette for the legend.
 
     Taken from the config's test dataset (an ``HSISceneDataset``'s scene
@@ -266,10 +271,10 @@ def class_names_and_palette(cfg: Config, num_classes: int,
     return [f'class {i}' for i in range(num_classes)], generated
 
 
-def load_segmentor(config: Union[str, Config, torch.nn.Module],
-                   checkpoint: Optional[str] = None,
-                   device: Optional[str] = None,
-                   cfg_options: Optional[dict] = None) -> torch.nn.Module:
+def load_segmentor(config: str | Config | torch.nn.Module,
+                   checkpoint: str | None = None,
+                   device: str | None = None,
+                   cfg_options: dict | None = None) -> torch.nn.Module:
     """Build the model with MMSeg's ``init_model`` (or pass one through).
 
     Args:
@@ -282,8 +287,9 @@ def load_segmentor(config: Union[str, Config, torch.nn.Module],
     Returns:
         The segmentor in eval mode, with ``.cfg``.
     """
-    import m3plugins  # noqa: F401  (compat layer and registration)
     from mmseg.apis import init_model
+
+    import m3plugins  # noqa: F401  (compat layer and registration)
     if isinstance(config, torch.nn.Module):
         if not isinstance(getattr(config, 'cfg', None), Config):
             raise ValueError('A model passed in must carry its config as '
@@ -360,7 +366,8 @@ def _normalize_window(raw: Mapping[str, np.ndarray],
                       statistics: Mapping[str, Any],
                       fills: Mapping[str, float]) -> 'OrderedDict':
     """Normalise each modality's window; fill no-data where the dataset
-    does."""
+    does.
+    """
     normalized = OrderedDict()
     for name, array in raw.items():
         array = normalize(array, methods[name], statistics.get(name))
@@ -370,31 +377,31 @@ def _normalize_window(raw: Mapping[str, np.ndarray],
     return normalized
 
 
-def _default_outputs(out_path: str) -> Tuple[str, str]:
+def _default_outputs(out_path: str) -> tuple[str, str]:
     stem = osp.splitext(out_path)[0]
     return f'{stem}_probs.tif', f'{stem}.png'
 
 
 def infer_large_scene(
-        model_or_config: Union[str, Config, torch.nn.Module],
-        rasters: Mapping[str, Union[str, os.PathLike]],
+        model_or_config: str | Config | torch.nn.Module,
+        rasters: Mapping[str, str | os.PathLike],
         out_path: str,
-        checkpoint: Optional[str] = None,
-        tile_size: Optional[Pair] = None,
-        overlap: Optional[Pair] = None,
+        checkpoint: str | None = None,
+        tile_size: Pair | None = None,
+        overlap: Pair | None = None,
         batch_size: int = 1,
-        device: Optional[str] = None,
+        device: str | None = None,
         save_probabilities: bool = False,
         probability_dtype: str = 'float32',
-        probabilities_path: Optional[str] = None,
-        preview_path: Optional[str] = None,
+        probabilities_path: str | None = None,
+        preview_path: str | None = None,
         save_preview: bool = True,
         class_offset: int = 0,
-        normalization: Union[str, Mapping[str, str], None] = None,
-        cfg_options: Optional[dict] = None,
+        normalization: str | Mapping[str, str] | None = None,
+        cfg_options: dict | None = None,
         progress: bool = True,
         gdal_cache_mb: int = DEFAULT_GDAL_CACHE_MB,
-        sharing: Optional[TileSharing] = None) -> LargeSceneResult:
+        sharing: TileSharing | None = None) -> LargeSceneResult:
     """Segment a whole multimodal scene tile by tile (see the module doc).
 
     Args:
@@ -533,7 +540,7 @@ def infer_large_scene(
             bar.close()
             if writer is not None:
                 writer.close()
-        crs, transform = scene.crs, scene.transform
+        crs, _transform = scene.crs, scene.transform
     # The other ranks learn the class count from rank 0 once the maps exist.
     num_classes = sharing.from_rank0(lambda: num_classes)
     seconds = time.perf_counter() - start

@@ -42,7 +42,7 @@ import os
 import os.path as osp
 import warnings
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class RasterAlignmentError(ValueError):
     """Modality rasters do not fit the model or do not share one grid."""
 
 
-def split_mat_key(path: str) -> Tuple[str, Optional[str]]:
+def split_mat_key(path: str) -> tuple[str, str | None]:
     """Split ``'scene.mat:KEY'`` into ``('scene.mat', 'KEY')``.
 
     Args:
@@ -98,7 +98,7 @@ class ModalityRaster:
         RasterReadError: If it cannot be read (the message names the file).
     """
 
-    def __init__(self, name: str, path: Union[str, os.PathLike]):
+    def __init__(self, name: str, path: str | os.PathLike):
         self.name = name
         self.path, key = split_mat_key(os.fspath(path))
         if not osp.isfile(self.path):
@@ -193,7 +193,8 @@ class ModalityRaster:
                           nodata_as_nan: bool) -> np.ndarray:
         """A window reaching past the raster: its last row / column repeat
         (only for rasters allowed to fall short, see
-        :func:`open_modality_rasters`)."""
+        :func:`open_modality_rasters`).
+        """
         rows = np.minimum(np.arange(row, row + height), self.height - 1)
         cols = np.minimum(np.arange(col, col + width), self.width - 1)
         inside = self.read(int(rows[0]), int(cols[0]),
@@ -246,7 +247,7 @@ class ModalityRasterStack:
                           if reference is not None else None)
 
     def read(self, row: int, col: int, height: int, width: int,
-             nodata_as_nan: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+             nodata_as_nan: Sequence[str] = ()) -> dict[str, np.ndarray]:
         """Read one window from every modality.
 
         Args:
@@ -312,9 +313,9 @@ def _check_alignment(rasters: Mapping[str, ModalityRaster],
 
 
 def open_modality_rasters(
-        rasters: Mapping[str, Union[str, os.PathLike]],
+        rasters: Mapping[str, str | os.PathLike],
         modality_channels: Mapping[str, int],
-        edge_padding: Optional[Mapping[str, int]] = None
+        edge_padding: Mapping[str, int] | None = None
 ) -> ModalityRasterStack:
     """Open one raster per modality and check them (see the module doc).
 

@@ -6,8 +6,8 @@ step leaves the frozen parameters without gradient and without optimizer
 state.
 """
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -28,7 +28,7 @@ class ParamCounts:
 class ParamReport:
     """Counts for a whole model and per top-level child module."""
     total: ParamCounts
-    modules: Dict[str, ParamCounts] = field(default_factory=OrderedDict)
+    modules: dict[str, ParamCounts] = field(default_factory=OrderedDict)
 
     def trainable_without(self, names: Sequence[str]) -> int:
         """Trainable parameters outside the named top-level modules."""
@@ -79,7 +79,7 @@ def parameter_report(model: nn.Module) -> ParamReport:
 
 
 def frozen_step_violations(model: nn.Module,
-                           optimizer: torch.optim.Optimizer) -> List[str]:
+                           optimizer: torch.optim.Optimizer) -> list[str]:
     """Frozen parameters that got a gradient or optimizer state.
 
     Call after at least one optimizer step.
@@ -101,7 +101,7 @@ def frozen_step_violations(model: nn.Module,
 
 def trainable_step_coverage(model: nn.Module,
                             optimizer: torch.optim.Optimizer
-                            ) -> Optional[float]:
+                            ) -> float | None:
     """Fraction of trainable tensors that have optimizer state."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:

@@ -31,14 +31,17 @@ DEFLATE-compressed and BigTIFF when needed.
 """
 import os
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 
-from m3plugins.utils.atomic_write import (atomic_write_path, commit_temp_path,
-                                          discard_temp_path,
-                                          reserve_temp_path)
+from m3plugins.utils.atomic_write import (
+    atomic_write_path,
+    commit_temp_path,
+    discard_temp_path,
+    reserve_temp_path,
+)
 
 __all__ = [
     'CLASS_MAP_NODATA', 'PROBABILITY_DTYPES', 'SceneMapWriter',
@@ -90,7 +93,7 @@ class SceneMapWriter:
                  num_classes: int,
                  crs=None,
                  transform=None,
-                 probabilities_path: Optional[str] = None,
+                 probabilities_path: str | None = None,
                  probability_dtype: str = 'float32',
                  class_offset: int = 0):
         if probability_dtype not in PROBABILITY_DTYPES:
@@ -140,7 +143,8 @@ class SceneMapWriter:
 
     def write_rows(self, top: int, logits: np.ndarray) -> None:
         """Write the finished rows ``[top, top + n)`` from ``(K, n, W)``
-        blended logits."""
+        blended logits.
+        """
         from rasterio.windows import Window
         _, rows, width = logits.shape
         window = Window(0, top, width, rows)
@@ -197,7 +201,7 @@ def save_preview_png(class_map_path: str,
                      palette: Sequence[Sequence[int]],
                      class_offset: int = 0,
                      max_side: int = 2048,
-                     title: Optional[str] = None) -> str:
+                     title: str | None = None) -> str:
     """Draw a class-map GeoTIFF in colour with a legend and save it as PNG.
 
     Args:
@@ -213,10 +217,10 @@ def save_preview_png(class_map_path: str,
         str: ``out_path``.
     """
     import rasterio
-    from rasterio.enums import Resampling
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
+    from rasterio.enums import Resampling
     if len(palette) < len(class_names):
         raise ValueError(f'The palette has {len(palette)} colours for '
                          f'{len(class_names)} classes.')

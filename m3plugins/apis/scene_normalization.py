@@ -38,14 +38,17 @@ tile). Large-scene inference must feed the model the same values, so:
 """
 import inspect
 from collections import OrderedDict
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from mmengine.config import Config, ConfigDict
 
-from m3plugins.datasets.normalization import (BandStatistics,
-                                              band_statistics,
-                                              merge_band_statistics,
-                                              resolve_normalization)
+from m3plugins.datasets.normalization import (
+    BandStatistics,
+    band_statistics,
+    merge_band_statistics,
+    resolve_normalization,
+)
 
 __all__ = [
     'normalization_from_config', 'dataset_normalization',
@@ -60,7 +63,7 @@ DEFAULT_BLOCK_BYTES = 16 * 2**20
 _WRAPPER_KEYS = ('dataset', 'datasets')
 
 
-def config_test_dataset(cfg: Config) -> Optional[ConfigDict]:
+def config_test_dataset(cfg: Config) -> ConfigDict | None:
     """The innermost dataset config of ``test_dataloader`` (or ``val``).
 
     Wrappers (``RepeatDataset``, ``ConcatDataset`` ...) are looked through;
@@ -110,7 +113,7 @@ def _argument_default(cls, name: str) -> Any:
     return None
 
 
-def hsi_scene_config(dataset: Mapping) -> Tuple[Optional[Mapping], Any]:
+def hsi_scene_config(dataset: Mapping) -> tuple[Mapping | None, Any]:
     """The ``scene`` config of an ``HSISceneDataset`` entry and its class.
 
     Returns:
@@ -155,7 +158,7 @@ def dataset_normalization(dataset: Mapping) -> Any:
         _argument_default(dataset_class, 'normalization')
 
 
-def dataset_nodata_fill(dataset: Optional[Mapping]) -> Dict[str, float]:
+def dataset_nodata_fill(dataset: Mapping | None) -> dict[str, float]:
     """Modalities whose no-data pixels the dataset fills, and the fill value.
 
     ISPRS datasets leave DSM pixels at the raster's declared nodata value (or
@@ -170,7 +173,7 @@ def dataset_nodata_fill(dataset: Optional[Mapping]) -> Dict[str, float]:
     return {}
 
 
-def dataset_edge_padding(dataset: Optional[Mapping]) -> Dict[str, int]:
+def dataset_edge_padding(dataset: Mapping | None) -> dict[str, int]:
     """Rows / columns a modality's raster may fall short, per the dataset.
 
     ISPRS datasets: ``{'dsm': dsm_edge_padding}``, where None (the default)
@@ -191,7 +194,7 @@ def dataset_edge_padding(dataset: Optional[Mapping]) -> Dict[str, int]:
     return {'dsm': int(padding)} if padding else {}
 
 
-def dataset_modalities(dataset: Mapping) -> Optional[Tuple[str, ...]]:
+def dataset_modalities(dataset: Mapping) -> tuple[str, ...] | None:
     """The dataset's modality stacking order, where its contract fixes one.
 
     ``HSISceneDataset``: ``scene.modalities`` (default: the scene class's
@@ -214,8 +217,8 @@ def dataset_modalities(dataset: Mapping) -> Optional[Tuple[str, ...]]:
 def normalization_from_config(
         cfg: Config,
         modalities: Sequence[str],
-        override: Union[str, Mapping[str, str], None] = None
-) -> Dict[str, str]:
+        override: str | Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Normalisation method per modality, as the config's test dataset does.
 
     Args:

@@ -32,14 +32,13 @@ is done, every scene row above the next tile row is final: it is handed out
 by the scene *width*, not its area.
 """
 import math
-from typing import List, Tuple, Union
 
 import numpy as np
 
 __all__ = ['tile_starts', 'edge_ramp', 'tile_weights', 'RowBandAccumulator']
 
 
-def tile_starts(length: int, tile: int, stride: int) -> List[int]:
+def tile_starts(length: int, tile: int, stride: int) -> list[int]:
     """Start offsets of the windows along one axis.
 
     Args:
@@ -84,7 +83,7 @@ def _profile(size: int, ramp_start: bool, ramp_end: bool,
 
 def tile_weights(row: int, col: int, height: int, width: int,
                  scene_height: int, scene_width: int,
-                 overlap: Union[int, Tuple[int, int]]) -> np.ndarray:
+                 overlap: int | tuple[int, int]) -> np.ndarray:
     """Blending weights of one tile (see the module doc).
 
     Args:
@@ -133,7 +132,7 @@ class RowBandAccumulator:
             logits * weights
         self.weights[start:start + height, col:col + width] += weights
 
-    def flush(self, until: int) -> Tuple[int, np.ndarray]:
+    def flush(self, until: int) -> tuple[int, np.ndarray]:
         """Hand out the finished rows ``[top, until)`` and move the band down.
 
         Args:

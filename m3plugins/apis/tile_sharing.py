@@ -13,7 +13,8 @@ of the normalisation are computed once, by rank 0, and sent to the others
 (:meth:`TileSharing.from_rank0`), so that every rank normalises with exactly
 the single-process values.
 """
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,7 +56,7 @@ class TileSharing:
 
     def predict_row(self, batches: Sequence[Any],
                     predict: Callable[[Any], np.ndarray]
-                    ) -> Optional[List[np.ndarray]]:
+                    ) -> list[np.ndarray] | None:
         """Predicts this rank's batches of one tile row; gathers on rank 0.
 
         Args:
@@ -67,7 +68,7 @@ class TileSharing:
             On rank 0 the logits of every batch of the row, in order; None on
             the other ranks.
         """
-        mine: Dict[int, np.ndarray] = {}
+        mine: dict[int, np.ndarray] = {}
         for offset, batch in enumerate(batches):
             if (self.next_batch + offset) % self.world_size == self.rank:
                 mine[offset] = predict(batch)
@@ -79,7 +80,7 @@ class TileSharing:
         dist.gather_object(mine, gathered, dst=0)
         if not self.writes:
             return None
-        merged: Dict[int, np.ndarray] = {}
+        merged: dict[int, np.ndarray] = {}
         for part in gathered:
             merged.update(part)
         return [merged[i] for i in range(len(batches))]
@@ -95,7 +96,8 @@ class TileSharing:
 
     def same_weights(self, model: torch.nn.Module) -> None:
         """Gives every rank rank 0's parameters and buffers (a model with
-        random initial weights would otherwise differ per process)."""
+        random initial weights would otherwise differ per process).
+        """
         if not self.distributed:
             return
         from mmengine.dist import broadcast

@@ -3,14 +3,20 @@
 Applied once, on ``import m3plugins``, before anything imports ``mmseg``.
 """
 from .checkpoint import allow_mmengine_checkpoints, history_buffer_getattr
-from .checkpoint_loading import (CheckpointModelMismatchError,
-                                 NotACheckpointError,
-                                 install_checkpoint_loading_checks)
+from .checkpoint_loading import (
+    CheckpointModelMismatchError,
+    NotACheckpointError,
+    install_checkpoint_loading_checks,
+)
 from .checkpoint_saving import install_atomic_local_backend_writes
-from .cross_entropy_class_weight import \
-    install_class_weighted_cross_entropy_fix
-from .mmcv_ops import (MissingCompiledOpError, install_mmcv_ops_fallback,
-                       mmcv_has_compiled_ops)
+from .cross_entropy_class_weight import (
+    install_class_weighted_cross_entropy_fix,
+)
+from .mmcv_ops import (
+    MissingCompiledOpError,
+    install_mmcv_ops_fallback,
+    mmcv_has_compiled_ops,
+)
 from .optimizer_log import install_frozen_parameter_log_summary
 
 __all__ = [

@@ -36,7 +36,6 @@ import pickle
 import re
 import zipfile
 from collections.abc import Mapping
-from typing import Dict, List, Optional
 
 import torch
 
@@ -69,7 +68,8 @@ class NotACheckpointError(ValueError):
 
 class CheckpointModelMismatchError(ValueError):
     """A checkpoint's weights do not belong to the model they are loaded
-    into."""
+    into.
+    """
 
 
 def _strip_torch_advice(message: str) -> str:
@@ -82,7 +82,7 @@ def _strip_torch_advice(message: str) -> str:
     return ' '.join(kept).strip()
 
 
-def _describe_format_problem(path: str) -> Optional[str]:
+def _describe_format_problem(path: str) -> str | None:
     """Why ``path`` cannot be a torch file, judged from its bytes, or None.
 
     torch writes a zip archive (``<name>/data.pkl`` plus tensor records) or,
@@ -128,7 +128,7 @@ def _reason_from_error(err: BaseException) -> str:
 
 
 def load_local_checkpoint(filename: str, map_location=None) -> dict:
-    """mmengine's local checkpoint loader, weights-only, with clear errors.
+    """Mmengine's local checkpoint loader, weights-only, with clear errors.
 
     Args:
         filename: Path of the checkpoint (``~`` is expanded).
@@ -168,11 +168,12 @@ def load_local_checkpoint(filename: str, map_location=None) -> dict:
 
 def load_from_local(filename: str, map_location=None) -> dict:
     """The registered local scheme (mmengine logs the name after
-    ``load_from_``); see :func:`load_local_checkpoint`."""
+    ``load_from_``); see :func:`load_local_checkpoint`.
+    """
     return load_local_checkpoint(filename, map_location)
 
 
-def _revised_state_dict(checkpoint, revise_keys) -> Dict[str, object]:
+def _revised_state_dict(checkpoint, revise_keys) -> dict[str, object]:
     """The state dict as mmengine's ``_load_checkpoint_to_model`` sees it."""
     state_dict = checkpoint.get('state_dict', checkpoint)
     revised = {}
@@ -183,7 +184,7 @@ def _revised_state_dict(checkpoint, revise_keys) -> Dict[str, object]:
     return revised
 
 
-def _name_some(keys: List[str]) -> str:
+def _name_some(keys: list[str]) -> str:
     named = ', '.join(keys[:_KEYS_NAMED])
     return named + (f' and {len(keys) - _KEYS_NAMED} more'
                     if len(keys) > _KEYS_NAMED else '')
@@ -192,7 +193,7 @@ def _name_some(keys: List[str]) -> str:
 def check_state_dict_fits_model(model: torch.nn.Module,
                                 checkpoint: Mapping,
                                 revise_keys=((r'^module\.', ''), ),
-                                path: Optional[str] = None) -> None:
+                                path: str | None = None) -> None:
     """Raise if most of a checkpoint's tensors do not fit ``model``.
 
     Args:

@@ -13,13 +13,12 @@ the final name (:mod:`m3plugins.utils.atomic_write`): the final name holds
 either the previous file or the complete new one.
 """
 from pathlib import Path
-from typing import Union
 
 __all__ = ['atomic_local_put', 'atomic_local_put_text',
            'install_atomic_local_backend_writes']
 
 
-def atomic_local_put(backend, obj: bytes, filepath: Union[str, Path]) -> None:
+def atomic_local_put(backend, obj: bytes, filepath: str | Path) -> None:
     """``LocalBackend.put`` through a temporary file and ``os.replace``.
 
     Args:
@@ -32,7 +31,7 @@ def atomic_local_put(backend, obj: bytes, filepath: Union[str, Path]) -> None:
         file.write(obj)
 
 
-def atomic_local_put_text(backend, obj: str, filepath: Union[str, Path],
+def atomic_local_put_text(backend, obj: str, filepath: str | Path,
                           encoding: str = 'utf-8') -> None:
     """``LocalBackend.put_text`` through a temporary file and ``os.replace``.
 

@@ -25,7 +25,8 @@ ones rank 0 writes into the checkpoint.
 import contextlib
 import functools
 import logging
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from mmengine.dist import all_reduce_params

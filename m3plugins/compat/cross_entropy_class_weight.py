@@ -48,7 +48,7 @@ def class_weighted_cross_entropy(pred: torch.Tensor,
                                  ignore_index: int = -100,
                                  avg_non_ignore: bool = False
                                  ) -> torch.Tensor:
-    """mmseg's ``cross_entropy`` with the class weights of labels only.
+    """Mmseg's ``cross_entropy`` with the class weights of labels only.
 
     Same signature and results as
     ``mmseg.models.losses.cross_entropy_loss.cross_entropy`` wherever that

@@ -13,7 +13,6 @@ touched; other messages pass unchanged.
 import functools
 import logging
 import re
-from typing import List
 
 __all__ = ['install_frozen_parameter_log_summary', 'FrozenParameterLogFilter']
 
@@ -34,7 +33,7 @@ class FrozenParameterLogFilter(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__('m3plugins.frozen_parameters')
-        self.names: List[str] = []
+        self.names: list[str] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
         match = _SKIPPED.match(str(record.msg))
@@ -53,7 +52,8 @@ class FrozenParameterLogFilter(logging.Filter):
 
 def install_frozen_parameter_log_summary() -> None:
     """Collapse the per-parameter warnings of mmengine's optimizer
-    constructor into one line per optimizer build (idempotent)."""
+    constructor into one line per optimizer build (idempotent).
+    """
     from mmengine.logging import MMLogger
     from mmengine.optim import DefaultOptimWrapperConstructor
 

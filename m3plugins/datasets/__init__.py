@@ -1,5 +1,7 @@
 """Datasets and transforms; importing this module registers them."""
-from . import transforms  # noqa: F401
-from . import isprs  # noqa: F401
-from . import hsi  # noqa: F401
+from . import (
+    hsi,  # noqa: F401
+    isprs,  # noqa: F401
+    transforms,  # noqa: F401
+)
 from .hsi_scene_dataset import HSISceneDataset  # noqa: F401

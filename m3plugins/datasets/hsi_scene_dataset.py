@@ -84,7 +84,8 @@ reduced (H, W) uint8 map of ``split``), ``windows`` ((N, 4) int array),
 ``metainfo`` (``classes``, ``palette`` of the scene).
 """
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from mmseg.datasets import BaseSegDataset
@@ -194,18 +195,18 @@ class HSISceneDataset(BaseSegDataset):
     METAINFO: dict = dict()
 
     def __init__(self,
-                 scene: Union[dict, HSIScene],
+                 scene: dict | HSIScene,
                  split: str = 'train',
                  protocol: str = 'crop',
                  crop_size: int = 32,
-                 stride: Optional[int] = None,
+                 stride: int | None = None,
                  padding: int = 16,
                  patch_size: int = 11,
                  cache_scene: bool = True,
-                 pipeline: Sequence[Union[dict, Any]] = (),
+                 pipeline: Sequence[dict | Any] = (),
                  ignore_index: int = 255,
                  reduce_zero_label: bool = False,
-                 metainfo: Optional[dict] = None,
+                 metainfo: dict | None = None,
                  **kwargs) -> None:
         if split not in ('train', 'test'):
             raise ValueError(
@@ -256,7 +257,7 @@ class HSISceneDataset(BaseSegDataset):
             **kwargs)
 
     @staticmethod
-    def _build_scene(scene: Union[dict, HSIScene],
+    def _build_scene(scene: dict | HSIScene,
                      cache_scene: bool) -> HSIScene:
         if isinstance(scene, HSIScene):
             return scene
@@ -287,7 +288,8 @@ class HSISceneDataset(BaseSegDataset):
     @staticmethod
     def clear_scene_cache() -> None:
         """Forget the scenes shared between datasets of this process (frees
-        their memory once no dataset refers to them)."""
+        their memory once no dataset refers to them).
+        """
         _SCENE_CACHE.clear()
 
     @staticmethod
@@ -309,7 +311,7 @@ class HSISceneDataset(BaseSegDataset):
         return np.array([[-p, -p, height + 2 * p, width + 2 * p]],
                         dtype=np.int64)
 
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> list[dict]:
         """One entry per window; no files are read here."""
         self.windows = self._windows()
         img_path = f'{type(self.scene).__name__}:{self.scene.root}'
@@ -336,7 +338,7 @@ class HSISceneDataset(BaseSegDataset):
         return info
 
     @property
-    def modality_channels(self) -> Dict[str, int]:
+    def modality_channels(self) -> dict[str, int]:
         """Modality -> channel count, in stacking order."""
         return dict(self.scene.modality_channels)
 

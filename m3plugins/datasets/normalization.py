@@ -23,8 +23,8 @@ Methods (:data:`NORMALIZATION_METHODS`):
 * ``'none'``: values unchanged (cast to float32).
 """
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -153,7 +153,7 @@ def merge_band_statistics(parts: Sequence[BandStatistics]) -> BandStatistics:
 
 def normalize(array: np.ndarray,
               method: str = 'minmax',
-              stats: Optional[BandStatistics] = None) -> np.ndarray:
+              stats: BandStatistics | None = None) -> np.ndarray:
     """Normalise each band of ``array`` with ``method``.
 
     Args:
@@ -192,9 +192,9 @@ def normalize(array: np.ndarray,
 
 
 def resolve_normalization(
-        normalization: Union[str, Mapping[str, str], None],
+        normalization: str | Mapping[str, str] | None,
         modalities: Sequence[str],
-        default: str = 'minmax') -> Dict[str, str]:
+        default: str = 'minmax') -> dict[str, str]:
     """Turn a dataset's ``normalization`` argument into a method per modality.
 
     Args:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from mmengine.logging import print_log
 
@@ -44,7 +44,8 @@ _LEGACY_KEYS = frozenset({'version', 'seed', 'tile_size', 'tiles', 'md5'})
 
 class DemoFolderNotEmptyError(FileExistsError):
     """A demo generator was pointed at a folder holding someone else's
-    files."""
+    files.
+    """
 
 
 def file_md5(path: str) -> str:
@@ -61,7 +62,7 @@ def _is_md5_table(value) -> bool:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
-def read_demo_manifest(root: str, generator: str) -> Optional[dict]:
+def read_demo_manifest(root: str, generator: str) -> dict | None:
     """The manifest ``generator`` wrote into ``root``, or None.
 
     Args:
@@ -122,7 +123,7 @@ def demo_files_are_current(root: str, generator: str, settings: dict,
         for name, digest in manifest['md5'].items())
 
 
-def _some_files_below(root: str, at_most: int) -> List[str]:
+def _some_files_below(root: str, at_most: int) -> list[str]:
     """Up to ``at_most`` files below ``root`` (stops walking there)."""
     found = []
     for folder, _, names in os.walk(root):
@@ -244,7 +245,7 @@ class DemoFolderWriter:
         self.manifest['md5'][name] = file_md5(path)
         self._save_manifest()
 
-    def finish(self) -> Dict[str, str]:
+    def finish(self) -> dict[str, str]:
         """Mark the manifest complete.
 
         Returns:

@@ -9,6 +9,7 @@ needs no separate data step and downloads nothing.
 import os.path as osp
 
 from m3plugins.datasets.hsi import HSI_SCENES, Houston2013
+
 from .hsi_scene import DEMO_NUM_CLASSES, DEMO_SCENE_SHAPE, make_demo_hsi_scene
 
 __all__ = ['HSIDemoScene', 'HSI_DEMO_ROOT']

@@ -30,14 +30,16 @@ neither modality alone suffices and fusion pays off:
 """
 import os
 import os.path as osp
-from typing import Dict
 
 import numpy as np
 from scipy import ndimage
 from scipy.io import savemat
 
-from .demo_folder import (DemoFolderWriter, demo_files_are_current,
-                          log_demo_reuse)
+from .demo_folder import (
+    DemoFolderWriter,
+    demo_files_are_current,
+    log_demo_reuse,
+)
 
 __all__ = ['make_demo_hsi_scene', 'DEMO_SCENE_SHAPE', 'DEMO_NUM_CLASSES']
 
@@ -89,7 +91,7 @@ def _spectra(rng, groups, bands) -> np.ndarray:
     return spectra
 
 
-def _build(seed: int) -> Dict[str, np.ndarray]:
+def _build(seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     shape, k = DEMO_SCENE_SHAPE, DEMO_NUM_CLASSES
     regions = _class_regions(rng, shape, k)

@@ -10,6 +10,7 @@ code path (same file layout, loaders, splits by tile name).
 from mmseg.registry import DATASETS
 
 from m3plugins.datasets.isprs import ISPRSPotsdamDataset
+
 from .isprs_tiles import DEMO_TILE_SIZE, make_demo_isprs
 
 

@@ -60,7 +60,6 @@ references use a disc of that radius).
 """
 import os
 import os.path as osp
-from typing import Dict, List, Tuple
 
 import numpy as np
 import rasterio
@@ -68,8 +67,11 @@ from rasterio.transform import Affine
 from scipy import ndimage
 
 from ..datasets.isprs.classes import indices_to_colour_labels
-from .demo_folder import (DemoFolderWriter, demo_files_are_current,
-                          log_demo_reuse)
+from .demo_folder import (
+    DemoFolderWriter,
+    demo_files_are_current,
+    log_demo_reuse,
+)
 
 __all__ = [
     'make_demo_isprs', 'DEMO_TRAIN_TILES', 'DEMO_TEST_TILES',
@@ -77,8 +79,8 @@ __all__ = [
 ]
 
 #: Real Potsdam training / test tile names used by the demo.
-DEMO_TRAIN_TILES: Tuple[str, ...] = ('2_10', '3_11', '6_8', '7_12')
-DEMO_TEST_TILES: Tuple[str, ...] = ('2_13', '5_14')
+DEMO_TRAIN_TILES: tuple[str, ...] = ('2_10', '3_11', '6_8', '7_12')
+DEMO_TEST_TILES: tuple[str, ...] = ('2_13', '5_14')
 DEMO_TILE_SIZE = 512
 
 _GENERATOR = 'm3plugins.demo.make_demo_isprs'
@@ -137,7 +139,7 @@ class _Scene:
         return np.isin(self.labels[rows, cols], allowed).all()
 
 
-def _roads(scene: _Scene) -> List[Tuple[slice, slice, str]]:
+def _roads(scene: _Scene) -> list[tuple[slice, slice, str]]:
     rng, size = scene.rng, scene.size
     roads = []
     for direction in ('horizontal', 'vertical'):
@@ -241,7 +243,7 @@ def _clutter(scene: _Scene) -> None:
                     rng.uniform(0.5, 2.0))
 
 
-def _render(seed: int, index: int, size: int) -> Dict[str, np.ndarray]:
+def _render(seed: int, index: int, size: int) -> dict[str, np.ndarray]:
     """One tile: labels (H, W), rgbir (4, H, W) uint8, dsm (1, H, W)."""
     rng = np.random.default_rng([seed, index])
     scene = _Scene(rng, size)
@@ -272,7 +274,7 @@ def _erode_boundaries(labels: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def _tile_files(tile: str) -> Dict[str, str]:
+def _tile_files(tile: str) -> dict[str, str]:
     row, col = (int(p) for p in tile.split('_'))
     return dict(
         dsm=osp.join('1_DSM', f'dsm_potsdam_{row:02d}_{col:02d}.tif'),

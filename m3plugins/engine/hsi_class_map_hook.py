@@ -5,7 +5,7 @@ Issue item 6 for SpectralMamba (arXiv 2404.08489) and M3amba
 each scene's map as a colour PNG with a legend and as a class raster.
 """
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from mmengine.dist import is_main_process
@@ -51,11 +51,11 @@ class HSIClassMapHook(Hook):
 
     priority = 'LOW'
 
-    def __init__(self, out_dir: Optional[str] = None, dpi: int = 150) -> None:
+    def __init__(self, out_dir: str | None = None, dpi: int = 150) -> None:
         self.out_dir = out_dir
         self.dpi = dpi
-        self._maps: Dict[str, np.ndarray] = {}
-        self.written: Dict[str, Dict[str, str]] = {}
+        self._maps: dict[str, np.ndarray] = {}
+        self.written: dict[str, dict[str, str]] = {}
 
     def before_test(self, runner) -> None:
         self._maps = {}
@@ -65,7 +65,7 @@ class HSIClassMapHook(Hook):
                         runner,
                         batch_idx: int,
                         data_batch=None,
-                        outputs: Optional[Sequence] = None) -> None:
+                        outputs: Sequence | None = None) -> None:
         for sample in outputs or ():
             meta = sample.metainfo
             if 'window' not in meta or 'scene_shape' not in meta:

@@ -7,22 +7,24 @@ half of them lose rectangles (one by default) of the optical image, the
 other half of the DSM, never both.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from m3plugins.utils.modalities import (ModalityLayout,
-                                        ordered_modality_channels)
+from m3plugins.utils.modalities import (
+    ModalityLayout,
+    ordered_modality_channels,
+)
 
 
 def sample_rectangle(height: int, width: int,
                      area_range: Sequence[float],
                      aspect_range: Sequence[float],
                      rng: np.random.Generator,
-                     max_tries: int = 50) -> Tuple[int, int, int, int]:
+                     max_tries: int = 50) -> tuple[int, int, int, int]:
     """A random rectangle inside an image, by area fraction and aspect.
 
     The aspect ratio (width / height) is drawn uniformly from the part of
@@ -124,12 +126,12 @@ class ModalityConditionalRandomMaskingHook(Hook):
 
     def __init__(self,
                  modality_channels: ModalityLayout = (('optical', 3), ('dsm', 1)),
-                 modalities: Optional[Sequence[str]] = None,
+                 modalities: Sequence[str] | None = None,
                  ratio: float = 0.25,
                  area_range: Sequence[float] = (0.1, 0.3),
                  aspect_range: Sequence[float] = (0.5, 2.0),
-                 fill_value: Optional[float] = None,
-                 seed: Optional[int] = None,
+                 fill_value: float | None = None,
+                 seed: int | None = None,
                  num_blocks: int = 1):
         self.modality_channels = ordered_modality_channels(
             modality_channels)
@@ -172,7 +174,7 @@ class ModalityConditionalRandomMaskingHook(Hook):
         return np.random.default_rng(np.random.randint(0, 2**31 - 1))
 
     def assign(self, batch_size: int,
-               rng: np.random.Generator) -> Dict[int, str]:
+               rng: np.random.Generator) -> dict[int, str]:
         """Choose samples and their masked modality: index -> modality."""
         n_chosen = int(batch_size * self.ratio)
         chosen = rng.permutation(batch_size)[:n_chosen]
@@ -195,9 +197,9 @@ class ModalityConditionalRandomMaskingHook(Hook):
         return mean.detach().float().cpu().reshape(-1, 1, 1)[
             self._slices[name]]
 
-    def mask_batch(self, inputs: List[torch.Tensor],
-                   fill: Dict[str, torch.Tensor],
-                   rng: np.random.Generator) -> Dict[int, Tuple]:
+    def mask_batch(self, inputs: list[torch.Tensor],
+                   fill: dict[str, torch.Tensor],
+                   rng: np.random.Generator) -> dict[int, tuple]:
         """Mask a list of (C, H, W) inputs in place; returns what was done.
 
         Args:
@@ -228,7 +230,7 @@ class ModalityConditionalRandomMaskingHook(Hook):
         return done
 
     def before_train_iter(self, runner, batch_idx: int,
-                          data_batch: Optional[dict] = None) -> None:
+                          data_batch: dict | None = None) -> None:
         if not data_batch or 'inputs' not in data_batch or self.ratio == 0:
             return
         inputs = data_batch['inputs']

@@ -27,15 +27,18 @@ with no name in common and equal totals (a model that names its inputs
 ``modality0``, ``modality1``) are left alone.
 """
 from collections import OrderedDict
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from m3plugins.utils.modalities import (ModalityLayout,
-                                        check_modality_layout,
-                                        ordered_modality_channels)
+from m3plugins.utils.modalities import (
+    ModalityLayout,
+    check_modality_layout,
+    ordered_modality_channels,
+)
 
 __all__ = ['ModalityLayoutCheckHook', 'model_modality_channels',
            'dataset_modality_channels']
@@ -43,7 +46,8 @@ __all__ = ['ModalityLayoutCheckHook', 'model_modality_channels',
 
 def model_modality_channels(model) -> Optional['OrderedDict[str, int]']:
     """The model's ``modality_channels`` (segmentor first, then backbone),
-    or None where it declares none."""
+    or None where it declares none.
+    """
     if is_model_wrapper(model):
         model = model.module
     for owner in (model, getattr(model, 'backbone', None)):
@@ -53,10 +57,11 @@ def model_modality_channels(model) -> Optional['OrderedDict[str, int]']:
     return None
 
 
-def model_missing_modalities(model) -> List[str]:
+def model_missing_modalities(model) -> list[str]:
     """Modalities the model fills in itself when the data lacks them
     (``MoBaNetSegmentor.missing_modality``: an optical-only batch gets a
-    zero DSM), so data without them is accepted too."""
+    zero DSM), so data without them is accepted too.
+    """
     if is_model_wrapper(model):
         model = model.module
     missing = getattr(model, 'missing_modality', None) or []
@@ -65,7 +70,8 @@ def model_missing_modalities(model) -> List[str]:
 
 def dataset_modality_channels(dataset) -> Optional['OrderedDict[str, int]']:
     """The dataset's ``modality_channels`` (looking through mmengine's
-    dataset wrappers), or None where it declares none."""
+    dataset wrappers), or None where it declares none.
+    """
     for _ in range(8):  # RepeatDataset(ClassBalancedDataset(...)) and so on
         layout = getattr(dataset, 'modality_channels', None)
         if layout:
@@ -114,7 +120,8 @@ def check_data_against_model(data_layout: ModalityLayout,
 @HOOKS.register_module()
 class ModalityLayoutCheckHook(Hook):
     """Before each loop, check the dataset's modality layout against the
-    model's (see the module docstring)."""
+    model's (see the module docstring).
+    """
 
     priority = 'VERY_HIGH'
 

@@ -1,7 +1,6 @@
 """Checkpoints that carry every rank's random state, for bit-exact resume."""
 import logging
 import random
-from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -15,7 +14,7 @@ from mmseg.registry import HOOKS
 META_KEY = 'rng_states'
 
 
-def capture_rng_state() -> Dict:
+def capture_rng_state() -> dict:
     """This process's Python, NumPy, torch CPU and CUDA random states.
 
     Everything is stored as builtins and tensors, so that a checkpoint stays
@@ -39,7 +38,7 @@ def capture_rng_state() -> Dict:
         cuda=list(cuda))
 
 
-def restore_rng_state(state: Dict) -> None:
+def restore_rng_state(state: dict) -> None:
     """Inverse of :func:`capture_rng_state`."""
     python = state['python']
     random.setstate((python[0], tuple(python[1]), python[2]))
@@ -54,10 +53,11 @@ def restore_rng_state(state: Dict) -> None:
 
 class _RestoreBeforeNextFetch:
     """Wraps a loop's data iterator: restores a random state once, right
-    before the first batch after mmengine has skipped ``skip`` batches."""
+    before the first batch after mmengine has skipped ``skip`` batches.
+    """
 
     def __init__(self, loop: IterBasedTrainLoop, skip: int,
-                 state: Dict) -> None:
+                 state: dict) -> None:
         self.loop = loop
         self.iterator = loop.dataloader_iterator
         self.skip = skip
@@ -107,9 +107,9 @@ class RNGStateCheckpointHook(Hook):
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) saves
 
     def __init__(self) -> None:
-        self._captured: Optional[Dict] = None
-        self._resumed: Optional[Dict] = None
-        self._val_state: Optional[Dict] = None
+        self._captured: dict | None = None
+        self._resumed: dict | None = None
+        self._val_state: dict | None = None
 
     # ---- saving ---------------------------------------------------------
     @staticmethod
@@ -131,7 +131,7 @@ class RNGStateCheckpointHook(Hook):
         return False
 
     def _capture(self, runner) -> None:
-        states: List[Dict] = all_gather_object(capture_rng_state())
+        states: list[dict] = all_gather_object(capture_rng_state())
         loader = runner.train_dataloader
         self._captured = dict(
             iteration=runner.iter + 1,

@@ -22,7 +22,7 @@ overlap.
 import json
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ from m3plugins.utils.atomic_write import atomic_open
 __all__ = ['HSIClassificationMetric', 'classification_scores']
 
 
-def classification_scores(confusion: np.ndarray) -> Dict[str, object]:
+def classification_scores(confusion: np.ndarray) -> dict[str, object]:
     """OA, AA, Kappa and per-class accuracy of a confusion matrix.
 
     Args:
@@ -88,16 +88,16 @@ class HSIClassificationMetric(BaseMetric):
         collect_device: Device used to collect results across ranks.
         prefix: Prefix of the returned metric names.
     """
-    default_prefix: Optional[str] = None
+    default_prefix: str | None = None
 
     def __init__(self,
                  ignore_index: int = 255,
-                 num_classes: Optional[int] = None,
+                 num_classes: int | None = None,
                  per_class_keys: bool = True,
-                 output_dir: Optional[str] = None,
+                 output_dir: str | None = None,
                  keep_results: bool = False,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None,
+                 prefix: str | None = None,
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ignore_index = ignore_index
@@ -152,7 +152,7 @@ class HSIClassificationMetric(BaseMetric):
                 minlength=num_classes**2).reshape(num_classes, num_classes)
             self.results.append(confusion.cpu().numpy())
 
-    def compute_metrics(self, results: list) -> Dict[str, float]:
+    def compute_metrics(self, results: list) -> dict[str, float]:
         """Sum the confusion matrices and compute the scores."""
         classes = self._classes()
         if not results:

@@ -48,17 +48,16 @@ import json
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
+from mmseg.registry import METRICS
 from PIL import Image
 from prettytable import PrettyTable
-
-from mmseg.registry import METRICS
 
 from m3plugins.utils.atomic_write import atomic_open, atomic_write_path
 
@@ -104,7 +103,7 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor,
     return counts.reshape(num_classes, num_classes).cpu()
 
 
-def scores_from_confusion(matrix: np.ndarray) -> Dict[str, np.ndarray]:
+def scores_from_confusion(matrix: np.ndarray) -> dict[str, np.ndarray]:
     """Per-class and overall scores of a (K, K) confusion matrix.
 
     Args:
@@ -155,12 +154,12 @@ class RemoteSensingSegMetric(BaseMetric):
 
     def __init__(self,
                  ignore_index: int = 255,
-                 mean_classes: Optional[Sequence[Union[str, int]]] = None,
+                 mean_classes: Sequence[str | int] | None = None,
                  per_class_metrics: bool = True,
-                 output_dir: Optional[str] = None,
+                 output_dir: str | None = None,
                  keep_results: bool = False,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if keep_results and not output_dir:
             raise ValueError('keep_results=True needs an output_dir.')
@@ -173,7 +172,7 @@ class RemoteSensingSegMetric(BaseMetric):
         if output_dir and is_main_process():
             os.makedirs(output_dir, exist_ok=True)
 
-    def _mean_indices(self, class_names: Sequence[str]) -> List[int]:
+    def _mean_indices(self, class_names: Sequence[str]) -> list[int]:
         if self.mean_classes is None:
             return list(range(len(class_names)))
         indices = []
@@ -224,7 +223,7 @@ class RemoteSensingSegMetric(BaseMetric):
                                         f'{name}.png')) as temp_path:
             image.save(temp_path, format='PNG')
 
-    def compute_metrics(self, results: list) -> Dict[str, float]:
+    def compute_metrics(self, results: list) -> dict[str, float]:
         """Scores of the summed confusion matrix; logs the per-class table.
 
         Args:

@@ -40,7 +40,7 @@ than several OpenMP threads (they wait for each other at every op).
 """
 import functools
 import os
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -55,7 +55,7 @@ class ScanBackendUnavailable(RuntimeError):
     """A forced scan backend cannot run here (not installed, wrong device)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_mamba_ssm() -> tuple:
     """Imports mamba-ssm's kernel once; returns ``(fn or None, reason)``."""
     try:
@@ -70,7 +70,7 @@ def mamba_ssm_available() -> bool:
     return _load_mamba_ssm()[0] is not None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_triton() -> tuple:
     """Imports the package's Triton scan once; returns ``(fn or None, reason)``."""
     try:
@@ -193,9 +193,9 @@ def selective_scan(u: Tensor,
                    A: Tensor,
                    B: Tensor,
                    C: Tensor,
-                   D: Optional[Tensor] = None,
-                   z: Optional[Tensor] = None,
-                   delta_bias: Optional[Tensor] = None,
+                   D: Tensor | None = None,
+                   z: Tensor | None = None,
+                   delta_bias: Tensor | None = None,
                    delta_softplus: bool = False,
                    backend: str = 'auto') -> Tensor:
     """Selective scan (S6) with mamba-ssm's semantics.

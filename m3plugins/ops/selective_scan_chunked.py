@@ -30,7 +30,6 @@ states, whatever ``L`` is. When even one step of all rows exceeds that
 Double backward is not supported (``once_differentiable``).
 """
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -245,7 +244,8 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
 
 def _row_blocks(batch, rows, chunk, channels, groups, state, dtype, device):
     """Yield ``(row slice, workspace)`` for blocks of ``rows`` rows; the
-    workspace is reused and only rebuilt for a smaller last block."""
+    workspace is reused and only rebuilt for a smaller last block.
+    """
     work = None
     for r0 in range(0, batch, rows):
         r = slice(r0, min(batch, r0 + rows))
@@ -288,7 +288,8 @@ def _backward_rows(work, r, dout, u, delta, A, B, C, D, z, delta_bias,
     """Gradients of the rows ``r``: written into the ``r`` slices of
     ``grads['du' | 'ddelta' | 'dB' | 'dC' | 'dz']``, summed into
     ``grads['dA' | 'dD' | 'd_bias']``. ``B`` and ``C`` are grouped
-    ``(batch, G, N, L)``; ``A`` and ``D`` are in the compute dtype."""
+    ``(batch, G, N, L)``; ``A`` and ``D`` are in the compute dtype.
+    """
     length = u.shape[-1]
     T = work.shape[0]
     B_t = _time_major(B[r].to(compute))
@@ -387,7 +388,8 @@ class _Workspace:
     def backward_chunk(self, dt, u, A, B, C, dy, h0, carry, ddt, ddu, dB, dC,
                        dA):
         """Gradients of one chunk, written into ``ddt, ddu, dB, dC`` (views)
-        and accumulated into ``dA``; returns ``dL/dh`` of the step before."""
+        and accumulated into ``dA``; returns ``dL/dh`` of the step before.
+        """
         n, b = dt.shape[:2]
         N = A.shape[1]
         decay, hs = self.forward_chunk(dt, u, A, B, h0)
@@ -506,12 +508,12 @@ def selective_scan_chunked(u: Tensor,
                            A: Tensor,
                            B: Tensor,
                            C: Tensor,
-                           D: Optional[Tensor] = None,
-                           z: Optional[Tensor] = None,
-                           delta_bias: Optional[Tensor] = None,
+                           D: Tensor | None = None,
+                           z: Tensor | None = None,
+                           delta_bias: Tensor | None = None,
                            delta_softplus: bool = False,
-                           chunk_size: Optional[int] = None,
-                           row_block: Optional[int] = None) -> Tensor:
+                           chunk_size: int | None = None,
+                           row_block: int | None = None) -> Tensor:
     """Chunked selective scan with a recomputing backward (any device).
 
     Args:

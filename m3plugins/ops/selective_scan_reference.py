@@ -17,7 +17,6 @@ Everything is written as a plain loop over the sequence with autograd, so it
 is slow and keeps the ``(batch, channels, length, state)`` history; use it for
 tests and for reading, :func:`m3plugins.ops.selective_scan` for work.
 """
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -47,9 +46,9 @@ def selective_scan_reference(u: Tensor,
                              A: Tensor,
                              B: Tensor,
                              C: Tensor,
-                             D: Optional[Tensor] = None,
-                             z: Optional[Tensor] = None,
-                             delta_bias: Optional[Tensor] = None,
+                             D: Tensor | None = None,
+                             z: Tensor | None = None,
+                             delta_bias: Tensor | None = None,
                              delta_softplus: bool = False) -> Tensor:
     """Sequential selective scan, one time step at a time.
 

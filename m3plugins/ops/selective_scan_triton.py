@@ -26,7 +26,6 @@ Sequence Modeling with Selective State Spaces", arXiv 2312.00752), for a real
 ``triton`` is imported when this module is imported: import it lazily (the
 dispatcher in :mod:`m3plugins.ops.selective_scan` does).
 """
-from typing import Optional
 
 import torch
 import triton
@@ -35,8 +34,10 @@ from torch.autograd.function import once_differentiable
 
 from m3plugins.utils.grad_mode import needs_grad
 
-from .selective_scan_triton_kernels import (selective_scan_backward_kernel,
-                                            selective_scan_forward_kernel)
+from .selective_scan_triton_kernels import (
+    selective_scan_backward_kernel,
+    selective_scan_forward_kernel,
+)
 
 #: Longest tile of time steps of the default block sizes.
 MAX_BLOCK_T = 64
@@ -192,13 +193,13 @@ def selective_scan_triton(u: Tensor,
                           A: Tensor,
                           B: Tensor,
                           C: Tensor,
-                          D: Optional[Tensor] = None,
-                          z: Optional[Tensor] = None,
-                          delta_bias: Optional[Tensor] = None,
+                          D: Tensor | None = None,
+                          z: Tensor | None = None,
+                          delta_bias: Tensor | None = None,
                           delta_softplus: bool = False,
-                          block_d: Optional[int] = None,
-                          block_t: Optional[int] = None,
-                          num_warps: Optional[int] = None) -> Tensor:
+                          block_d: int | None = None,
+                          block_t: int | None = None,
+                          num_warps: int | None = None) -> Tensor:
     """Selective scan with the Triton kernels.
 
     Args:

@@ -13,8 +13,9 @@ never a truncated ``NAME.EXT``).
 import os
 import os.path as osp
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Iterator, Union
+from typing import IO, Union
 
 __all__ = [
     'atomic_write_path', 'atomic_open', 'atomic_write_bytes',

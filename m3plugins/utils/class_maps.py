@@ -5,7 +5,8 @@ on its own (e.g. after :func:`mmseg.apis.inference_model`).
 """
 import os
 import os.path as osp
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,9 +46,9 @@ def save_class_map(class_map: np.ndarray,
                    out_prefix: str,
                    classes: Sequence[str],
                    palette: Sequence[Sequence[int]],
-                   title: Optional[str] = None,
-                   georeference: Optional[Dict[str, Any]] = None,
-                   dpi: int = 150) -> Dict[str, str]:
+                   title: str | None = None,
+                   georeference: dict[str, Any] | None = None,
+                   dpi: int = 150) -> dict[str, str]:
     """Save ``<prefix>.png`` (colour + legend) and the raw class map.
 
     The raw map holds labels 1..K (0 = no prediction) as uint8 (uint16 above

@@ -4,14 +4,13 @@ Several layers (the selective scan, SpectralMamba's GSSM, piece scan and S6
 blocks) have a cheaper forward-only path: in place, chunked for the cache,
 or without saved tensors. They take it exactly when no gradient can flow.
 """
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 
-def needs_grad(*tensors: Optional[Tensor],
-               module: Optional[nn.Module] = None) -> bool:
+def needs_grad(*tensors: Tensor | None,
+               module: nn.Module | None = None) -> bool:
     """True if autograd is on and a tensor or a parameter requires grad.
 
     Args:

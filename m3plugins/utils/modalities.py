@@ -20,14 +20,14 @@ would silently swap modalities. :func:`ordered_modality_channels` accepts both
 forms (a mapping is fine in Python code) and checks them.
 """
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-
-ModalityLayout = Union[Mapping[str, int], Sequence[Tuple[str, int]]]
+ModalityLayout = Union[Mapping[str, int], Sequence[tuple[str, int]]]
 
 
 def ordered_modality_channels(
@@ -76,7 +76,7 @@ def format_modality_layout(channels: Mapping[str, int]) -> str:
 
 def modality_layout_mismatch(found: Mapping[str, int],
                              expected: Mapping[str, int],
-                             expecter: str = 'the model') -> Optional[str]:
+                             expecter: str = 'the model') -> str | None:
     """Say how a data layout differs from the expected one, per modality.
 
     Args:
@@ -206,10 +206,10 @@ def all_finite(tensor: Tensor) -> bool:
 
 
 def split_modalities(inputs: Tensor,
-                     modality_channels: Union[ModalityLayout, Sequence[int]],
+                     modality_channels: ModalityLayout | Sequence[int],
                      check_finite: bool = True,
-                     data_layout: Optional[ModalityLayout] = None
-                     ) -> Dict[str, Tensor]:
+                     data_layout: ModalityLayout | None = None
+                     ) -> dict[str, Tensor]:
     """Split a channel-stacked batch ``(B, sum C, H, W)`` per modality.
 
     Args:

@@ -8,7 +8,7 @@ form) with the real band counts and a small spatial size; its GeoTIFFs are
 plain image grids unless given a georeference (transform and CRS).
 """
 import os.path as osp
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import h5py
 import numpy as np
@@ -21,14 +21,15 @@ from m3plugins.datasets.hsi import HSIScene
 SMALL_SIZE = (12, 20)
 
 
-def write_mat_v5(path: str, arrays: Dict[str, np.ndarray]) -> str:
+def write_mat_v5(path: str, arrays: dict[str, np.ndarray]) -> str:
     savemat(path, arrays)
     return path
 
 
-def write_mat_v73(path: str, arrays: Dict[str, np.ndarray]) -> str:
+def write_mat_v73(path: str, arrays: dict[str, np.ndarray]) -> str:
     """A MATLAB v7.3 file: HDF5 behind a 512-byte text header, arrays stored
-    column-major (h5py sees the axes reversed), as MATLAB writes them."""
+    column-major (h5py sees the axes reversed), as MATLAB writes them.
+    """
     with h5py.File(path, 'w', userblock_size=512) as f:
         for key, array in arrays.items():
             f.create_dataset(key, data=np.ascontiguousarray(np.asarray(
@@ -40,13 +41,14 @@ def write_mat_v73(path: str, arrays: Dict[str, np.ndarray]) -> str:
 
 
 #: (affine transform, CRS) of a GeoTIFF.
-Georef = Tuple[Affine, Any]
+Georef = tuple[Affine, Any]
 
 
 def write_geotiff(path: str, array: np.ndarray,
-                  georeference: Optional[Georef] = None) -> str:
+                  georeference: Georef | None = None) -> str:
     """A GeoTIFF, bands first on disk. Without ``georeference`` it has a
-    pixel-unit transform and no CRS (not georeferenced)."""
+    pixel-unit transform and no CRS (not georeferenced).
+    """
     array = np.asarray(array)
     bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
     transform, crs = georeference or (Affine(1.0, 0.0, 0.0, 0.0, -1.0,
@@ -59,7 +61,7 @@ def write_geotiff(path: str, array: np.ndarray,
     return path
 
 
-def _first_key(key) -> Optional[str]:
+def _first_key(key) -> str | None:
     if key is None or isinstance(key, str):
         return key
     return next((k for k in key if k is not None), None)
@@ -74,7 +76,7 @@ def _pick(candidates, fmt: str):
 
 
 def _write(root: str, candidates, array: np.ndarray, fmt: str,
-           georeference: Optional[Georef] = None) -> str:
+           georeference: Georef | None = None) -> str:
     filename, key = _pick(candidates, fmt)
     path = osp.join(root, filename)
     if filename.endswith('.tif'):
@@ -84,9 +86,10 @@ def _write(root: str, candidates, array: np.ndarray, fmt: str,
     return writer(path, {key: array})
 
 
-def make_labels(rng, size: Tuple[int, int], num_classes: int):
+def make_labels(rng, size: tuple[int, int], num_classes: int):
     """A ground truth where every class has >= 4 pixels, about 1/3
-    unlabeled, and a train/test split with >= 1 train pixel per class."""
+    unlabeled, and a train/test split with >= 1 train pixel per class.
+    """
     height, width = size
     gt = rng.integers(1, num_classes + 1, size=size)
     gt[rng.random(size) < 0.3] = 0
@@ -105,14 +108,14 @@ def make_labels(rng, size: Tuple[int, int], num_classes: int):
 
 def write_scene(root: str,
                 scene_cls: type,
-                size: Tuple[int, int] = SMALL_SIZE,
+                size: tuple[int, int] = SMALL_SIZE,
                 fmt: str = 'mat5',
                 seed: int = 0,
-                modality_size: Optional[Dict[str, Tuple[int, int]]] = None,
-                nan_in: Optional[str] = None,
-                georeference: Optional[Georef] = None,
-                modality_georeference: Optional[Dict[str, Georef]] = None
-                ) -> Dict[str, np.ndarray]:
+                modality_size: dict[str, tuple[int, int]] | None = None,
+                nan_in: str | None = None,
+                georeference: Georef | None = None,
+                modality_georeference: dict[str, Georef] | None = None
+                ) -> dict[str, np.ndarray]:
     """Write all files of ``scene_cls`` into ``root``; return the arrays.
 
     Args:
@@ -127,7 +130,7 @@ def write_scene(root: str,
     """
     assert issubclass(scene_cls, HSIScene)
     rng = np.random.default_rng(seed)
-    arrays: Dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {}
     for modality, candidates in scene_cls.modality_files.items():
         bands = scene_cls.modality_bands[modality]
         shape = (modality_size or {}).get(modality, size)
@@ -158,7 +161,8 @@ def reference_crop_windows(labeled: np.ndarray, crop: int, stride: int,
     """Slow reference of the crop protocol: walk the grid over the padded
     scene (continuing until a window reaches the far padded edge) and keep
     the windows holding a labeled pixel, as (y0, x0, h, w) in scene
-    coordinates."""
+    coordinates.
+    """
     height, width = labeled.shape
     padded = np.zeros((height + 2 * padding + crop,
                        width + 2 * padding + crop), bool)

@@ -5,8 +5,11 @@ import numpy as np
 from scipy.io import loadmat
 
 from m3plugins.datasets.hsi import Houston2013
-from m3plugins.demo.hsi_scene import (DEMO_NUM_CLASSES, DEMO_SCENE_SHAPE,
-                                      make_demo_hsi_scene)
+from m3plugins.demo.hsi_scene import (
+    DEMO_NUM_CLASSES,
+    DEMO_SCENE_SHAPE,
+    make_demo_hsi_scene,
+)
 
 
 def test_read_by_houston2013(demo_root):
@@ -54,7 +57,8 @@ def _nearest_class_mean(features, train, test):
 def test_fusion_needed(demo_root):
     """Nearest class mean on the 20 training pixels per class: neither the
     HSI nor the LiDAR alone separates the classes, the two together do
-    (chance is 1/7)."""
+    (chance is 1/7).
+    """
     scene = Houston2013(demo_root)
     train, test = scene.label_maps['train'], scene.label_maps['test']
     hsi, lidar = scene.image[..., :144], scene.image[..., 144:]

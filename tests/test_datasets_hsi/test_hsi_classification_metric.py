@@ -8,8 +8,9 @@ from mmengine.structures import PixelData
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
 
-from m3plugins.evaluation.hsi_classification_metric import \
-    classification_scores
+from m3plugins.evaluation.hsi_classification_metric import (
+    classification_scores,
+)
 
 
 def _sample(gt, pred):

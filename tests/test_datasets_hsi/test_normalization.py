@@ -2,10 +2,12 @@
 import numpy as np
 import pytest
 
-from m3plugins.datasets.normalization import (band_statistics,
-                                              merge_band_statistics,
-                                              normalize,
-                                              resolve_normalization)
+from m3plugins.datasets.normalization import (
+    band_statistics,
+    merge_band_statistics,
+    normalize,
+    resolve_normalization,
+)
 
 
 @pytest.fixture

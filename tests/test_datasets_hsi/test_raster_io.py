@@ -1,5 +1,6 @@
 """read_raster: MATLAB v5 / v7.3, GeoTIFF, .npy, keys and failure messages;
-read_georeference: a GeoTIFF's transform and CRS."""
+read_georeference: a GeoTIFF's transform and CRS.
+"""
 import os.path as osp
 import warnings
 
@@ -12,9 +13,13 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine
 from scipy.io import savemat
 
-from m3plugins.datasets.hsi.raster_io import (Georeference, RasterReadError,
-                                              list_mat_keys,
-                                              read_georeference, read_raster)
+from m3plugins.datasets.hsi.raster_io import (
+    Georeference,
+    RasterReadError,
+    list_mat_keys,
+    read_georeference,
+    read_raster,
+)
 
 UTM15N = CRS.from_epsg(32615)  # Houston
 

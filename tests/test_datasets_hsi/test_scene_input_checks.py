@@ -8,11 +8,19 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from hsi_scene_files import (SMALL_SIZE, write_geotiff, write_mat_v5,
-                             write_mat_v73)
+from hsi_scene_files import (
+    SMALL_SIZE,
+    write_geotiff,
+    write_mat_v5,
+    write_mat_v73,
+)
 
-from m3plugins.datasets.hsi import (Houston2013, RasterReadError, Trento,
-                                    read_raster)
+from m3plugins.datasets.hsi import (
+    Houston2013,
+    RasterReadError,
+    Trento,
+    read_raster,
+)
 from m3plugins.datasets.hsi.raster_io import read_raster_shape
 from m3plugins.datasets.hsi_scene_dataset import HSISceneDataset
 from m3plugins.utils.modalities import ModalityError
@@ -160,7 +168,8 @@ def _spectralmamba_demo_cfg(root, tmp_path, model_layout, band_counts=None):
 def test_runner_names_the_modality_before_the_first_iteration(
         tmp_path, scene_writer):
     """A band-subset scene (143 bands, declared) against a model built for
-    144: refused when the train loop starts, per modality."""
+    144: refused when the train loop starts, per modality.
+    """
     from m3plugins.apis.cli import build_runner
     (tmp_path / 'houston').mkdir()
     root = str(tmp_path / 'houston')

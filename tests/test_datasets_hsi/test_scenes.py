@@ -10,12 +10,22 @@ from rasterio.crs import CRS
 from rasterio.transform import Affine
 from torchgeo.datasets import DatasetNotFoundError
 
-from m3plugins.datasets.hsi import (HSI_SCENES, MUUFL, Augsburg, Botswana,
-                                    Houston2013, IndianPines,
-                                    KennedySpaceCenter, PaviaUniversity,
-                                    RasterReadError, Salinas,
-                                    SceneNotFoundError, Trento, WHUHiLongKou,
-                                    scene)
+from m3plugins.datasets.hsi import (
+    HSI_SCENES,
+    MUUFL,
+    Augsburg,
+    Botswana,
+    Houston2013,
+    IndianPines,
+    KennedySpaceCenter,
+    PaviaUniversity,
+    RasterReadError,
+    Salinas,
+    SceneNotFoundError,
+    Trento,
+    WHUHiLongKou,
+    scene,
+)
 from m3plugins.utils.modalities import ModalityError
 
 ALL_SCENES = [Houston2013, MUUFL, Augsburg, Trento, Botswana, WHUHiLongKou,

@@ -12,9 +12,16 @@ import numpy as np
 import pytest
 from hsi_scene_files import reference_crop_windows, write_mat_v5
 
-from m3plugins.datasets.hsi import (MUUFL, Augsburg, Houston2013, IndianPines,
-                                    KennedySpaceCenter, PaviaUniversity,
-                                    Salinas, Trento)
+from m3plugins.datasets.hsi import (
+    MUUFL,
+    Augsburg,
+    Houston2013,
+    IndianPines,
+    KennedySpaceCenter,
+    PaviaUniversity,
+    Salinas,
+    Trento,
+)
 from m3plugins.datasets.hsi_scene_dataset import HSISceneDataset
 
 #: The generated cubes' band count, declared to the scenes.
@@ -132,7 +139,8 @@ def test_pavia_university_v73_ground_truth(tmp_path, shared_data):
 def test_houston2013_crop_protocol_on_the_real_split(tmp_path, shared_data):
     """M3amba's protocol on the contest split: training crops (stride 8) are
     exactly the grid windows holding a training label; the stride-32 test
-    crops hold every test pixel exactly once."""
+    crops hold every test pixel exactly once.
+    """
     root = _root(tmp_path, shared_data, 'houston2013',
                  ['TRLabel.mat', 'TSLabel.mat'],
                  {'HSI.mat': ('HSI', (349, 1905, 1))})

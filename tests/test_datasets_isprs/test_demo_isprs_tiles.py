@@ -7,8 +7,11 @@ import pytest
 import rasterio
 
 from m3plugins.datasets.isprs import POTSDAM_SPLITS, ISPRSPotsdam
-from m3plugins.demo.isprs_tiles import (DEMO_TEST_TILES, DEMO_TRAIN_TILES,
-                                        make_demo_isprs)
+from m3plugins.demo.isprs_tiles import (
+    DEMO_TEST_TILES,
+    DEMO_TRAIN_TILES,
+    make_demo_isprs,
+)
 
 
 @pytest.fixture(scope='module')

@@ -12,8 +12,12 @@ import rasterio
 from isprs_fake_data import FAKE_SIZE, write_geotiff
 from rasterio.transform import Affine
 
-from m3plugins.datasets.isprs import (ISPRSPotsdam, ISPRSPotsdamDataset,
-                                      ISPRSTileError, ISPRSVaihingen)
+from m3plugins.datasets.isprs import (
+    ISPRSPotsdam,
+    ISPRSPotsdamDataset,
+    ISPRSTileError,
+    ISPRSVaihingen,
+)
 
 DSM_2_10 = os.path.join('1_DSM', 'dsm_potsdam_02_10.tif')
 RGB_2_10 = os.path.join('2_Ortho_RGB', 'top_potsdam_2_10_RGB.tif')
@@ -42,7 +46,8 @@ def rewrite(path, bands, transform=None, crs='EPSG:32633'):
 def test_mmseg_dataset_refuses_a_dsm_of_another_size_when_built(root):
     """The DSM is 10 rows and 6 columns short (as a 500x480 DSM beside a
     512x512 tile): refused when the dataset is built, naming both files,
-    both sizes and the fix."""
+    both sizes and the fix.
+    """
     height, width = FAKE_SIZE
     write_geotiff(os.path.join(root, DSM_2_10),
                   np.ones((1, height - 10, width - 6), np.float32))
@@ -66,8 +71,7 @@ def test_dsm_short_by_the_tolerance_is_still_accepted(root):
     write_geotiff(os.path.join(root, DSM_2_10),
                   np.ones((1, height - 2, width), np.float32))
     with pytest.raises(ISPRSTileError,
-                       match=r'dsm {}x{} .*at most 1 row\(s\)'.format(
-                           height - 2, width)):
+                       match=rf'dsm {height - 2}x{width} .*at most 1 row\(s\)'):
         ISPRSPotsdam(root, tiles=['2_10'])
     assert len(ISPRSPotsdam(root, tiles=['2_10'], dsm_edge_padding=2)) == 1
 
@@ -124,7 +128,8 @@ def test_dsm_without_georeference_is_not_compared(root):
 @pytest.mark.parametrize('relative', [RGB_2_10, DSM_2_10, LABEL_2_10])
 def test_truncated_file_is_refused_when_built(root, relative):
     """A file cut in half (an interrupted copy) keeps a valid header; its
-    last block no longer decodes."""
+    last block no longer decodes.
+    """
     path = os.path.join(root, relative)
     with open(path, 'rb') as f:
         data = f.read()

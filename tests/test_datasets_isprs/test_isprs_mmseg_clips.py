@@ -16,15 +16,15 @@ import pytest
 import rasterio
 import torch
 from isprs_fake_data import write_fake_potsdam, write_fake_vaihingen
-from PIL import Image
-
-import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
-from m3plugins.datasets.isprs import ISPRSDataNotFoundError  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import DATASETS, TRANSFORMS  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
+from PIL import Image
+
+import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
+from m3plugins.datasets.isprs import ISPRSDataNotFoundError  # noqa: E402
 
 register_all_modules(init_default_scope=True)
 
@@ -239,7 +239,8 @@ def test_missing_dsm_names_the_converter(converted, tmp_path):
 def test_dsm_only_completes_existing_mmseg_clips(converted, converter,
                                                 tmp_path):
     """--dsm-only next to MMSeg's folders: the same DSM clips, nothing else
-    written."""
+    written.
+    """
     potsdam = converted['potsdam']
     root = str(tmp_path / 'mmseg_only')
     for folder in ('img_dir', 'ann_dir'):

@@ -4,11 +4,11 @@ import pytest
 import torch
 from isprs_fake_data import FAKE_SIZE
 from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS, TRANSFORMS
 from torchgeo.datasets import DatasetNotFoundError
 
 import m3plugins  # noqa: F401
 from m3plugins.datasets.isprs import ISPRSPotsdam, dsm_statistics
-from mmseg.registry import DATASETS, TRANSFORMS
 
 init_default_scope('mmseg')
 

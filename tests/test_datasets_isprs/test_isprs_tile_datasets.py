@@ -10,11 +10,18 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 from torchgeo.datasets import DatasetNotFoundError
 
-from m3plugins.datasets.isprs import (IGNORE_INDEX, POTSDAM_SPLITS,
-                                      VAIHINGEN_SPLITS, ISPRSDataNotFoundError,
-                                      ISPRSPotsdam, ISPRSTileError,
-                                      ISPRSVaihingen, colour_labels_to_indices,
-                                      dsm_statistics, indices_to_colour_labels)
+from m3plugins.datasets.isprs import (
+    IGNORE_INDEX,
+    POTSDAM_SPLITS,
+    VAIHINGEN_SPLITS,
+    ISPRSDataNotFoundError,
+    ISPRSPotsdam,
+    ISPRSTileError,
+    ISPRSVaihingen,
+    colour_labels_to_indices,
+    dsm_statistics,
+    indices_to_colour_labels,
+)
 
 # The ISPRS benchmark splits, written out independently of TorchGeo's lists.
 POTSDAM_TRAIN = ('2_10 2_11 2_12 3_10 3_11 3_12 4_10 4_11 4_12 5_10 5_11 '

@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 import torch
+from mmseg.registry import METRICS
 from PIL import Image
 
 import m3plugins  # noqa: F401
 from m3plugins.evaluation.remote_sensing_seg_metric import confusion_matrix
-from mmseg.registry import METRICS
 
 CLASSES = ('road', 'roof', 'clutter')
 PALETTE = [[255, 255, 255], [0, 0, 255], [255, 0, 0]]

@@ -122,7 +122,8 @@ LEADING_ARGS = dict(train=1, test=2, infer=2)
 
 def tool_command(tool: str, args, nproc: int = 1) -> list:
     """``python tools/<tool>.py args``; ``bash tools/dist_<tool>.sh`` (which
-    runs torchrun) when ``nproc > 1``."""
+    runs torchrun) when ``nproc > 1``.
+    """
     if nproc == 1:
         return [sys.executable, osp.join(REPO, 'tools', f'{tool}.py'), *args]
     lead = LEADING_ARGS[tool]

@@ -13,8 +13,12 @@ import os.path as osp
 
 import pytest
 import torch
-from distributed_runs import (assert_same_tensors, probe, run_tool,
-                              write_tiny_config)
+from distributed_runs import (
+    assert_same_tensors,
+    probe,
+    run_tool,
+    write_tiny_config,
+)
 
 
 @pytest.mark.slow

@@ -15,12 +15,18 @@ import time
 
 import pytest
 import torch
-from distributed_runs import (assert_same_tensors, run_tool, start_tool,
-                              write_tiny_config)
+from distributed_runs import (
+    assert_same_tensors,
+    run_tool,
+    start_tool,
+    write_tiny_config,
+)
 
-from m3plugins.engine.rng_state_checkpoint_hook import (META_KEY,
-                                                        capture_rng_state,
-                                                        restore_rng_state)
+from m3plugins.engine.rng_state_checkpoint_hook import (
+    META_KEY,
+    capture_rng_state,
+    restore_rng_state,
+)
 
 N = 4
 
@@ -37,7 +43,8 @@ def train(config, work_dir, cwd, nproc=1, resume=False):
 
 def stop_after_half(config, work_dir, cwd, nproc, sig):
     """Starts the N-iteration run and sends ``sig`` once it has written the
-    checkpoint of iteration N/2 and paused before the next iteration."""
+    checkpoint of iteration N/2 and paused before the next iteration.
+    """
     proc = start_tool('train', [config, '--work-dir', work_dir], cwd=cwd,
                       nproc=nproc, M3PLUGINS_TEST_PAUSE_AT_ITER=str(N // 2))
     paused = [osp.join(work_dir, 'probe', f'paused_rank{r}')

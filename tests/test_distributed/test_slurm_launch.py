@@ -12,8 +12,14 @@ import stat
 import subprocess
 
 import pytest
-from distributed_runs import (REPO, assert_same_tensors, free_port, probe,
-                              run_env, write_tiny_config)
+from distributed_runs import (
+    REPO,
+    assert_same_tensors,
+    free_port,
+    probe,
+    run_env,
+    write_tiny_config,
+)
 
 FAKE_SRUN = r'''#!/usr/bin/env bash
 # srun stand-in: one process per task with SLURM's variables.

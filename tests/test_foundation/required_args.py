@@ -17,7 +17,8 @@ def build_context():
 
 def _hsi_scene_dataset_args(context):
     """HSISceneDataset serves a scene from disk: the built-in demo scene,
-    written once into a temporary folder removed at exit."""
+    written once into a temporary folder removed at exit.
+    """
     import atexit
     import shutil
     import tempfile
@@ -36,7 +37,8 @@ REQUIRED_ARGS['HSISceneDataset'] = _hsi_scene_dataset_args
 
 def _isprs_roots(context):
     """Potsdam: the package's demo tiles (small); Vaihingen: the fake areas
-    of the ISPRS data tests. Written once into a temporary folder."""
+    of the ISPRS data tests. Written once into a temporary folder.
+    """
     import atexit
     import importlib.util
     import os.path as osp
@@ -94,7 +96,8 @@ REQUIRED_ARGS['SparseLabelEncoderDecoder'] = dict(
 
 def _isprs_clip_args(context):
     """The clip datasets read MMSeg's img_dir / ann_dir layout with a
-    dsm_dir beside them: one 8 x 8 clip, written once."""
+    dsm_dir beside them: one 8 x 8 clip, written once.
+    """
     import atexit
     import os
     import os.path as osp

@@ -8,9 +8,12 @@ import torch
 
 import m3plugins  # noqa: F401  (installs the atomic mmengine writes)
 from m3plugins.utils import atomic_write
-from m3plugins.utils.atomic_write import (atomic_open, atomic_write_bytes,
-                                          atomic_write_path,
-                                          is_atomic_write_temp)
+from m3plugins.utils.atomic_write import (
+    atomic_open,
+    atomic_write_bytes,
+    atomic_write_path,
+    is_atomic_write_temp,
+)
 
 PREVIOUS = b'previous complete content'
 

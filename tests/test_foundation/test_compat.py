@@ -15,8 +15,11 @@ import torch
 from torch import nn
 
 import m3plugins  # noqa: F401
-from m3plugins.compat import (MissingCompiledOpError, history_buffer_getattr,
-                              mmcv_has_compiled_ops)
+from m3plugins.compat import (
+    MissingCompiledOpError,
+    history_buffer_getattr,
+    mmcv_has_compiled_ops,
+)
 
 lite_only = pytest.mark.skipif(
     mmcv_has_compiled_ops(), reason='full mmcv installed: no stand-in needed')
@@ -178,7 +181,8 @@ def test_mmseg_init_model_reads_runner_checkpoint(tmp_path):
 
 def test_fallback_does_nothing_when_mmcv_has_compiled_ops(repo_root):
     """With full mmcv (simulated: an ``mmcv._ext`` module exists) the
-    stand-in is never installed and ``mmcv.ops`` is left to mmcv."""
+    stand-in is never installed and ``mmcv.ops`` is left to mmcv.
+    """
     module_file = osp.join(repo_root, 'm3plugins', 'compat', 'mmcv_ops.py')
     code = f'''
 import importlib.util, sys, types

@@ -156,7 +156,8 @@ def test_checkpoint_of_another_model_names_the_keys(tmp_path):
 
 def test_checkpoint_mostly_fitting_still_loads(tmp_path):
     """Another head size (2 of 4 tensors differ) is mmengine's warning case:
-    the body is loaded, the checkpoint is not refused."""
+    the body is loaded, the checkpoint is not refused.
+    """
     from mmengine.runner import load_checkpoint
     path = tmp_path / 'five_classes.pth'
     source = _Net(classes=5)
@@ -167,8 +168,7 @@ def test_checkpoint_mostly_fitting_still_loads(tmp_path):
 
 
 def test_mismatch_names_shape_differences(tmp_path):
-    from m3plugins.compat.checkpoint_loading import \
-        check_state_dict_fits_model
+    from m3plugins.compat.checkpoint_loading import check_state_dict_fits_model
     state = {k: torch.zeros(1, *v.shape) for k, v in
              _Net().state_dict().items()}
     with pytest.raises(CheckpointModelMismatchError,

@@ -110,7 +110,8 @@ def test_one_step_reaches_every_trainable_parameter(config):
 
 def test_the_check_catches_an_unused_parameter():
     """The assertion above can fail: an M3amba whose guide dt projection is
-    made trainable again leaves it without a gradient."""
+    made trainable again leaves it without a gradient.
+    """
     cfg = Config.fromfile(osp.join(REPO, 'configs/m3amba/m3amba_demo.py'))
     model_cfg, channels, size = shrink(cfg.model)
     init_default_scope('mmseg')

@@ -2,8 +2,11 @@
 import pytest
 import torch
 
-from m3plugins.utils.modalities import (ModalityError, all_finite,
-                                        split_modalities)
+from m3plugins.utils.modalities import (
+    ModalityError,
+    all_finite,
+    split_modalities,
+)
 
 
 @pytest.mark.parametrize('bad', [float('nan'), float('inf'), -float('inf')])

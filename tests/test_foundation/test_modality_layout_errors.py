@@ -2,9 +2,12 @@
 import pytest
 import torch
 
-from m3plugins.utils.modalities import (ModalityError, check_modality_layout,
-                                        modality_layout_mismatch,
-                                        split_modalities)
+from m3plugins.utils.modalities import (
+    ModalityError,
+    check_modality_layout,
+    modality_layout_mismatch,
+    split_modalities,
+)
 
 MODEL = dict(hsi=144, lidar=1)
 
@@ -66,8 +69,9 @@ def _runner_with(model_layout, data_layout, loop='train'):
 
 
 def test_layout_hook_compares_dataset_and_model():
-    from m3plugins.engine.modality_layout_check_hook import \
-        ModalityLayoutCheckHook
+    from m3plugins.engine.modality_layout_check_hook import (
+        ModalityLayoutCheckHook,
+    )
     hook = ModalityLayoutCheckHook()
     with pytest.raises(ModalityError,
                        match=r'^hsi has 143 bands, the model expects 144 .*'
@@ -86,8 +90,9 @@ def test_layout_hook_compares_dataset_and_model():
 
 
 def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
-    from m3plugins.engine.modality_layout_check_hook import \
-        ModalityLayoutCheckHook
+    from m3plugins.engine.modality_layout_check_hook import (
+        ModalityLayoutCheckHook,
+    )
     hook = ModalityLayoutCheckHook()
     layout = dict(optical=3, dsm=1)
     runner = _runner_with(layout, dict(optical=3))

@@ -57,7 +57,6 @@ def test_import_registers_models_in_mmseg_scope(registered):
 def _build_all_registered(registered):
     """Build every registered component; returns failures."""
     from mmseg import registry as mmseg_registry
-
     from required_args import REQUIRED_ARGS, build_context
     failures = []
     with build_context() as context:
@@ -131,9 +130,10 @@ def _modality_layouts(node, path='model'):
 @pytest.mark.parametrize(
     'config', _configs(), ids=lambda p: osp.relpath(p, REPO))
 def test_modality_order_survives_config_dump(config, tmp_path):
-    """mmengine's dump (written to every work dir, reused by tools/test.py
+    """Mmengine's dump (written to every work dir, reused by tools/test.py
     and mim test) sorts dict keys: modality layouts must be (name, C) pairs
-    so the model still splits the stacked channels in the data's order."""
+    so the model still splits the stacked channels in the data's order.
+    """
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     layouts = dict(_modality_layouts(cfg.to_dict()['model']))

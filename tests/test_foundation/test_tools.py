@@ -90,7 +90,8 @@ def test_mim_train_and_test(workspace):
 def test_train_tool_runs_mmseg_own_config(workspace):
     """MMSeg's own configs work through our tools on mmcv-lite: MMSeg's stock
     UNet model config (``mmseg::``, SyncBN and all) trained on the demo
-    scene, with only the sizes the data dictates overridden."""
+    scene, with only the sizes the data dictates overridden.
+    """
     bases = [
         'mmseg::_base_/models/fcn_unet_s5-d16.py',
         osp.join(REPO, 'configs', '_base_', 'datasets', 'hsi_scene.py'),

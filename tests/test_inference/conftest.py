@@ -1,8 +1,8 @@
 """Fixtures of the large-scene inference tests (helpers in
-``inference_helpers.py``)."""
+``inference_helpers.py``).
+"""
 import pytest
 import torch
-
 from inference_helpers import make_scene, probe_config_dict, write_geotiff
 
 

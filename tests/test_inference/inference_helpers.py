@@ -10,10 +10,10 @@ whole-image forward (see :mod:`m3plugins.apis.tile_blending`).
 """
 import numpy as np
 from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from torch import nn
 
 import m3plugins  # noqa: F401
-from mmseg.registry import MODELS
 from m3plugins.utils.modalities import split_modalities
 
 PROBE_BACKBONE = 'LargeSceneInferenceProbeBackbone'
@@ -60,7 +60,8 @@ ISPRS_TEST_DATASET = dict(type='ISPRSPotsdamDataset', data_root='unused',
 def probe_config_dict(num_classes=6, dataset=ISPRS_TEST_DATASET,
                       modality_channels=None):
     """Config of the probe model; ``dataset=None`` leaves out the test
-    dataloader."""
+    dataloader.
+    """
     from mmengine.config import Config
     modality_channels = modality_channels or dict(optical=3, dsm=1)
     total = sum(modality_channels.values())
@@ -98,7 +99,8 @@ def probe_config_dict(num_classes=6, dataset=ISPRS_TEST_DATASET,
 
 def write_config_file(cfg, path):
     """Write a Config as a Python config file, keeping dict order (unlike
-    ``Config.dump``, which sorts keys)."""
+    ``Config.dump``, which sorts keys).
+    """
     lines = [f'{key} = {value!r}' for key, value in cfg.to_dict().items()]
     path.write_text('\n'.join(lines) + '\n')
     return str(path)

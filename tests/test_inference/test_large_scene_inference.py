@@ -9,11 +9,20 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from inference_helpers import (
+    probe_config_dict,
+    write_config_file,
+    write_geotiff,
+)
 
-from inference_helpers import probe_config_dict, write_config_file, write_geotiff
 from m3plugins.apis.large_scene_inference import (
-    class_names_and_palette, default_tile_layout, infer_large_scene,
-    load_segmentor, modality_channels_from_config, segment_windows)
+    class_names_and_palette,
+    default_tile_layout,
+    infer_large_scene,
+    load_segmentor,
+    modality_channels_from_config,
+    segment_windows,
+)
 from m3plugins.apis.modality_rasters import RasterAlignmentError
 from m3plugins.apis.scene_map_writers import CLASS_MAP_NODATA
 from m3plugins.apis.scene_normalization import normalization_from_config
@@ -21,7 +30,8 @@ from m3plugins.apis.scene_normalization import normalization_from_config
 
 def whole_image_logits(model, optical, dsm):
     """One forward over the whole scene, normalised like the dataset:
-    optical raw, DSM min-max over the scene."""
+    optical raw, DSM min-max over the scene.
+    """
     dsm01 = (dsm - dsm.min()) / (dsm.max() - dsm.min())
     stacked = np.concatenate(
         [optical.astype(np.float32), dsm01[..., None].astype(np.float32)],
@@ -152,7 +162,8 @@ def dataset_reference_logits(model, optical_path, dsm_path):
 def test_matches_the_isprs_dataset_reading_including_dsm_nodata(
         probe_model, scene_pair, tmp_path):
     """DSM nodata (declared value and NaN) is left out of the statistics and
-    set to 0 after scaling, exactly as the ISPRS dataset reads a tile."""
+    set to 0 after scaling, exactly as the ISPRS dataset reads a tile.
+    """
     rasters, (_, dsm) = scene_pair
     holed = dsm.copy()
     holed[10:20, 30:45] = -9999.0
@@ -173,7 +184,8 @@ def test_potsdam_dsm_one_column_short_is_edge_padded_like_the_dataset(
         probe_model, scene_pair, tmp_path):
     """Potsdam's dsm_potsdam_03_13.tif is one column short: the ISPRS
     dataset (dsm_edge_padding, default 1 for Potsdam) repeats its last
-    column, and so does inference; two columns short is an error."""
+    column, and so does inference; two columns short is an error.
+    """
     from m3plugins.datasets.isprs.tile_reader import TileFiles, read_tile
     rasters, (_, dsm) = scene_pair
     short = write_geotiff(tmp_path / 'dsm_short.tif', dsm[:, :-1])
@@ -287,8 +299,9 @@ def test_config_contract_lookups():
 
 
 def test_dumped_config_with_reordered_modalities_warns(tmp_path):
-    """mmengine's Config.dump sorts dict keys: modality_channels of a dumped
-    config no longer match the dataset's stacking order."""
+    """Mmengine's Config.dump sorts dict keys: modality_channels of a dumped
+    config no longer match the dataset's stacking order.
+    """
     from mmengine.config import Config
     cfg = probe_config_dict()
     cfg.dump(str(tmp_path / 'dumped.py'))

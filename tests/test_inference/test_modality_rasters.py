@@ -2,11 +2,13 @@
 import numpy as np
 import pytest
 import scipy.io
-
 from inference_helpers import ORIGIN, PIXEL, make_scene, write_geotiff
-from m3plugins.apis.modality_rasters import (RasterAlignmentError,
-                                             open_modality_rasters,
-                                             split_mat_key)
+
+from m3plugins.apis.modality_rasters import (
+    RasterAlignmentError,
+    open_modality_rasters,
+    split_mat_key,
+)
 from m3plugins.apis.scene_normalization import streaming_band_statistics
 from m3plugins.datasets.hsi.raster_io import RasterReadError
 from m3plugins.datasets.normalization import band_statistics

@@ -10,14 +10,16 @@ import warnings
 import numpy as np
 import pytest
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning
 import scipy.io
 import torch
-
 from inference_helpers import make_scene, write_geotiff
-from m3plugins.apis.large_scene_inference import (infer_large_scene,
-                                                  load_segmentor,
-                                                  segment_windows)
+from rasterio.errors import NotGeoreferencedWarning
+
+from m3plugins.apis.large_scene_inference import (
+    infer_large_scene,
+    load_segmentor,
+    segment_windows,
+)
 from m3plugins.datasets.normalization import normalize
 
 
@@ -49,7 +51,8 @@ def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
     """The pixelwise variant is per-pixel (every kernel 1x1), so tiled and
     whole-scene maps agree exactly; normalisation (per-band min-max over the
     scene for both modalities) and the legend come from the config's
-    HSISceneDataset."""
+    HSISceneDataset.
+    """
     config = family_config(
         repo_root, 'spectralmamba/spectralmamba_pixelwise_houston2013.py')
     torch.manual_seed(0)
@@ -88,7 +91,8 @@ def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
         repo_root, tmp_path):
     """Patchwise (5x5 receptive field): pixels at least 2 pixels inside
     every covering tile get the whole-scene logits, so the blend can only
-    differ within 2 pixels of an interior tile edge."""
+    differ within 2 pixels of an interior tile edge.
+    """
     from m3plugins.apis.tile_blending import tile_starts
     config = family_config(repo_root,
                            'spectralmamba/spectralmamba_houston2013.py')
@@ -135,7 +139,8 @@ def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
     """MoBaNet (global attention, so tiles are not equivariant): the tiled
     map is georeferenced and complete, the normalisation is the ISPRS
     contract, and a tile covering the scene is exactly one whole-scene
-    forward on the ISPRS dataset's own reading of the tile."""
+    forward on the ISPRS dataset's own reading of the tile.
+    """
     from m3plugins.datasets.isprs.tile_reader import TileFiles, read_tile
     config = family_config(repo_root, 'mobanet/mobanet_demo.py')
     torch.manual_seed(0)
@@ -191,7 +196,8 @@ def test_m3amba_demo_fixed_crop_tiles_with_mixed_formats(repo_root,
     is the config's crop (16); HSI from a .mat and LiDAR from a
     georeferenced GeoTIFF: the map takes the GeoTIFF's georeferencing. The
     top-left 12 x 12 pixels are covered by the first tile only, so they
-    equal that tile's own forward."""
+    equal that tile's own forward.
+    """
     config = family_config(repo_root, 'm3amba/m3amba_demo.py')
     torch.manual_seed(0)
     model = load_segmentor(

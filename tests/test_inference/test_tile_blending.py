@@ -2,8 +2,12 @@
 import numpy as np
 import pytest
 
-from m3plugins.apis.tile_blending import (RowBandAccumulator, edge_ramp,
-                                          tile_starts, tile_weights)
+from m3plugins.apis.tile_blending import (
+    RowBandAccumulator,
+    edge_ramp,
+    tile_starts,
+    tile_weights,
+)
 
 
 @pytest.mark.parametrize('length,tile,stride,expected', [

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from m3plugins.models.layers import CrossSS2D, CrossSS2DBlock, SS2D, SS2DBlock
+from m3plugins.models.layers import SS2D, CrossSS2D, CrossSS2DBlock, SS2DBlock
 from m3plugins.ops import cross_merge, cross_scan, selective_scan_reference
 
 C, H, W = 8, 3, 5  # non-square map
@@ -55,8 +55,9 @@ def test_ss2d_every_parameter_gets_a_gradient():
 
 
 def cross_expected_x(module, x, guide):
-    """x's output written out from the Cross-SS2D definition (M3amba's
-    official code), with the reference scan."""
+    """X's output written out from the Cross-SS2D definition (M3amba's
+    official code), with the reference scan.
+    """
     stem, px, pg = module.stem, module.scan_params_x, module.scan_params_guide
     fx, zx = stem.encode(x)
     fg, _ = stem.encode(guide)

@@ -5,8 +5,9 @@ import pytest
 import torch
 from m3amba_helpers import TINY_CLIP_KWARGS, build, tiny_model_cfg
 
-from m3plugins.models.layers.frozen_foundation_model import \
-    PretrainedWeightsUnavailableError
+from m3plugins.models.layers.frozen_foundation_model import (
+    PretrainedWeightsUnavailableError,
+)
 
 
 @pytest.mark.parametrize('suffix', ['.pt', '.safetensors'])

@@ -3,15 +3,16 @@ import os
 import os.path as osp
 
 import numpy as np
-
 import pytest
 import torch
 from m3amba_helpers import build, data_samples, tiny_model
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from m3plugins.apis.param_report import (frozen_step_violations,
-                                         parameter_report)
+from m3plugins.apis.param_report import (
+    frozen_step_violations,
+    parameter_report,
+)
 from m3plugins.datasets.hsi import HSI_SCENES
 from m3plugins.utils.modalities import ordered_modality_channels
 

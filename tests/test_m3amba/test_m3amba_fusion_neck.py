@@ -68,7 +68,7 @@ class _Double(nn.Module):
 
 
 def test_layer_equations_fused_stream_is_replaced():
-    """x = Cross_x(x, z); y = Cross_y(y, z); z = SS2D_z(x + y)."""
+    """X = Cross_x(x, z); y = Cross_y(y, z); z = SS2D_z(x + y)."""
     neck = tiny_neck(depth=2)
     log = []
     for i in range(2):

@@ -1,8 +1,15 @@
 """M3amba segmentor: MMSeg modes, inference, optimizer step, bad input."""
 import pytest
 import torch
-from m3amba_helpers import (CROP, MODALITIES, NUM_CLASSES, build,
-                            data_samples, tiny_model, tiny_model_cfg)
+from m3amba_helpers import (
+    CROP,
+    MODALITIES,
+    NUM_CLASSES,
+    build,
+    data_samples,
+    tiny_model,
+    tiny_model_cfg,
+)
 from mmengine.optim import build_optim_wrapper
 
 from m3plugins.utils.modalities import ModalityError

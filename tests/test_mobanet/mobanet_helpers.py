@@ -3,12 +3,12 @@ import copy
 import os.path as osp
 
 import torch
-
-import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
 from mmengine.config import Config  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
+
+import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
 
 # Configs name MMSeg's modules without scope ('SegDataPreProcessor').
 register_all_modules(init_default_scope=True)

@@ -2,8 +2,10 @@
 import pytest
 import torch
 
-from m3plugins.models.layers import (CrossModalPromptInjectedAdapter,
-                                     DifferenceGuidedGate)
+from m3plugins.models.layers import (
+    CrossModalPromptInjectedAdapter,
+    DifferenceGuidedGate,
+)
 from m3plugins.models.necks import DifferenceGuidedGatedFusion
 
 

@@ -4,7 +4,9 @@ import torch
 from torch import nn
 
 from m3plugins.models.layers.frozen_foundation_model import (
-    FrozenFoundationModel, PretrainedWeightsUnavailableError)
+    FrozenFoundationModel,
+    PretrainedWeightsUnavailableError,
+)
 
 TINY_TIMM = dict(img_size=28, depth=2)
 # A tiny CLIP: 32 px, /8 patches, width 64, 2 blocks, 16-d embedding.

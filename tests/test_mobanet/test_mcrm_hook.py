@@ -2,13 +2,14 @@
 import numpy as np
 import pytest
 import torch
-
-import m3plugins  # noqa: F401  (before mmseg.models: mmcv-lite compat)
 from mmseg.models import SegDataPreProcessor  # noqa: E402
 from mmseg.registry import HOOKS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
-from m3plugins.engine.modality_conditional_random_masking_hook import \
-    sample_rectangle
+
+import m3plugins  # noqa: F401  (before mmseg.models: mmcv-lite compat)
+from m3plugins.engine.modality_conditional_random_masking_hook import (
+    sample_rectangle,
+)
 
 MEAN = [123.675, 116.28, 103.53, 0.0]
 
@@ -146,7 +147,8 @@ def test_only_listed_modalities_are_masked():
 
 def test_one_block_keeps_the_masks_of_a_fixed_seed():
     """num_blocks=1 (the default) draws exactly what the one-rectangle
-    hook drew with seed 0 (values recorded before num_blocks existed)."""
+    hook drew with seed 0 (values recorded before num_blocks existed).
+    """
     expected = [
         ({2: ('optical', (11, 14, 19, 33)), 3: ('dsm', (13, 28, 17, 27)),
           4: ('optical', (22, 26, 12, 21)), 6: ('dsm', (0, 18, 28, 22))},

@@ -8,11 +8,11 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
+from mmseg.models.decode_heads import FCNHead  # noqa: E402
+from mmseg.registry import MODELS  # noqa: E402
 from torch import nn
 
 import m3plugins  # noqa: F401  (before mmseg.models: mmcv-lite compat)
-from mmseg.models.decode_heads import FCNHead  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
 from m3plugins.models.heads import MoBaNetAuxHead  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

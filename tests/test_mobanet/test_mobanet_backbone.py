@@ -2,11 +2,11 @@
 import pytest
 import torch
 from mmseg.registry import MODELS
+from mobanet_helpers import TINY_FOUNDATION, tiny_backbone_cfg
 
 import m3plugins  # noqa: F401
 from m3plugins.models.backbones.mobanet_backbone import default_tap_indices
 from m3plugins.utils.modalities import ModalityError
-from mobanet_helpers import TINY_FOUNDATION, tiny_backbone_cfg
 
 
 @pytest.fixture(scope='module')
@@ -122,6 +122,7 @@ def test_bad_input_names_the_modality(backbone):
 
 def test_pretrained_weights_load_in_init_weights(tmp_path):
     from safetensors.torch import save_file
+
     from m3plugins.models.layers import FrozenFoundationModel
     source = FrozenFoundationModel(**TINY_FOUNDATION)
     state = {k[len('tower.'):]: v.contiguous()

@@ -3,10 +3,9 @@ import os.path as osp
 
 import pytest
 import torch
-
-from mobanet_helpers import tiny_demo_config, write_potsdam_tiles
 from mmengine.hooks import Hook  # noqa: E402  (after m3plugins)
 from mmengine.runner import Runner  # noqa: E402
+from mobanet_helpers import tiny_demo_config, write_potsdam_tiles
 
 
 @pytest.fixture(scope='module')

@@ -8,10 +8,12 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmseg.registry import MODELS
-
-from m3plugins.apis.param_report import (frozen_step_violations,
-                                         parameter_report)
 from mobanet_helpers import REPO, make_batch, tiny_model_cfg
+
+from m3plugins.apis.param_report import (
+    frozen_step_violations,
+    parameter_report,
+)
 
 BASE = osp.join(REPO, 'configs/_base_/models/mobanet_vit_l.py')
 SCHEDULE = osp.join(REPO, 'configs/_base_/schedules/schedule_mobanet_50k.py')

@@ -1,5 +1,6 @@
 """tools/gpu_check.py and the CUDA section of tools/benchmark_scan.py on a
-machine without CUDA: they parse, their helpers work, and they skip cleanly."""
+machine without CUDA: they parse, their helpers work, and they skip cleanly.
+"""
 import os
 import os.path as osp
 import subprocess

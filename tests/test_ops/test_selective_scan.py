@@ -12,9 +12,13 @@ import importlib
 import pytest
 import torch
 
-from m3plugins.ops import (SCAN_BACKENDS, ScanBackendUnavailable,
-                           mamba_ssm_available, selective_scan,
-                           selective_scan_reference)
+from m3plugins.ops import (
+    SCAN_BACKENDS,
+    ScanBackendUnavailable,
+    mamba_ssm_available,
+    selective_scan,
+    selective_scan_reference,
+)
 from m3plugins.ops.selective_scan_chunked import selective_scan_chunked
 
 # The package exports a function of the same name as this module.
@@ -119,7 +123,8 @@ def test_chunked_matches_float64_reference(dtype, case, opts):
 def test_row_blocks_match_float64_reference(dtype, groups, opts):
     """Rows cut into blocks of 2 (the last one of 1) and chunks of 3 steps:
     the output and all gradients, including the ones summed over blocks
-    (A, D, bias), equal the reference."""
+    (A, D, bias), equal the reference.
+    """
     flags = {k: v for k, v in opts.items() if k != 'softplus'}
     inputs = make_inputs(5, 6, 7, 4, groups, dtype,
                          softplus=opts['softplus'], **flags)
@@ -326,7 +331,8 @@ def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
     """Under no_grad (or without inputs requiring grad) the public API takes
     the forward-only path; it agrees with the autograd function, also on the
     strided (batch, L, D)-storage views a Mamba block passes, and on a
-    reversed (flipped) sequence."""
+    reversed (flipped) sequence.
+    """
     chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
     inputs = make_inputs(64, 8, 7, 4, 2, torch.float32)
     calls = []

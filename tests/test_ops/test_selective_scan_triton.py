@@ -23,7 +23,6 @@ import sys
 
 import pytest
 import torch
-
 from test_selective_scan import OPTIONS, make_inputs, reference64
 
 scan_module = importlib.import_module('m3plugins.ops.selective_scan')
@@ -169,7 +168,8 @@ def test_interpreted_kernels_match_float64_reference(interpreted, case, opts, dt
 
 def test_interpreted_batch_sums_with_shared_slots(interpreted):
     """dA, dD and the bias gradient stay exact when more batch entries than
-    partial buffers add into them (3 entries, 2 slots)."""
+    partial buffers add into them (3 entries, 2 slots).
+    """
     inputs, grad_out = _inputs(CASES[3], OPTIONS[0], 'float32')
     y, grads = interpreted['shared_slots']
     _, grads_ref = reference64(inputs, True, grad_out.double())
@@ -182,7 +182,8 @@ def test_interpreted_batch_sums_with_shared_slots(interpreted):
 def test_interpreted_dispatch_and_saved_state(interpreted):
     """Forced 'triton' on CPU runs under the interpreter; 'auto' stays on the
     torch path on CPU; without grad the forward alone gives the same output;
-    backward keeps tile-boundary states, not the history."""
+    backward keeps tile-boundary states, not the history.
+    """
     assert interpreted['dispatch'] == dict(forced_equals_direct=True, auto_on_cpu='torch')
     assert interpreted['no_grad_equal'] == [True, True]
     saved = interpreted['saved']
@@ -218,7 +219,8 @@ def test_forcing_triton_where_unusable_raises(monkeypatch):
 
 def test_auto_keeps_float64_off_the_float32_kernels(monkeypatch):
     """Where 'auto' would pick the Triton kernels, float64 inputs take the
-    torch path instead (exact in float64)."""
+    torch path instead (exact in float64).
+    """
     monkeypatch.setattr(scan_module, 'resolve_backend', lambda backend, device: 'triton')
     inputs = make_inputs(1, 4, 5, 2, 2, torch.float64)
     y = selective_scan(*inputs, delta_softplus=True)
@@ -228,7 +230,8 @@ def test_auto_keeps_float64_off_the_float32_kernels(monkeypatch):
 
 def test_package_works_without_triton():
     """With triton unimportable the package imports, 'auto' uses the torch
-    path, and forcing 'triton' says why it cannot."""
+    path, and forcing 'triton' says why it cannot.
+    """
     code = (
         "import sys; sys.modules['triton'] = None\n"
         "import importlib, torch\n"
@@ -278,7 +281,8 @@ def _ptxas_available():
 @pytest.mark.parametrize('dtype', ['fp32', 'bf16'])
 def test_kernels_compile_for_hopper_without_a_gpu(dtype):
     """Ahead-of-time compilation to an sm_90 cubin (no device needed) catches
-    what the interpreter does not check: types, layouts, the scans' lowering."""
+    what the interpreter does not check: types, layouts, the scans' lowering.
+    """
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -316,7 +320,8 @@ CUDA_SHAPES = [
 def test_cuda_triton_matches_torch_backend(shape, dtype):
     """GPU: forward and every gradient against the torch backend in float32
     on the same rounded inputs (tolerance 2e-3 * scale for float32 inputs:
-    different summation orders over up to 1024 steps; bf16 as above)."""
+    different summation orders over up to 1024 steps; bf16 as above).
+    """
     inputs = make_inputs(*shape, DTYPES[dtype], device='cuda')
     grad_out = torch.randn(*shape[:3], device='cuda').to(DTYPES[dtype])
     y = selective_scan(*inputs, delta_softplus=True, backend='triton')

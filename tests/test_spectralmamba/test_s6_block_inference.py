@@ -1,7 +1,8 @@
 """SpectralS6Block's inference path (no autograd, channels-last) vs its
 autograd path: same outputs up to float32 rounding (atol 1e-5 on O(1)
 tokens), for both directions, a convolution longer than the sequence and
-grouped-free/expanded widths; the causal direction stays causal."""
+grouped-free/expanded widths; the causal direction stays causal.
+"""
 import pytest
 import torch
 
@@ -70,9 +71,9 @@ def test_inference_pixel_chunks_are_exact_and_used_only_without_grad():
 def test_causal_depthwise_conv_equals_conv1d_with_gradients(
         kernel, length, channels_last):
     """The shifted multiply-add convolution both paths use equals
-    ``nn.Conv1d(padding=k-1)`` cut to L, in value and in every gradient."""
-    from m3plugins.models.layers.spectral_s6_block import \
-        causal_depthwise_conv
+    ``nn.Conv1d(padding=k-1)`` cut to L, in value and in every gradient.
+    """
+    from m3plugins.models.layers.spectral_s6_block import causal_depthwise_conv
     torch.manual_seed(0)
     conv = torch.nn.Conv1d(6, 6, kernel, groups=6, padding=kernel - 1)
     x = torch.randn(5, 6, length, requires_grad=True)

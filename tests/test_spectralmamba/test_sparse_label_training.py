@@ -95,7 +95,8 @@ def test_backbone_rejects_a_mask_of_the_wrong_size():
 @pytest.mark.parametrize('variant', ['patchwise', 'pixelwise'])
 def test_sparse_label_segmentor_equals_encoder_decoder(repo_root, variant):
     """Same losses and parameter gradients as EncoderDecoder (float64, so
-    that only a real difference, not rounding, can fail it)."""
+    that only a real difference, not rounding, can fail it).
+    """
     init_default_scope('mmseg')
     cfg = _model_cfg(repo_root, variant)
     assert cfg.type == 'SparseLabelEncoderDecoder'

@@ -1,12 +1,16 @@
 """SpectralMamba backbone and its layers: shapes, arguments, input checks,
-gradients, parameter count (tiny CPU inputs)."""
+gradients, parameter count (tiny CPU inputs).
+"""
 import pytest
 import torch
 
 from m3plugins.models.backbones.spectral_mamba import SpectralMamba
-from m3plugins.models.layers import (GatedSpectralSpatialMerging,
-                                     PiecewiseSequentialScan,
-                                     SpectralPieceEmbedding, SpectralS6Block)
+from m3plugins.models.layers import (
+    GatedSpectralSpatialMerging,
+    PiecewiseSequentialScan,
+    SpectralPieceEmbedding,
+    SpectralS6Block,
+)
 from m3plugins.utils.modalities import ModalityError
 
 
@@ -209,7 +213,8 @@ def test_default_model_is_tiny():
 def test_inference_gssm_strips_equal_one_padded_pass(monkeypatch, variant):
     """Without autograd the GSSM runs in row strips, each zero-padded on its
     own (8 rows here, so the first, middle and last strips all occur): the
-    merged spectrum and the features equal the one-pass autograd path."""
+    merged spectrum and the features equal the one-pass autograd path.
+    """
     torch.manual_seed(0)
     model = _small(in_channels=None, modality_channels=dict(hsi=12, lidar=1),
                    variant=variant)

@@ -1,15 +1,15 @@
 """SpectralMamba configs build; a few iterations train, validate and test
 through mmengine's Runner on a tiny generated scene in Houston2013's on-disk
-format, and testing writes the whole-scene class map."""
-import glob
+format, and testing writes the whole-scene class map.
+"""
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.structures import PixelData
 from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from scipy.io import savemat
 
@@ -142,9 +142,9 @@ def test_class_map_writer_and_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match='palette colours'):
         save_class_map(np.ones((2, 2), int), str(tmp_path / 'x'), ['a', 'b'],
                        [(1, 2, 3)])
+    import rasterio
     from rasterio.crs import CRS
     from rasterio.transform import from_origin
-    import rasterio
     paths = save_class_map(
         np.array([[1, 2, 2], [0, 1, 2]]), str(tmp_path / 'geo' / 'm'),
         ['a', 'b'], [(1, 2, 3), (4, 5, 6)],
@@ -159,12 +159,14 @@ def test_class_map_writer_and_bad_inputs(tmp_path):
 def test_hook_writes_a_geotiff_for_a_georeferenced_scene(tmp_path):
     """Houston2013 read from georeferenced contest GeoTIFFs: the hook finds
     the scene's transform and CRS through the test dataset and writes the
-    stitched prediction as a GeoTIFF on the scene's grid."""
+    stitched prediction as a GeoTIFF on the scene's grid.
+    """
+    from types import SimpleNamespace
+
     import rasterio
     from mmengine.registry import init_default_scope
     from rasterio.crs import CRS
     from rasterio.transform import Affine
-    from types import SimpleNamespace
 
     from m3plugins.datasets import HSISceneDataset
 

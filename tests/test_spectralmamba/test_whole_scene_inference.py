@@ -28,7 +28,7 @@ import m3plugins  # noqa: F401
 HEIGHT, WIDTH, CROP = 36, 53, 16
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(repo_root, variant):
     init_default_scope('mmseg')
     cfg = Config.fromfile(

@@ -87,7 +87,7 @@ import math
 import os
 import re
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 import rasterio
@@ -96,11 +96,18 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
-from m3plugins.datasets.isprs import (IGNORE_INDEX, POTSDAM_SPLITS,
-                                      VAIHINGEN_SPLITS, ISPRSPotsdam,
-                                      ISPRSTileError, ISPRSVaihingen,
-                                      TileFiles, dsm_statistics, read_tile,
-                                      tile_shape)
+from m3plugins.datasets.isprs import (
+    IGNORE_INDEX,
+    POTSDAM_SPLITS,
+    VAIHINGEN_SPLITS,
+    ISPRSPotsdam,
+    ISPRSTileError,
+    ISPRSVaihingen,
+    TileFiles,
+    dsm_statistics,
+    read_tile,
+    tile_shape,
+)
 from m3plugins.datasets.normalization import NORMALIZATION_METHODS
 
 #: City -> (whole-tile dataset class, MMSeg's training tile ids).
@@ -114,7 +121,7 @@ OPTICAL_DIR, LABEL_DIR, DSM_DIR = 'img_dir', 'ann_dir', 'dsm_dir'
 
 
 def mmseg_clip_starts(length: int, clip_size: int,
-                      stride_size: int) -> List[int]:
+                      stride_size: int) -> list[int]:
     """Start offsets of MMSeg 1.2.2's clips along one axis.
 
     Reproduces ``clip_big_image`` of MMSeg's ``dataset_converters/
@@ -147,7 +154,7 @@ def mmseg_clip_starts(length: int, clip_size: int,
 
 
 def mmseg_clip_windows(height: int, width: int, clip_size: int,
-                       stride_size: int) -> List[Window]:
+                       stride_size: int) -> list[Window]:
     """Every MMSeg clip of a ``height`` x ``width`` tile, row by row.
 
     Returns:
@@ -161,7 +168,8 @@ def mmseg_clip_windows(height: int, width: int, clip_size: int,
 
 def mmseg_clip_name(city: str, tile: str, window: Window) -> str:
     """MMSeg's clip file stem, e.g. ``2_10_0_0_512_512`` or
-    ``area1_512_0_1024_512`` (tile id, x0, y0, x1, y1)."""
+    ``area1_512_0_1024_512`` (tile id, x0, y0, x1, y1).
+    """
     prefix = tile if city == 'potsdam' else f'area{tile}'
     x0, y0 = int(window.col_off), int(window.row_off)
     return (f'{prefix}_{x0}_{y0}_{x0 + int(window.width)}_'
@@ -183,7 +191,7 @@ def mmseg_label_codes(indices: np.ndarray) -> np.ndarray:
     return codes
 
 
-def discover_tiles(city: str, root: str, optical: str) -> List[str]:
+def discover_tiles(city: str, root: str, optical: str) -> list[str]:
     """Tile ids whose orthophoto lies in ``root`` (sorted)."""
     if city == 'potsdam':
         folder = ISPRSPotsdam.optical_folders[optical]
@@ -203,7 +211,7 @@ def discover_tiles(city: str, root: str, optical: str) -> List[str]:
 
 
 def _write_dsm_clip(path: str, dsm: np.ndarray, tile_files: TileFiles,
-                    window: Window, tags: Dict[str, str]) -> None:
+                    window: Window, tags: dict[str, str]) -> None:
     """Write one (h, w) float32 DSM clip as a GeoTIFF with provenance tags."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
@@ -278,8 +286,8 @@ def convert_tile(city: str, tile_files: TileFiles, out_dir: str, split: str,
 
 def convert(city: str, root: str, out_dir: str, clip_size: int = 512,
             stride_size: int = 256, dsm_normalization: str = 'minmax',
-            dsm_only: bool = False, tiles: Optional[Sequence[str]] = None,
-            optical: Optional[str] = None) -> Dict[str, int]:
+            dsm_only: bool = False, tiles: Sequence[str] | None = None,
+            optical: str | None = None) -> dict[str, int]:
     """Convert the tiles of ``root``; see the module docstring.
 
     Args:
@@ -327,7 +335,7 @@ def convert(city: str, root: str, out_dir: str, clip_size: int = 512,
     return counts
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Cut ISPRS Potsdam / Vaihingen tiles into MMSeg\'s '
         '512 x 512 clips (img_dir, ann_dir) plus aligned DSM clips '
@@ -353,7 +361,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, int]:
+def main(argv: Sequence[str] | None = None) -> dict[str, int]:
     args = parse_args(argv)
     out_dir = args.out_dir or os.path.join('data', args.city)
     counts = convert(args.city, args.original_root, out_dir,

@@ -9,8 +9,13 @@ from .indian_pines import IndianPines
 from .kennedy_space_center import KennedySpaceCenter
 from .muufl import MUUFL
 from .pavia_university import PaviaUniversity
-from .raster_io import (Georeference, RasterReadError, list_mat_keys,
-                        read_georeference, read_raster)
+from .raster_io import (
+                        Georeference,
+                        RasterReadError,
+                        list_mat_keys,
+                        read_georeference,
+                        read_raster,
+)
 from .salinas import Salinas
 from .sampling import per_class_counts, sample_per_class
 from .scene import HSI_SCENES, HSIScene, SceneNotFoundError

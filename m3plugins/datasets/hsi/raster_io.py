@@ -28,7 +28,8 @@ Example:
 import os
 import os.path as osp
 import warnings
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -40,7 +41,7 @@ __all__ = [
 #: File suffixes understood by :func:`read_raster` (lower case).
 RASTER_SUFFIXES = ('.mat', '.tif', '.tiff', '.npy')
 
-Key = Optional[Union[str, Sequence[Optional[str]]]]
+Key = Optional[str | Sequence[str | None]]
 
 
 class RasterReadError(ValueError):
@@ -67,11 +68,11 @@ def _is_hdf5(path: str) -> bool:
     return h5py.is_hdf5(path)
 
 
-def _public(keys) -> List[str]:
+def _public(keys) -> list[str]:
     return sorted(k for k in keys if not k.startswith('__') and k != '#refs#')
 
 
-def list_mat_keys(path: str) -> List[str]:
+def list_mat_keys(path: str) -> list[str]:
     """List the variables of a MATLAB file (v5 or v7.3), meta entries excluded.
 
     Args:
@@ -101,7 +102,7 @@ def list_mat_keys(path: str) -> List[str]:
             'truncated or not a .mat file; download it again.') from e
 
 
-def _choose_key(path: str, available: List[str], key: Key) -> str:
+def _choose_key(path: str, available: list[str], key: Key) -> str:
     candidates = [key] if key is None or isinstance(key, str) else list(key)
     for candidate in candidates:
         if candidate is None:
@@ -173,7 +174,7 @@ def _read_geotiff(path: str) -> np.ndarray:
 
 
 def read_georeference(
-        path: Union[str, os.PathLike]) -> Optional[Georeference]:
+        path: str | os.PathLike) -> Georeference | None:
     """Read the affine transform and CRS of a GeoTIFF from its header.
 
     Only the header is read, never the pixel data. A GeoTIFF counts as
@@ -240,8 +241,8 @@ def _mat_shape(path: str, key: Key) -> tuple:
                       if var == name))
 
 
-def read_raster_shape(path: Union[str, os.PathLike],
-                      key: Key = None) -> Tuple[int, ...]:
+def read_raster_shape(path: str | os.PathLike,
+                      key: Key = None) -> tuple[int, ...]:
     """Shape (H, W) or (H, W, C) of the array :func:`read_raster` returns,
     from the file's header alone (no pixel data is decoded).
 
@@ -293,7 +294,7 @@ def read_raster_shape(path: Union[str, os.PathLike],
     return tuple(int(n) for n in shape)
 
 
-def read_raster(path: Union[str, os.PathLike], key: Key = None) -> np.ndarray:
+def read_raster(path: str | os.PathLike, key: Key = None) -> np.ndarray:
     """Read a 2-D or 3-D array shaped (H, W) or (H, W, C).
 
     Args:

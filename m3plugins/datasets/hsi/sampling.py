@@ -7,7 +7,8 @@ per class at random and test on the rest. :func:`sample_per_class` does this
 reproducibly: the same map, counts and seed always give the same split, on
 every platform (NumPy's ``PCG64`` generator).
 """
-from typing import Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Union
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def _wanted(train_per_class: TrainPerClass, k: int, available: int) -> int:
 def sample_per_class(gt: np.ndarray,
                      num_classes: int,
                      train_per_class: TrainPerClass,
-                     seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Draw a reproducible per-class train/test split.
 
     For each class k = 1..K in order, a generator seeded with ``seed`` draws

@@ -46,8 +46,12 @@ georeferenced modality file must share them: misaligned rasters raise
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import (Any, Callable, ClassVar, Dict, Mapping, Optional,
-                    Sequence, Tuple, Union)
+from collections.abc import Callable, Mapping, Sequence
+from typing import (
+    Any,
+    ClassVar,
+    Union,
+)
 
 import numpy as np
 import torch
@@ -55,13 +59,25 @@ from mmengine.registry import Registry
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
 from torchgeo.datasets.utils import check_integrity, download_url
 
-from m3plugins.utils.modalities import (ModalityError,
-                                        modality_layout_mismatch,
-                                        stack_modalities)
-from ..normalization import (BandStatistics, band_statistics, normalize,
-                             resolve_normalization)
-from .raster_io import (Georeference, RasterReadError, read_georeference,
-                        read_raster, read_raster_shape)
+from m3plugins.utils.modalities import (
+    ModalityError,
+    modality_layout_mismatch,
+    stack_modalities,
+)
+
+from ..normalization import (
+    BandStatistics,
+    band_statistics,
+    normalize,
+    resolve_normalization,
+)
+from .raster_io import (
+    Georeference,
+    RasterReadError,
+    read_georeference,
+    read_raster,
+    read_raster_shape,
+)
 from .sampling import TrainPerClass, per_class_counts, sample_per_class
 
 __all__ = ['HSI_SCENES', 'HSIScene', 'SceneNotFoundError', 'SceneFile']
@@ -74,7 +90,7 @@ HSI_SCENES = Registry('hsi scene')
 #: One accepted on-disk form of a raster: (file name relative to root,
 #: ``.mat`` key). The key may be a string, a tuple of accepted names, or None
 #: for "the file's only variable" (see ``read_raster``).
-SceneFile = Tuple[str, Any]
+SceneFile = tuple[str, Any]
 
 
 class SceneNotFoundError(DatasetNotFoundError):
@@ -164,45 +180,44 @@ class HSIScene(NonGeoDataset):
     #: Human-readable scene name.
     name: ClassVar[str] = ''
     #: Class names for labels 1..K.
-    classes: ClassVar[Tuple[str, ...]] = ()
+    classes: ClassVar[tuple[str, ...]] = ()
     #: RGB colour per class (same order as ``classes``).
-    palette: ClassVar[Tuple[Tuple[int, int, int], ...]] = ()
+    palette: ClassVar[tuple[tuple[int, int, int], ...]] = ()
     #: Modality -> accepted files, tried in order.
-    modality_files: ClassVar[Dict[str, Sequence[SceneFile]]] = {}
+    modality_files: ClassVar[dict[str, Sequence[SceneFile]]] = {}
     #: Modality -> band count of the real scene. Enforced when a scene is
     #: built unless ``band_counts`` says otherwise (band-subset variants).
-    modality_bands: ClassVar[Dict[str, int]] = {}
-    default_modalities: ClassVar[Tuple[str, ...]] = ('hsi', )
+    modality_bands: ClassVar[dict[str, int]] = {}
+    default_modalities: ClassVar[tuple[str, ...]] = ('hsi', )
     #: 'train' / 'test' -> accepted files of a standard split, or empty.
-    split_label_files: ClassVar[Dict[str, Sequence[SceneFile]]] = {}
+    split_label_files: ClassVar[dict[str, Sequence[SceneFile]]] = {}
     #: Accepted files of the full ground truth (scenes without a split).
     gt_files: ClassVar[Sequence[SceneFile]] = ()
     #: Default ``train_per_class`` of scenes without a standard split.
-    default_train_per_class: ClassVar[Optional[TrainPerClass]] = None
+    default_train_per_class: ClassVar[TrainPerClass | None] = None
     #: Spatial size (H, W) of the real scene.
-    scene_size: ClassVar[Tuple[int, int]] = (0, 0)
+    scene_size: ClassVar[tuple[int, int]] = (0, 0)
     #: File name -> URL for the files that are publicly downloadable.
-    urls: ClassVar[Dict[str, str]] = {}
+    urls: ClassVar[dict[str, str]] = {}
     #: File name -> md5 where known.
-    md5s: ClassVar[Dict[str, str]] = {}
+    md5s: ClassVar[dict[str, str]] = {}
     #: Where to get the data, in words (used in SceneNotFoundError).
     source: ClassVar[str] = ''
     #: HSI bands shown as (R, G, B) by ``plot`` (0-based).
-    rgb_bands: ClassVar[Optional[Tuple[int, int, int]]] = None
+    rgb_bands: ClassVar[tuple[int, int, int] | None] = None
 
     def __init__(self,
-                 root: Union[str, os.PathLike] = 'data',
+                 root: str | os.PathLike = 'data',
                  split: str = 'train',
-                 modalities: Optional[Sequence[str]] = None,
-                 normalization: Union[str, Mapping[str, str]] = 'minmax',
-                 train_per_class: Optional[TrainPerClass] = None,
+                 modalities: Sequence[str] | None = None,
+                 normalization: str | Mapping[str, str] = 'minmax',
+                 train_per_class: TrainPerClass | None = None,
                  seed: int = 0,
-                 split_files: Optional[Sequence[str]] = None,
-                 transforms: Optional[Callable[[Dict[str, torch.Tensor]],
-                                               Dict[str, Any]]] = None,
+                 split_files: Sequence[str] | None = None,
+                 transforms: Callable[[dict[str, torch.Tensor]], dict[str, Any]] | None = None,
                  download: bool = False,
                  checksum: bool = False,
-                 band_counts: Optional[Mapping[str, int]] = None) -> None:
+                 band_counts: Mapping[str, int] | None = None) -> None:
         if split not in ('train', 'test'):
             raise ValueError(
                 f"split must be 'train' or 'test', got {split!r}.")
@@ -239,7 +254,7 @@ class HSIScene(NonGeoDataset):
                 f'band_counts names modalities {unknown} that '
                 f'{type(self).__name__} does not have; it has '
                 f'{list(self.modality_files)}.')
-        self.band_counts: Dict[str, int] = OrderedDict(
+        self.band_counts: dict[str, int] = OrderedDict(
             (m, int((band_counts or {}).get(m, self.modality_bands.get(m, 0))))
             for m in modalities)
 
@@ -247,8 +262,8 @@ class HSIScene(NonGeoDataset):
         self._load()
 
     # ------------------------------------------------------------------ files
-    def _needed(self) -> Dict[str, Sequence[SceneFile]]:
-        needed: Dict[str, Sequence[SceneFile]] = OrderedDict(
+    def _needed(self) -> dict[str, Sequence[SceneFile]]:
+        needed: dict[str, Sequence[SceneFile]] = OrderedDict(
             (m, self.modality_files[m]) for m in self.modalities)
         if self.has_standard_split:
             for split in ('train', 'test'):
@@ -261,16 +276,16 @@ class HSIScene(NonGeoDataset):
             needed['ground truth'] = self.gt_files
         return needed
 
-    def _find(self, candidates: Sequence[SceneFile]) -> Optional[SceneFile]:
+    def _find(self, candidates: Sequence[SceneFile]) -> SceneFile | None:
         for filename, key in candidates:
             if osp.isfile(osp.join(self.root, filename)):
                 return osp.join(self.root, filename), key
         return None
 
-    def _verify(self) -> Dict[str, SceneFile]:
+    def _verify(self) -> dict[str, SceneFile]:
         """Locate (and download where possible) every needed file."""
-        found: Dict[str, SceneFile] = OrderedDict()
-        missing: Dict[str, Sequence[SceneFile]] = OrderedDict()
+        found: dict[str, SceneFile] = OrderedDict()
+        missing: dict[str, Sequence[SceneFile]] = OrderedDict()
         for item, candidates in self._needed().items():
             hit = self._find(candidates)
             if hit is None:
@@ -359,7 +374,7 @@ class HSIScene(NonGeoDataset):
                 f'{type(self).__name__} has {len(self.classes)} classes.')
         return labels
 
-    def _georeference(self) -> Optional[Georeference]:
+    def _georeference(self) -> Georeference | None:
         """The georeference shared by the modality files (headers only).
 
         Files without one (``.mat``, ``.npy``, plain image grids) are
@@ -369,7 +384,7 @@ class HSIScene(NonGeoDataset):
             ModalityError: If two modality files are georeferenced
                 differently (CRS, or transforms not almost equal).
         """
-        reference: Optional[Tuple[str, str, Georeference]] = None
+        reference: tuple[str, str, Georeference] | None = None
         for modality in self.modalities:
             path = self._paths[modality][0]
             geo = read_georeference(path)
@@ -452,7 +467,7 @@ class HSIScene(NonGeoDataset):
         self.transform = None if geo is None else geo.transform
         self.crs = None if geo is None else geo.crs
         raw = OrderedDict()
-        self.modality_channels: Dict[str, int] = OrderedDict()
+        self.modality_channels: dict[str, int] = OrderedDict()
         for modality in self.modalities:
             path, key = self._paths[modality]
             raw[modality] = read_raster(path, key)
@@ -463,7 +478,7 @@ class HSIScene(NonGeoDataset):
         del raw
         # Per band, so normalising each modality's slice of the stack is the
         # same as normalising the modality alone.
-        self.statistics: Dict[str, BandStatistics] = OrderedDict()
+        self.statistics: dict[str, BandStatistics] = OrderedDict()
         start = 0
         for modality, count in self.modality_channels.items():
             part = stacked[..., start:start + count]
@@ -491,7 +506,7 @@ class HSIScene(NonGeoDataset):
             self._check_size('ground truth', gt)
             train, test = sample_per_class(gt, len(self.classes),
                                            self.train_per_class, self.seed)
-        self.label_maps: Dict[str, np.ndarray] = {
+        self.label_maps: dict[str, np.ndarray] = {
             'train': train,
             'test': test
         }
@@ -509,12 +524,12 @@ class HSIScene(NonGeoDataset):
         return len(self.classes)
 
     @property
-    def metainfo(self) -> Dict[str, Any]:
+    def metainfo(self) -> dict[str, Any]:
         """MMSeg-style metainfo: class names and palette."""
         return dict(classes=tuple(self.classes),
                     palette=[list(c) for c in self.palette])
 
-    def class_counts(self, split: Optional[str] = None) -> np.ndarray:
+    def class_counts(self, split: str | None = None) -> np.ndarray:
         """Labeled pixels per class (K,) of ``split`` (default: own split)."""
         return per_class_counts(self.label_maps[split or self.split],
                                 self.num_classes)
@@ -522,7 +537,7 @@ class HSIScene(NonGeoDataset):
     def __len__(self) -> int:
         return 1
 
-    def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         """Return the whole scene.
 
         Args:
@@ -544,9 +559,9 @@ class HSIScene(NonGeoDataset):
         return sample
 
     def plot(self,
-             sample: Dict[str, torch.Tensor],
+             sample: dict[str, torch.Tensor],
              show_titles: bool = True,
-             suptitle: Optional[str] = None):
+             suptitle: str | None = None):
         """Plot a sample: HSI false colour, labels and (if any) prediction.
 
         Args:

@@ -8,8 +8,13 @@
   ``ISPRSPotsdamClipsDataset``, ``ISPRSVaihingenClipsDataset``
   (:mod:`.mmseg_clips`).
 """
-from .classes import (IGNORE_INDEX, ISPRS_CLASSES, ISPRS_PALETTE,
-                      colour_labels_to_indices, indices_to_colour_labels)
+from .classes import (
+                      IGNORE_INDEX,
+                      ISPRS_CLASSES,
+                      ISPRS_PALETTE,
+                      colour_labels_to_indices,
+                      indices_to_colour_labels,
+)
 from .errors import ISPRSDataNotFoundError, ISPRSTileError
 from .mmseg_clips import ISPRSPotsdamClipsDataset, ISPRSVaihingenClipsDataset
 from .mmseg_datasets import ISPRSPotsdamDataset, ISPRSVaihingenDataset

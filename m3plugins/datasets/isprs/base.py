@@ -15,8 +15,8 @@ bands first and the scaled DSM last (the channel order of
 import os
 import warnings
 from collections import OrderedDict
-from typing import (Callable, ClassVar, Dict, List, Optional, Sequence,
-                    Tuple)
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -58,22 +58,21 @@ class ISPRSMultimodalTiles:
 
     benchmark_name: ClassVar[str] = ''
     benchmark_url: ClassVar[str] = ''
-    optical_variants: ClassVar[Dict[str, Tuple[str, ...]]] = {}
+    optical_variants: ClassVar[dict[str, tuple[str, ...]]] = {}
     default_optical: ClassVar[str] = ''
-    tile_splits: ClassVar[Dict[str, Tuple[str, ...]]] = {}
+    tile_splits: ClassVar[dict[str, tuple[str, ...]]] = {}
     default_dsm_edge_padding: ClassVar[int] = 0
-    classes: ClassVar[Tuple[str, ...]] = ISPRS_CLASSES
+    classes: ClassVar[tuple[str, ...]] = ISPRS_CLASSES
 
     def __init__(self,
                  root: str = 'data',
                  split: str = 'train',
-                 tiles: Optional[Sequence[str]] = None,
-                 optical: Optional[str] = None,
+                 tiles: Sequence[str] | None = None,
+                 optical: str | None = None,
                  label_kind: str = 'noBoundary',
                  dsm_normalization: str = 'minmax',
-                 dsm_edge_padding: Optional[int] = None,
-                 transforms: Optional[Callable[[Dict[str, Tensor]],
-                                               Dict[str, Tensor]]] = None,
+                 dsm_edge_padding: int | None = None,
+                 transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
                  checksum: bool = False,
                  check_georeference: bool = True) -> None:
         """Resolve and verify the files of the chosen tiles.
@@ -138,7 +137,7 @@ class ISPRSMultimodalTiles:
                     f'tiles; known tiles: {sorted(known)}.')
         self.root = str(root)
         self.split = split
-        self.tiles: List[str] = list(tiles)
+        self.tiles: list[str] = list(tiles)
         self.optical = optical
         self.label_kind = label_kind
         self.dsm_normalization = dsm_normalization
@@ -153,20 +152,20 @@ class ISPRSMultimodalTiles:
         if checksum:
             self._check_archives()
         self.check_georeference = bool(check_georeference)
-        self.files: List[TileFiles] = self._resolve_files()
+        self.files: list[TileFiles] = self._resolve_files()
         self._check_tiles()
 
     # -- facts a subclass provides ---------------------------------------
-    def optical_candidates(self, tile: str) -> List[str]:
+    def optical_candidates(self, tile: str) -> list[str]:
         raise NotImplementedError
 
-    def dsm_candidates(self, tile: str) -> List[str]:
+    def dsm_candidates(self, tile: str) -> list[str]:
         raise NotImplementedError
 
-    def label_candidates(self, tile: str) -> List[str]:
+    def label_candidates(self, tile: str) -> list[str]:
         raise NotImplementedError
 
-    def archives_needed(self) -> List[Tuple[str, str]]:
+    def archives_needed(self) -> list[tuple[str, str]]:
         """(archive, how to extract it) for the chosen variant and labels."""
         raise NotImplementedError
 
@@ -192,7 +191,7 @@ class ISPRSMultimodalTiles:
                     f'{path} is corrupted (MD5 differs from {md5}); '
                     'download it again.')
 
-    def _resolve_files(self) -> List[TileFiles]:
+    def _resolve_files(self) -> list[TileFiles]:
         files, missing = [], []
         for tile in self.tiles:
             found = {}
@@ -215,7 +214,8 @@ class ISPRSMultimodalTiles:
 
     def _check_tiles(self) -> None:
         """Check every tile's files from their headers (see
-        :func:`~m3plugins.datasets.isprs.tile_reader.check_tile`)."""
+        :func:`~m3plugins.datasets.isprs.tile_reader.check_tile`).
+        """
         optical_bands = len(self.optical_variants[self.optical])
         for files in self.files:
             check_tile(files, optical_bands, self.dsm_edge_padding,
@@ -261,7 +261,7 @@ class ISPRSMultimodalTiles:
 
     # -- samples -----------------------------------------------------------
     @property
-    def modality_channels(self) -> Dict[str, int]:
+    def modality_channels(self) -> dict[str, int]:
         """Channels per modality in stacking order (optical, then DSM)."""
         return OrderedDict(
             optical=len(self.optical_variants[self.optical]), dsm=1)
@@ -269,12 +269,12 @@ class ISPRSMultimodalTiles:
     def __len__(self) -> int:
         return len(self.files)
 
-    def tile_shape(self, index: int) -> Tuple[int, int]:
+    def tile_shape(self, index: int) -> tuple[int, int]:
         """(height, width) of tile ``index``, checking all modalities."""
         return tile_shape(self.files[index], self.dsm_edge_padding)
 
     def read(self, index: int,
-             window: Optional[Window] = None) -> Dict[str, np.ndarray]:
+             window: Window | None = None) -> dict[str, np.ndarray]:
         """Arrays of tile ``index`` (or a window of it).
 
         Returns:
@@ -288,7 +288,7 @@ class ISPRSMultimodalTiles:
             OrderedDict(optical=arrays['optical'], dsm=arrays['dsm']))
         return dict(image=image, label=arrays['label'])
 
-    def __getitem__(self, index: int) -> Dict[str, Tensor]:
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
         """Whole tile ``index``.
 
         Returns:
@@ -305,9 +305,9 @@ class ISPRSMultimodalTiles:
         return sample
 
     def plot(self,
-             sample: Dict[str, Tensor],
+             sample: dict[str, Tensor],
              show_titles: bool = True,
-             suptitle: Optional[str] = None) -> Figure:
+             suptitle: str | None = None) -> Figure:
         """Plot optical bands 1-3, the DSM, the mask and any prediction.
 
         Args:

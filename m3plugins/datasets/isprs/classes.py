@@ -24,7 +24,7 @@ converted PNG step; note that MMSeg's own ``dataset_converters/potsdam.py``
 lists its colours in BGR order because ``mmcv.imread`` returns BGR, which is
 easy to misread, cf. open-mmlab/mmsegmentation issue #2867).
 """
-from typing import Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,11 +34,11 @@ __all__ = [
 ]
 
 #: Class names, MMSeg order (index = position).
-ISPRS_CLASSES: Tuple[str, ...] = ('impervious_surfaces', 'building',
+ISPRS_CLASSES: tuple[str, ...] = ('impervious_surfaces', 'building',
                                   'low_vegetation', 'tree', 'car', 'clutter')
 
 #: RGB colour of each class in the ISPRS reference maps, same order.
-ISPRS_PALETTE: Tuple[Tuple[int, int, int], ...] = (
+ISPRS_PALETTE: tuple[tuple[int, int, int], ...] = (
     (255, 255, 255),  # impervious surfaces
     (0, 0, 255),  # building
     (0, 255, 255),  # low vegetation
@@ -62,7 +62,7 @@ def _pack(rgb: np.ndarray) -> np.ndarray:
 
 def colour_labels_to_indices(
         rgb: np.ndarray,
-        palette: Sequence[Tuple[int, int, int]] = ISPRS_PALETTE,
+        palette: Sequence[tuple[int, int, int]] = ISPRS_PALETTE,
         ignore_index: int = IGNORE_INDEX) -> np.ndarray:
     """Convert an ISPRS colour label map to class indices.
 
@@ -91,8 +91,8 @@ def colour_labels_to_indices(
 
 def indices_to_colour_labels(
         indices: np.ndarray,
-        palette: Sequence[Tuple[int, int, int]] = ISPRS_PALETTE,
-        ignore_colour: Tuple[int, int, int] = BOUNDARY_COLOUR) -> np.ndarray:
+        palette: Sequence[tuple[int, int, int]] = ISPRS_PALETTE,
+        ignore_colour: tuple[int, int, int] = BOUNDARY_COLOUR) -> np.ndarray:
     """Paint class indices with the ISPRS colours (the inverse mapping).
 
     Args:

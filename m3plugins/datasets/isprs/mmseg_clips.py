@@ -44,7 +44,7 @@ colours, :mod:`m3plugins.datasets.isprs.classes`), so the paper-protocol
 metric of the ISPRS configs (5 classes without clutter) applies unchanged.
 """
 import os
-from typing import ClassVar, List, Optional
+from typing import ClassVar
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
@@ -64,7 +64,7 @@ _MAX_LISTED_MISSING = 5
 OPTICAL_FOLDER, DSM_FOLDER = 'img_dir', 'dsm_dir'
 
 
-def converter_command(city: str, data_root: Optional[str]) -> str:
+def converter_command(city: str, data_root: str | None) -> str:
     """Shell command that writes ``dsm_dir`` next to MMSeg's clips.
 
     Args:
@@ -157,7 +157,7 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
             'with_dsm=False for an optical-only model; see '
             'configs/mobanet/README.md).')
 
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> list[dict]:
         """MMSeg's clip items, each with its ``dsm_path`` when ``with_dsm``.
 
         Raises:

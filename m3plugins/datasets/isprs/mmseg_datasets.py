@@ -50,7 +50,8 @@ Example config::
                   dict(type='RandomFlip', prob=0.5, direction='vertical'),
                   dict(type='PackSegInputs')]))
 """
-from typing import ClassVar, List, Optional, Sequence, Type
+from collections.abc import Sequence
+from typing import ClassVar
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
@@ -89,16 +90,16 @@ class _ISPRSSegDataset(BaseSegDataset):
     METAINFO: ClassVar[dict] = dict(
         classes=ISPRS_CLASSES,
         palette=[list(colour) for colour in ISPRS_PALETTE])
-    tile_dataset_class: ClassVar[Type[ISPRSMultimodalTiles]]
+    tile_dataset_class: ClassVar[type[ISPRSMultimodalTiles]]
 
     def __init__(self,
                  data_root: str,
                  split: str = 'train',
-                 tiles: Optional[Sequence[str]] = None,
-                 optical: Optional[str] = None,
+                 tiles: Sequence[str] | None = None,
+                 optical: str | None = None,
                  label_kind: str = 'noBoundary',
                  dsm_normalization: str = 'minmax',
-                 dsm_edge_padding: Optional[int] = None,
+                 dsm_edge_padding: int | None = None,
                  precompute_dsm_statistics: bool = True,
                  check_georeference: bool = True,
                  **kwargs) -> None:
@@ -114,7 +115,7 @@ class _ISPRSSegDataset(BaseSegDataset):
         kwargs.setdefault('reduce_zero_label', False)
         super().__init__(data_root=data_root, **kwargs)
 
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> list[dict]:
         """One item per tile; raises ISPRSDataNotFoundError if incomplete."""
         tiles = self.tile_dataset_class(
             root=self.data_root,

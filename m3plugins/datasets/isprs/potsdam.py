@@ -64,7 +64,7 @@ cannot pass on the real archive. Here ``checksum`` defaults to False and,
 when set, checks only archives with a full 32-character sum.
 """
 import os
-from typing import ClassVar, Dict, List, Tuple
+from typing import ClassVar
 
 from torchgeo.datasets import Potsdam2D
 
@@ -73,11 +73,11 @@ from .base import ISPRSMultimodalTiles
 __all__ = ['ISPRSPotsdam', 'POTSDAM_SPLITS']
 
 
-def _tile_key(tile: str) -> Tuple[int, ...]:
+def _tile_key(tile: str) -> tuple[int, ...]:
     return tuple(int(part) for part in tile.split('_'))
 
 
-def _tiles_of(torchgeo_split: str) -> Tuple[str, ...]:
+def _tiles_of(torchgeo_split: str) -> tuple[str, ...]:
     """TorchGeo's ``top_potsdam_{R}_{C}`` names -> sorted ``'{R}_{C}'``."""
     prefix = 'top_potsdam_'
     tiles = [name[len(prefix):] for name in Potsdam2D.splits[torchgeo_split]]
@@ -88,7 +88,7 @@ def _tiles_of(torchgeo_split: str) -> Tuple[str, ...]:
 MOBANET_EXCLUDED_TILES = ('7_10', )
 
 #: Split name -> tile ids.
-POTSDAM_SPLITS: Dict[str, Tuple[str, ...]] = {
+POTSDAM_SPLITS: dict[str, tuple[str, ...]] = {
     'train': _tiles_of('train'),
     'test': _tiles_of('test'),
     'train_mobanet': tuple(t for t in _tiles_of('train')
@@ -108,18 +108,18 @@ class ISPRSPotsdam(ISPRSMultimodalTiles, Potsdam2D):
     benchmark_url: ClassVar[str] = (
         'https://www.isprs.org/education/benchmarks/UrbanSemLab/'
         '2d-sem-label-potsdam.aspx')
-    optical_variants: ClassVar[Dict[str, Tuple[str, ...]]] = {
+    optical_variants: ClassVar[dict[str, tuple[str, ...]]] = {
         'RGB': ('red', 'green', 'blue'),
         'IRRG': ('infrared', 'red', 'green'),
         'RGBIR': ('red', 'green', 'blue', 'infrared'),
     }
     default_optical: ClassVar[str] = 'RGB'
-    tile_splits: ClassVar[Dict[str, Tuple[str, ...]]] = POTSDAM_SPLITS
+    tile_splits: ClassVar[dict[str, tuple[str, ...]]] = POTSDAM_SPLITS
     #: The official 1_DSM/dsm_potsdam_03_13.tif is 5999 columns wide.
     default_dsm_edge_padding: ClassVar[int] = 1
 
     #: Variant -> folder created by extracting its ISPRS archive.
-    optical_folders: ClassVar[Dict[str, str]] = {
+    optical_folders: ClassVar[dict[str, str]] = {
         'RGB': '2_Ortho_RGB',
         'IRRG': '3_Ortho_IRRG',
         'RGBIR': '4_Ortho_RGBIR',
@@ -128,17 +128,17 @@ class ISPRSPotsdam(ISPRSMultimodalTiles, Potsdam2D):
     def _path(self, *parts: str) -> str:
         return os.path.join(self.root, *parts)
 
-    def optical_candidates(self, tile: str) -> List[str]:
+    def optical_candidates(self, tile: str) -> list[str]:
         name = f'top_potsdam_{tile}_{self.optical}.tif'
         return [self._path(self.optical_folders[self.optical], name),
                 self._path(name)]
 
-    def dsm_candidates(self, tile: str) -> List[str]:
+    def dsm_candidates(self, tile: str) -> list[str]:
         row, col = _tile_key(tile)
         name = f'dsm_potsdam_{row:02d}_{col:02d}.tif'
         return [self._path('1_DSM', name), self._path(name)]
 
-    def label_candidates(self, tile: str) -> List[str]:
+    def label_candidates(self, tile: str) -> list[str]:
         if self.label_kind == 'noBoundary':
             name = f'top_potsdam_{tile}_label_noBoundary.tif'
             return [self._path('5_Labels_all_noBoundary', name),
@@ -146,7 +146,7 @@ class ISPRSPotsdam(ISPRSMultimodalTiles, Potsdam2D):
         name = f'top_potsdam_{tile}_label.tif'
         return [self._path(name), self._path('5_Labels_all', name)]
 
-    def archives_needed(self) -> List[Tuple[str, str]]:
+    def archives_needed(self) -> list[tuple[str, str]]:
         folder = self.optical_folders[self.optical]
         rows = [
             ('1_DSM.rar', 'gives 1_DSM/dsm_potsdam_{RR}_{CC}.tif'),

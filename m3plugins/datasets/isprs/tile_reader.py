@@ -46,18 +46,22 @@ in TorchGeo's pull request #247 adding Potsdam2D).
 """
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
-from ..normalization import (BandStatistics, band_statistics,
-                             merge_band_statistics, normalize)
+from ..normalization import (
+    BandStatistics,
+    band_statistics,
+    merge_band_statistics,
+    normalize,
+)
 from .classes import colour_labels_to_indices
 from .errors import ISPRSTileError
 
@@ -83,9 +87,9 @@ class TileFiles:
     tile: str
     optical: str
     dsm: str
-    label: Optional[str] = None
+    label: str | None = None
 
-    def modalities(self) -> Dict[str, str]:
+    def modalities(self) -> dict[str, str]:
         """Modality name -> path, label included when present."""
         paths = dict(optical=self.optical, dsm=self.dsm)
         if self.label is not None:
@@ -125,7 +129,7 @@ def _size_fix(modality: str, dsm_edge_padding: int) -> str:
             'pixels.')
 
 
-def _check_sizes(files: TileFiles, sources: Dict[str, object],
+def _check_sizes(files: TileFiles, sources: dict[str, object],
                  dsm_edge_padding: int) -> None:
     """Raise ISPRSTileError if a modality does not cover the optical image.
 
@@ -156,10 +160,11 @@ def _is_georeferenced(src) -> bool:
     return src.crs is not None and not src.transform.is_identity
 
 
-def _check_georeference(files: TileFiles, sources: Dict[str, object]) -> None:
+def _check_georeference(files: TileFiles, sources: dict[str, object]) -> None:
     """Raise ISPRSTileError if two georeferenced modalities of a tile lie on
     different grids (CRS, or origin / pixel size). Files without a
-    georeference (the Potsdam label maps, for example) are not compared."""
+    georeference (the Potsdam label maps, for example) are not compared.
+    """
     paths = files.modalities()
     reference = None
     for modality, src in sources.items():
@@ -187,7 +192,8 @@ def _check_georeference(files: TileFiles, sources: Dict[str, object]) -> None:
 
 def _check_last_block(src, path: str, modality: str, tile: str) -> None:
     """Decode the raster's last block: a truncated file fails here, at
-    build time, instead of in the middle of training (one block, cheap)."""
+    build time, instead of in the middle of training (one block, cheap).
+    """
     block_height, block_width = src.block_shapes[0]
     row = (src.height - 1) // block_height * block_height
     col = (src.width - 1) // block_width * block_width
@@ -198,7 +204,7 @@ def _check_last_block(src, path: str, modality: str, tile: str) -> None:
 def check_tile(files: TileFiles,
                optical_bands: int,
                dsm_edge_padding: int = 0,
-               check_georeference: bool = True) -> Tuple[int, int]:
+               check_georeference: bool = True) -> tuple[int, int]:
     """Check a tile from its file headers (and one block per file).
 
     Everything :func:`open_tile` checks (readable headers, 1-band DSM,
@@ -243,7 +249,7 @@ def check_tile(files: TileFiles,
 @contextmanager
 def open_tile(files: TileFiles,
               with_label: bool = True,
-              dsm_edge_padding: int = 0) -> Iterator[Dict[str, object]]:
+              dsm_edge_padding: int = 0) -> Iterator[dict[str, object]]:
     """Open every modality of a tile once and check that they agree.
 
     Args:
@@ -289,7 +295,7 @@ def open_tile(files: TileFiles,
 
 
 def tile_shape(files: TileFiles,
-               dsm_edge_padding: int = 0) -> Tuple[int, int]:
+               dsm_edge_padding: int = 0) -> tuple[int, int]:
     """Pixel size of a tile, checking every modality (see :func:`open_tile`).
 
     Returns:
@@ -300,7 +306,7 @@ def tile_shape(files: TileFiles,
         return sources['optical'].height, sources['optical'].width
 
 
-def _read(src, window: Optional[Window], modality: str, tile: str,
+def _read(src, window: Window | None, modality: str, tile: str,
           path: str, indexes=None) -> np.ndarray:
     try:
         return src.read(indexes, window=window, masked=modality == 'dsm')
@@ -347,10 +353,11 @@ def dsm_statistics(path: str) -> BandStatistics:
                               stat.st_size)
 
 
-def _read_dsm_padded(src, window: Optional[Window],
-                     shape: Tuple[int, int], files: TileFiles) -> np.ndarray:
+def _read_dsm_padded(src, window: Window | None,
+                     shape: tuple[int, int], files: TileFiles) -> np.ndarray:
     """DSM window of a tile of ``shape``, repeating the DSM's last row /
-    column where it is shorter than the tile (float32, NaN at no-data)."""
+    column where it is shorter than the tile (float32, NaN at no-data).
+    """
     if window is None:
         window = Window(0, 0, shape[1], shape[0])
     if (src.height, src.width) == tuple(shape):
@@ -370,12 +377,12 @@ def _read_dsm_padded(src, window: Optional[Window],
 
 def read_tile(
     files: TileFiles,
-    window: Union[None, Window, Callable[[Tuple[int, int]], Window]] = None,
-    dsm_stats: Optional[BandStatistics] = None,
+    window: None | Window | Callable[[tuple[int, int]], Window] = None,
+    dsm_stats: BandStatistics | None = None,
     dsm_normalization: str = 'minmax',
     with_label: bool = True,
     dsm_edge_padding: int = 0,
-) -> Dict[str, object]:
+) -> dict[str, object]:
     """Read a tile, or one window of it, opening each raster once.
 
     Args:

@@ -40,7 +40,7 @@ Splits (TorchGeo's lists): ``'train'`` 16 areas
 17 areas (2, 4, 6, 8, 10, 12, 14, 16, 20, 22, 24, 27, 29, 31, 33, 35, 38).
 """
 import os
-from typing import ClassVar, Dict, List, Tuple
+from typing import ClassVar
 
 from torchgeo.datasets import Vaihingen2D
 
@@ -49,7 +49,7 @@ from .base import ISPRSMultimodalTiles
 __all__ = ['ISPRSVaihingen', 'VAIHINGEN_SPLITS']
 
 
-def _areas_of(torchgeo_split: str) -> Tuple[str, ...]:
+def _areas_of(torchgeo_split: str) -> tuple[str, ...]:
     """TorchGeo's ``top_mosaic_09cm_area{N}.tif`` -> sorted ``'{N}'``."""
     prefix, suffix = 'top_mosaic_09cm_area', '.tif'
     areas = [name[len(prefix):-len(suffix)]
@@ -58,7 +58,7 @@ def _areas_of(torchgeo_split: str) -> Tuple[str, ...]:
 
 
 #: Split name -> area ids.
-VAIHINGEN_SPLITS: Dict[str, Tuple[str, ...]] = {
+VAIHINGEN_SPLITS: dict[str, tuple[str, ...]] = {
     'train': _areas_of('train'),
     'test': _areas_of('test'),
 }
@@ -75,30 +75,30 @@ class ISPRSVaihingen(ISPRSMultimodalTiles, Vaihingen2D):
     benchmark_url: ClassVar[str] = (
         'https://www.isprs.org/education/benchmarks/UrbanSemLab/'
         '2d-sem-label-vaihingen.aspx')
-    optical_variants: ClassVar[Dict[str, Tuple[str, ...]]] = {
+    optical_variants: ClassVar[dict[str, tuple[str, ...]]] = {
         'IRRG': ('infrared', 'red', 'green'),
     }
     default_optical: ClassVar[str] = 'IRRG'
-    tile_splits: ClassVar[Dict[str, Tuple[str, ...]]] = VAIHINGEN_SPLITS
+    tile_splits: ClassVar[dict[str, tuple[str, ...]]] = VAIHINGEN_SPLITS
 
     def _path(self, *parts: str) -> str:
         return os.path.join(self.root, *parts)
 
-    def optical_candidates(self, tile: str) -> List[str]:
+    def optical_candidates(self, tile: str) -> list[str]:
         return [self._path('top', f'top_mosaic_09cm_area{tile}.tif')]
 
-    def dsm_candidates(self, tile: str) -> List[str]:
+    def dsm_candidates(self, tile: str) -> list[str]:
         name = f'dsm_09cm_matching_area{tile}.tif'
         return [self._path('dsm', name), self._path(name)]
 
-    def label_candidates(self, tile: str) -> List[str]:
+    def label_candidates(self, tile: str) -> list[str]:
         if self.label_kind == 'noBoundary':
             name = f'top_mosaic_09cm_area{tile}_noBoundary.tif'
             return [self._path(name), self._path('eroded', name)]
         name = f'top_mosaic_09cm_area{tile}.tif'
         return [self._path(name), self._path('gts_for_participants', name)]
 
-    def archives_needed(self) -> List[Tuple[str, str]]:
+    def archives_needed(self) -> list[tuple[str, str]]:
         rows = [('ISPRS_semantic_labeling_Vaihingen.zip',
                  'gives top/top_mosaic_09cm_area{N}.tif and '
                  'dsm/dsm_09cm_matching_area{N}.tif')]

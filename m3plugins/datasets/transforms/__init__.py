@@ -1,5 +1,7 @@
 """Data transforms; importing this module registers them into TRANSFORMS."""
-from .multimodal_tile_loading import (  # noqa: F401
-    LoadMultimodalTile, LoadRandomMultimodalWindow)
-from .multimodal_clip_loading import LoadMultimodalClip  # noqa: F401
 from .load_hsi_scene_window import LoadHSISceneWindow  # noqa: F401
+from .multimodal_clip_loading import LoadMultimodalClip  # noqa: F401
+from .multimodal_tile_loading import (  # noqa: F401
+    LoadMultimodalTile,
+    LoadRandomMultimodalWindow,
+)

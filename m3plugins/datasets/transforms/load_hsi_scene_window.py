@@ -4,7 +4,7 @@ Used with :class:`~m3plugins.datasets.hsi_scene_dataset.HSISceneDataset`,
 whose samples carry a window instead of a file path. See that module for the
 whole contract.
 """
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform

@@ -34,7 +34,7 @@ optical-only MoBaNet config.
 import os
 import warnings
 from collections import OrderedDict
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 import rasterio
@@ -93,12 +93,12 @@ class LoadMultimodalClip(BaseTransform):
     #: Stacking order when neither the transform nor the item gives one.
     default_modalities = ('optical', 'dsm')
 
-    def __init__(self, modalities: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, modalities: Sequence[str] | None = None) -> None:
         if modalities is not None:
             modalities = self._checked(modalities)
         self.modalities = modalities
 
-    def _checked(self, modalities: Sequence[str]) -> Tuple[str, ...]:
+    def _checked(self, modalities: Sequence[str]) -> tuple[str, ...]:
         modalities = tuple(modalities)
         unknown = [m for m in modalities if m not in self.path_keys]
         if unknown or not modalities:

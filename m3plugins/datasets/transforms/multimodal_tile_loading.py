@@ -28,7 +28,7 @@ Put it where MMSeg's ``LoadImageFromFile`` + ``LoadAnnotations`` +
 ``tools/benchmark_isprs_crops.py`` measures the gain.
 """
 from collections import OrderedDict
-from typing import Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -57,7 +57,7 @@ class LoadMultimodalTile(BaseTransform):
 
     def __init__(self,
                  with_label: bool = True,
-                 dsm_normalization: Optional[str] = None) -> None:
+                 dsm_normalization: str | None = None) -> None:
         self.with_label = with_label
         self.dsm_normalization = dsm_normalization
 
@@ -68,7 +68,7 @@ class LoadMultimodalTile(BaseTransform):
             dsm=results['dsm_path'],
             label=results.get('seg_map_path') if self.with_label else None)
 
-    def _window(self, shape: Tuple[int, int]) -> Optional[Window]:
+    def _window(self, shape: tuple[int, int]) -> Window | None:
         """The window to read from a tile of ``shape``; None = whole."""
         return None
 
@@ -141,9 +141,9 @@ class LoadRandomMultimodalWindow(LoadMultimodalTile):
     """
 
     def __init__(self,
-                 crop_size: Union[int, Sequence[int]] = (256, 256),
+                 crop_size: int | Sequence[int] = (256, 256),
                  with_label: bool = True,
-                 dsm_normalization: Optional[str] = None) -> None:
+                 dsm_normalization: str | None = None) -> None:
         super().__init__(with_label, dsm_normalization)
         if isinstance(crop_size, int):
             crop_size = (crop_size, crop_size)
@@ -153,7 +153,7 @@ class LoadRandomMultimodalWindow(LoadMultimodalTile):
                              f'width), got {crop_size}.')
         self.crop_size = crop_size
 
-    def _window(self, shape: Tuple[int, int]) -> Window:
+    def _window(self, shape: tuple[int, int]) -> Window:
         height = min(self.crop_size[0], shape[0])
         width = min(self.crop_size[1], shape[1])
         row = np.random.randint(0, shape[0] - height + 1)

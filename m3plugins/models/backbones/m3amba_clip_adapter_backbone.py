@@ -1,6 +1,6 @@
 """M3amba backbone: frozen CLIP image encoder with modality adapters."""
 from collections import OrderedDict
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -8,12 +8,18 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
-                                        ordered_modality_channels,
-                                        split_modalities)
+from m3plugins.utils.modalities import (
+    ModalityError,
+    ModalityLayout,
+    ordered_modality_channels,
+    split_modalities,
+)
+
 from ..layers.clip_modality_adapter import CLIPModalityAdapter
 from ..layers.frozen_foundation_model import (
-    FrozenFoundationModel, PretrainedWeightsUnavailableError)
+    FrozenFoundationModel,
+    PretrainedWeightsUnavailableError,
+)
 from ..layers.pointwise_patch_embed import PointwisePatchEmbed
 
 RESIZE_MODES = ('bicubic', 'bilinear', 'nearest')
@@ -85,15 +91,15 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
     """
 
     def __init__(self,
-                 modality_channels: Optional[ModalityLayout] = None,
+                 modality_channels: ModalityLayout | None = None,
                  crop_size: Sequence[int] = (32, 32),
                  embed_dims: int = 384,
-                 foundation_model: Optional[dict] = None,
+                 foundation_model: dict | None = None,
                  resize_mode: str = 'bicubic',
                  normalize_for_tower: bool = True,
                  check_finite: bool = True,
                  norm_eps: float = 1e-5,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if modality_channels is None:
             modality_channels = dict(hsi=144, lidar=1)
@@ -153,7 +159,7 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
         return checked
 
     @property
-    def modality_names(self) -> Tuple[str, ...]:
+    def modality_names(self) -> tuple[str, ...]:
         return tuple(self.modality_channels)
 
     def prepare_for_tower(self, x: Tensor) -> Tensor:
@@ -172,7 +178,7 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
             x = (x - self.tower_mean) / self.tower_std
         return x
 
-    def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+    def forward(self, inputs: Tensor) -> tuple[Tensor, ...]:
         """Split the modalities, embed them and build the fused stream.
 
         Args:

@@ -7,18 +7,22 @@ one band repeated to three, is tokenised by a trainable copy of the patch
 embedding; before every stage a Cross-modal Prompt-Injected Adapter (CPIA)
 exchanges information between the two token streams.
 """
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from m3plugins.utils.modalities import (ModalityLayout,
-                                        ordered_modality_channels,
-                                        split_modalities)
-from ..layers.cross_modal_prompt_injected_adapter import \
-    CrossModalPromptInjectedAdapter
+from m3plugins.utils.modalities import (
+    ModalityLayout,
+    ordered_modality_channels,
+    split_modalities,
+)
+
+from ..layers.cross_modal_prompt_injected_adapter import (
+    CrossModalPromptInjectedAdapter,
+)
 from ..layers.frozen_foundation_model import FrozenFoundationModel
 
 #: Official tap blocks (0-based, features taken after the block) by depth:
@@ -26,7 +30,7 @@ from ..layers.frozen_foundation_model import FrozenFoundationModel
 DEFAULT_TAPS = {24: (5, 11, 17, 23), 12: (2, 5, 8, 11)}
 
 
-def default_tap_indices(num_blocks: int, num_stages: int = 4) -> Tuple[int]:
+def default_tap_indices(num_blocks: int, num_stages: int = 4) -> tuple[int]:
     """Official taps for 24 / 12 blocks; evenly spaced otherwise.
 
     For other depths the last block of each of ``num_stages`` equal groups
@@ -98,14 +102,14 @@ class MoBaNetBackbone(BaseModule):
                      name='vit_large_patch14_dinov2.lvd142m',
                      pretrained=None),
                  modality_channels: ModalityLayout = (('optical', 3), ('dsm', 1)),
-                 tap_indices: Optional[Sequence[int]] = None,
+                 tap_indices: Sequence[int] | None = None,
                  cpia_ratio: float = 0.25,
-                 cpia_activation: Optional[dict] = None,
+                 cpia_activation: dict | None = None,
                  use_cpia: bool = True,
                  trainable_dsm_patch_embed: bool = True,
                  norm_taps: bool = True,
                  defer_pretrained: bool = True,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: dict | None = None):
         super().__init__(init_cfg=init_cfg)
         self.modality_channels = ordered_modality_channels(
             modality_channels)
@@ -162,7 +166,8 @@ class MoBaNetBackbone(BaseModule):
 
     def init_weights(self):
         """Load deferred tower weights; restart the DSM patch embedding
-        from the (now pretrained) frozen one, as the official code."""
+        from the (now pretrained) frozen one, as the official code.
+        """
         if self.deferred_pretrained:
             self.foundation.load_pretrained(self.deferred_pretrained)
             self.deferred_pretrained = None
@@ -172,11 +177,11 @@ class MoBaNetBackbone(BaseModule):
         super().init_weights()
 
     def _stream_tokens(self, image: Tensor,
-                       patch_embed: Optional[nn.Module]) -> Tensor:
+                       patch_embed: nn.Module | None) -> Tensor:
         grid = self.foundation.embed_patches(image, patch_embed)
         return self.foundation.tokens_from_patches(grid)
 
-    def forward(self, inputs: Tensor) -> Tuple[List[Tensor], List[Tensor]]:
+    def forward(self, inputs: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Run both streams.
 
         Args:

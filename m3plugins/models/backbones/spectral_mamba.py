@@ -5,22 +5,26 @@ Image Classification", arXiv 2404.08489. No official code exists; every open
 choice is listed in :class:`SpectralMamba` and exposed as an argument.
 """
 from collections import OrderedDict
-from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
-from m3plugins.models.layers.gated_spectral_spatial_merging import \
-    GatedSpectralSpatialMerging
-from m3plugins.models.layers.piecewise_sequential_scan import \
-    PiecewiseSequentialScan
+from m3plugins.models.layers.gated_spectral_spatial_merging import (
+    GatedSpectralSpatialMerging,
+)
+from m3plugins.models.layers.piecewise_sequential_scan import (
+    PiecewiseSequentialScan,
+)
 from m3plugins.utils.grad_mode import needs_grad
-from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
-                                        ordered_modality_channels,
-                                        split_modalities)
+from m3plugins.utils.modalities import (
+    ModalityError,
+    ModalityLayout,
+    ordered_modality_channels,
+    split_modalities,
+)
 from m3plugins.utils.pixel_masks import dilate_pixel_mask
 
 #: The two variants of the paper.
@@ -117,8 +121,8 @@ class SpectralMamba(BaseModule):
     INFERENCE_GSSM_PIXELS = 1 << 16
 
     def __init__(self,
-                 in_channels: Optional[int] = None,
-                 modality_channels: Optional[ModalityLayout] = None,
+                 in_channels: int | None = None,
+                 modality_channels: ModalityLayout | None = None,
                  variant: str = 'patchwise',
                  spatial_kernel_size: int = 3,
                  embed_dims: int = 32,
@@ -128,8 +132,8 @@ class SpectralMamba(BaseModule):
                  share_piece_embedding: bool = True,
                  pooling: str = 'mean',
                  auxiliary_fusion: str = 'token',
-                 block_cfg: Optional[dict] = None,
-                 pixel_chunk_size: Optional[int] = 8192,
+                 block_cfg: dict | None = None,
+                 pixel_chunk_size: int | None = 8192,
                  check_finite: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
@@ -203,7 +207,7 @@ class SpectralMamba(BaseModule):
             return 1
         return 1 + 2 * (self.spatial_kernel_size - 1)
 
-    def _split(self, x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+    def _split(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Checks the input and returns (spectrum, auxiliary or None)."""
         if x.dim() != 4:
             raise ModalityError(
@@ -216,7 +220,7 @@ class SpectralMamba(BaseModule):
 
     def forward(self,
                 x: Tensor,
-                output_mask: Optional[Tensor] = None) -> Tuple[Tensor]:
+                output_mask: Tensor | None = None) -> tuple[Tensor]:
         """(B, in_channels, H, W) -> ((B, embed_dims, H, W),).
 
         Args:

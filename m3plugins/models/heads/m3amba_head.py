@@ -1,5 +1,5 @@
 """M3amba's three per-pixel heads and its training loss (arXiv 2503.06446)."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
@@ -89,7 +89,7 @@ class M3ambaHead(BaseDecodeHead):
                  num_classes: int = 15,
                  modality_names: Sequence[str] = ('modality0', 'modality1'),
                  modality_loss_weight: float = 0.0,
-                 loss_consistency: Optional[ConfigType] = dict(
+                 loss_consistency: ConfigType | None = dict(
                      type='CosineConsistencyLoss', loss_weight=1.0),
                  norm_eps: float = 1e-5,
                  dropout_ratio: float = 0.0,
@@ -137,7 +137,7 @@ class M3ambaHead(BaseDecodeHead):
             if loss_consistency is not None else None)
 
     def _split_streams(self, inputs: Sequence[Tensor]
-                       ) -> Tuple[List[Tensor], Tensor]:
+                       ) -> tuple[list[Tensor], Tensor]:
         if len(inputs) != len(self.modality_names) + 1:
             raise ValueError(
                 f'M3ambaHead expects {len(self.modality_names) + 1} feature '
@@ -162,7 +162,7 @@ class M3ambaHead(BaseDecodeHead):
         _, fused = self._split_streams(inputs)
         return self.classify_fused(fused)
 
-    def forward_all(self, inputs: Sequence[Tensor]) -> Dict[str, Tensor]:
+    def forward_all(self, inputs: Sequence[Tensor]) -> dict[str, Tensor]:
         """Logits of all three (N + 1) heads.
 
         Returns:

@@ -1,5 +1,4 @@
 """MoBaNet's auxiliary head: 3x3 conv-BN-ReLU6, dropout, bias-free 1x1."""
-from typing import List, Union
 
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
@@ -74,6 +73,6 @@ class MoBaNetAuxHead(BaseDecodeHead):
         self.conv_seg = nn.Conv2d(self.channels, self.out_channels, 1,
                                   bias=classifier_bias)
 
-    def forward(self, inputs: Union[List[Tensor], Tensor]) -> Tensor:
+    def forward(self, inputs: list[Tensor] | Tensor) -> Tensor:
         """Logits of the ``in_index`` map, at its resolution."""
         return self.cls_seg(self.conv(self._transform_inputs(inputs)))

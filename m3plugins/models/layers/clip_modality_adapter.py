@@ -1,5 +1,5 @@
 """M3amba's trainable adapters around a frozen CLIP image encoder."""
-from typing import Sequence, Tuple
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 from torch.nn.init import trunc_normal_, zeros_
@@ -47,7 +47,7 @@ class CLIPModalityAdapter(nn.Module):
                  embed_dims: int,
                  norm_eps: float = 1e-5) -> None:
         super().__init__()
-        self.crop_size: Tuple[int, int] = (int(crop_size[0]),
+        self.crop_size: tuple[int, int] = (int(crop_size[0]),
                                            int(crop_size[1]))
         height, width = self.crop_size
         self.in_channels = in_channels

@@ -6,7 +6,6 @@ tower, a CPIA looks at the patch tokens of both streams, builds one shared
 prompt from them and injects it, with a per-modality affine twist, back into
 each stream.
 """
-from typing import Tuple
 
 import torch
 from mmseg.registry import MODELS
@@ -79,7 +78,7 @@ class CrossModalPromptInjectedAdapter(nn.Module):
         return self.up(self.activation(fused))
 
     def forward(self, tokens_a: Tensor,
-                tokens_b: Tensor) -> Tuple[Tensor, Tensor]:
+                tokens_b: Tensor) -> tuple[Tensor, Tensor]:
         """Inject the prompt into both streams.
 
         Args:

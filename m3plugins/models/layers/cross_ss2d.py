@@ -1,12 +1,17 @@
 """Cross-SS2D: M3amba's two-stream coupled 2-D selective scan (channels-last)."""
-from typing import Tuple, Union
 
 import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from m3plugins.ops import (NUM_DIRECTIONS, SCAN_BACKENDS, cross_merge,
-                           cross_scan, selective_scan)
+from m3plugins.ops import (
+    NUM_DIRECTIONS,
+    SCAN_BACKENDS,
+    cross_merge,
+    cross_scan,
+    selective_scan,
+)
+
 from .directional_scan_params import DirectionalScanParams, resolve_dt_rank
 from .ss2d import SS2DStem, check_channels_last
 
@@ -52,7 +57,7 @@ class CrossSS2D(nn.Module):
                  d_model: int = 96,
                  d_state: int = 16,
                  expand: float = 2,
-                 dt_rank: Union[int, str] = 'auto',
+                 dt_rank: int | str = 'auto',
                  d_conv: int = 3,
                  dt_min: float = 1e-3,
                  dt_max: float = 1e-1,
@@ -93,7 +98,7 @@ class CrossSS2D(nn.Module):
             delta_softplus=True, backend=self.scan_backend)
         return cross_merge(ys.view(batch, NUM_DIRECTIONS, -1, H * W), H, W)
 
-    def forward(self, x: Tensor, guide: Tensor) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    def forward(self, x: Tensor, guide: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         check_channels_last(x, self.d_model, 'x')
         check_channels_last(guide, self.d_model, 'guide')
         if guide.shape != x.shape:

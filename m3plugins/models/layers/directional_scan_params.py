@@ -7,14 +7,13 @@ that :class:`~m3plugins.models.layers.SS2D` holds one set and
 :class:`~m3plugins.models.layers.CrossSS2D` one set per input stream.
 """
 import math
-from typing import Tuple, Union
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
 
-def resolve_dt_rank(dt_rank: Union[int, str], d_model: int) -> int:
+def resolve_dt_rank(dt_rank: int | str, d_model: int) -> int:
     """``'auto'`` gives VMamba's ``ceil(d_model / 16)``; ints pass through."""
     if dt_rank == 'auto':
         return math.ceil(d_model / 16)
@@ -115,7 +114,7 @@ class DirectionalScanParams(nn.Module):
         """``dt_proj`` biases flattened to ``(K * d_inner,)``, at least float32."""
         return _at_least_fp32(self.dt_projs_bias).reshape(-1)
 
-    def project(self, xs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    def project(self, xs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Computes the input-dependent scan parameters.
 
         Args:

@@ -47,7 +47,7 @@ import math
 import os
 import os.path as osp
 import sys
-from typing import Dict, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -66,7 +66,7 @@ def _looks_like_path(value: str) -> bool:
             or value.lower().endswith(WEIGHT_FILE_SUFFIXES))
 
 
-def load_state_dict_file(path: str) -> Dict[str, Tensor]:
+def load_state_dict_file(path: str) -> dict[str, Tensor]:
     """Read a state dict from ``.safetensors`` or a torch pickle.
 
     Torch files are read with ``weights_only=True``; a dict nesting the
@@ -131,10 +131,10 @@ class FrozenFoundationModel(nn.Module):
     def __init__(self,
                  source: str = 'timm',
                  name: str = 'vit_large_patch14_dinov2.lvd142m',
-                 pretrained: Union[None, bool, str] = None,
-                 model_kwargs: Optional[dict] = None,
+                 pretrained: None | bool | str = None,
+                 model_kwargs: dict | None = None,
                  strict: bool = True,
-                 cache_dir: Optional[str] = None):
+                 cache_dir: str | None = None):
         super().__init__()
         if source not in SOURCES:
             raise ValueError(
@@ -308,7 +308,7 @@ class FrozenFoundationModel(nn.Module):
                 f'{self.name!r}: {"; ".join(problems)}. Check the model name '
                 '(size, patch, registers) or pass strict=False.')
 
-    def load_pretrained(self, pretrained: Union[bool, str]) -> None:
+    def load_pretrained(self, pretrained: bool | str) -> None:
         """Load weights (tag, ``True`` or file, as ``pretrained`` above) now.
 
         Lets a model build with random weights and load the real ones later
@@ -333,7 +333,7 @@ class FrozenFoundationModel(nn.Module):
         return self
 
     # ----------------------------------------------------------- patch grids
-    def patch_grid(self, height: int, width: int) -> Tuple[int, int]:
+    def patch_grid(self, height: int, width: int) -> tuple[int, int]:
         """Patch grid of an input padded to the patch multiple."""
         return (math.ceil(height / self.patch_size),
                 math.ceil(width / self.patch_size))
@@ -351,7 +351,7 @@ class FrozenFoundationModel(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h), value=value)
         return x
 
-    def split_prefix(self, tokens: Tensor) -> Tuple[Tensor, Tensor]:
+    def split_prefix(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
         """(B, P + N, C) -> prefix (B, P, C), patch tokens (B, N, C)."""
         return (tokens[:, :self.num_prefix_tokens],
                 tokens[:, self.num_prefix_tokens:])
@@ -365,7 +365,7 @@ class FrozenFoundationModel(nn.Module):
 
     # ---------------------------------------------------------------- tokens
     def embed_patches(self, x: Tensor,
-                      patch_embed: Optional[nn.Module] = None) -> Tensor:
+                      patch_embed: nn.Module | None = None) -> Tensor:
         """Tokenise (B, 3, H, W) into a patch grid (B, h, w, C).
 
         Args:
@@ -424,7 +424,7 @@ class FrozenFoundationModel(nn.Module):
         return visual.ln_pre(tokens)
 
     def forward_blocks(self, tokens: Tensor, start: int = 0,
-                       end: Optional[int] = None) -> Tensor:
+                       end: int | None = None) -> Tensor:
         """Run blocks ``start`` .. ``end - 1`` on (B, N, C) tokens."""
         end = self.num_blocks if end is None else end
         if not 0 <= start <= end <= self.num_blocks:

@@ -7,9 +7,9 @@ import math
 
 import torch
 from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
 from m3plugins.utils.grad_mode import needs_grad
 
 

@@ -3,15 +3,15 @@
 Yao, Hong, Li, Chanussot, "SpectralMamba: Efficient Mamba for Hyperspectral
 Image Classification", arXiv 2404.08489.
 """
-from typing import Optional
 
 import torch
 from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
 from m3plugins.ops.selective_scan_chunked import blocks_for_cache
 from m3plugins.utils.grad_mode import needs_grad
+
 from .spectral_piece_embedding import SpectralPieceEmbedding
 from .spectral_s6_block import SpectralS6Block
 
@@ -71,9 +71,9 @@ class PiecewiseSequentialScan(BaseModule):
                  depth: int = 2,
                  share_piece_embedding: bool = True,
                  pooling: str = 'mean',
-                 pixel_chunk_size: Optional[int] = 8192,
-                 inference_pixel_chunk_size: Optional[int] = 512,
-                 block_cfg: Optional[dict] = None,
+                 pixel_chunk_size: int | None = 8192,
+                 inference_pixel_chunk_size: int | None = 512,
+                 block_cfg: dict | None = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if pooling not in PIECE_POOLINGS:
@@ -100,7 +100,7 @@ class PiecewiseSequentialScan(BaseModule):
         self.norm = nn.LayerNorm(embed_dims)
 
     def scan_pixels(self, spectra: Tensor,
-                    extra_token: Optional[Tensor] = None) -> Tensor:
+                    extra_token: Tensor | None = None) -> Tensor:
         """(N, C) spectra [+ (N, d) extra token] -> (N, d) features."""
         tokens = self.embedding(spectra)
         if extra_token is not None:
@@ -114,8 +114,8 @@ class PiecewiseSequentialScan(BaseModule):
 
     def forward(self,
                 spectrum: Tensor,
-                extra_token: Optional[Tensor] = None,
-                pixel_mask: Optional[Tensor] = None) -> Tensor:
+                extra_token: Tensor | None = None,
+                pixel_mask: Tensor | None = None) -> Tensor:
         """(B, C, H, W) [+ (B, d, H, W)] -> (B, d, H, W).
 
         Args:
@@ -160,7 +160,7 @@ class PiecewiseSequentialScan(BaseModule):
         feats = torch.cat(feats) if len(feats) > 1 else feats[0]
         return feats.view(batch, height, width, -1).permute(0, 3, 1, 2)
 
-    def _scan_masked(self, spectrum: Tensor, extra_token: Optional[Tensor],
+    def _scan_masked(self, spectrum: Tensor, extra_token: Tensor | None,
                      pixel_mask: Tensor, chunk: int) -> Tensor:
         """:meth:`forward` scanning only the ``pixel_mask`` pixels."""
         batch, channels, height, width = spectrum.shape

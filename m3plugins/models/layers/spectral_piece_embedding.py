@@ -8,9 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
-from torch import Tensor, nn
-
 from mmseg.registry import MODELS
+from torch import Tensor, nn
 
 
 @MODELS.register_module()

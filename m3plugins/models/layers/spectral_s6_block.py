@@ -9,9 +9,9 @@ import math
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
 from m3plugins.ops import SCAN_BACKENDS, selective_scan
 from m3plugins.utils.grad_mode import needs_grad
 
@@ -242,7 +242,8 @@ class SpectralS6Block(BaseModule):
 
 def _reverse_time(x: Tensor) -> Tensor:
     """``x.flip(1)`` for (N, L, E) as L row copies (several times faster than
-    ``flip`` on CPU for short L)."""
+    ``flip`` on CPU for short L).
+    """
     out = x.new_empty(x.shape)
     length = x.shape[1]
     for t in range(length):

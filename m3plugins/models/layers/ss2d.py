@@ -1,13 +1,18 @@
 """SS2D: VMamba's 2-D selective-scan token mixer (channels-last)."""
-from typing import Union
 
 import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from m3plugins.ops import (NUM_DIRECTIONS, SCAN_BACKENDS, cross_merge,
-                           cross_scan, selective_scan)
+from m3plugins.ops import (
+    NUM_DIRECTIONS,
+    SCAN_BACKENDS,
+    cross_merge,
+    cross_scan,
+    selective_scan,
+)
+
 from .directional_scan_params import DirectionalScanParams, resolve_dt_rank
 
 
@@ -36,7 +41,8 @@ class SS2DStem(nn.Module):
 
     def encode(self, x: Tensor):
         """``(B, H, W, d_model)`` -> conv features ``(B, d_inner, H, W)`` and
-        the gate ``(B, H, W, d_inner)``."""
+        the gate ``(B, H, W, d_inner)``.
+        """
         x, z = self.in_proj(x).chunk(2, dim=-1)
         x = self.act(self.conv2d(x.permute(0, 3, 1, 2).contiguous()))
         return x, z
@@ -91,7 +97,7 @@ class SS2D(nn.Module):
                  d_model: int = 96,
                  d_state: int = 16,
                  expand: float = 2,
-                 dt_rank: Union[int, str] = 'auto',
+                 dt_rank: int | str = 'auto',
                  d_conv: int = 3,
                  dt_min: float = 1e-3,
                  dt_max: float = 1e-1,

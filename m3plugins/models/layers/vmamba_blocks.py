@@ -1,5 +1,4 @@
 """Residual VMamba-style blocks around SS2D and Cross-SS2D (channels-last)."""
-from typing import Optional, Tuple, Union
 
 import torch.nn as nn
 from mmseg.registry import MODELS
@@ -9,7 +8,6 @@ from torch.nn.init import ones_, trunc_normal_, zeros_
 
 from .cross_ss2d import CrossSS2D
 from .ss2d import SS2D
-
 
 #: LayerNorm epsilon of the official M3amba (``norm_layer="LN"`` builds plain
 #: ``nn.LayerNorm``, whose default is 1e-5; kaka-Cao/M3amba,
@@ -58,7 +56,7 @@ def init_vmamba_linear_and_norm(module: nn.Module, std: float = 0.02) -> None:
             zeros_(module.bias)
 
 
-def _mlp(dim: int, mlp_ratio: float, drop: float) -> Optional[nn.Module]:
+def _mlp(dim: int, mlp_ratio: float, drop: float) -> nn.Module | None:
     if mlp_ratio < 0:
         raise ValueError(f'mlp_ratio must be >= 0, got {mlp_ratio}')
     if mlp_ratio == 0:
@@ -160,7 +158,7 @@ class CrossSS2DBlock(nn.Module):
         self.mlp = _mlp(dim, mlp_ratio, mlp_drop)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps) if self.mlp is not None else None
 
-    def forward(self, x: Tensor, guide: Tensor) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    def forward(self, x: Tensor, guide: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         out = self.op(self.norm(x), self.guide_norm(guide))
         guide_scan = None
         if isinstance(out, tuple):

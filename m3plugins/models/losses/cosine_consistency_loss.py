@@ -4,7 +4,6 @@ M3amba (Cao et al., arXiv 2503.06446) adds to the cross-entropy a term that
 pulls each modality's feature map towards the fused one: ``1 - cos`` between
 the two feature vectors at every pixel.
 """
-from typing import Optional
 
 import torch.nn.functional as F
 from mmseg.registry import MODELS
@@ -59,7 +58,7 @@ class CosineConsistencyLoss(nn.Module):
     def forward(self,
                 feat: Tensor,
                 target: Tensor,
-                mask: Optional[Tensor] = None) -> Tensor:
+                mask: Tensor | None = None) -> Tensor:
         """Compute the loss.
 
         Args:

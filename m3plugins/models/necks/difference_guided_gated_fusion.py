@@ -2,7 +2,7 @@
 
 MoBaNet (Li et al., arXiv 2603.17705; official code sauryeo/MoBaNet).
 """
-from typing import List, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import torch.nn.functional as F
 from mmengine.model import BaseModule
@@ -58,7 +58,7 @@ class DifferenceGuidedGatedFusion(BaseModule):
                  out_channels: int = 256,
                  gate_ratio: float = 0.25,
                  shared_projection: bool = True,
-                 out_scales: Union[None, Sequence[float]] = None,
+                 out_scales: None | Sequence[float] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.num_stages = num_stages
@@ -94,8 +94,8 @@ class DifferenceGuidedGatedFusion(BaseModule):
                                 align_corners=False)
         return out
 
-    def forward(self, inputs: Tuple[Sequence[Tensor], Sequence[Tensor]]
-                ) -> Tuple[Tensor, ...]:
+    def forward(self, inputs: tuple[Sequence[Tensor], Sequence[Tensor]]
+                ) -> tuple[Tensor, ...]:
         """Fuse and project.
 
         Args:
@@ -109,9 +109,9 @@ class DifferenceGuidedGatedFusion(BaseModule):
         if len(optical) != self.num_stages or len(dsm) != self.num_stages:
             raise ValueError(f'Expected {self.num_stages} optical and DSM '
                              f'maps, got {len(optical)} and {len(dsm)}.')
-        fused: List[Tensor] = []
-        opt_out: List[Tensor] = []
-        dsm_out: List[Tensor] = []
+        fused: list[Tensor] = []
+        opt_out: list[Tensor] = []
+        dsm_out: list[Tensor] = []
         for s in range(self.num_stages):
             mixed = self.gates[s](optical[s], dsm[s])
             mixed = self.fuse_norms[s](mixed.permute(0, 2, 3, 1)).permute(

@@ -1,5 +1,5 @@
 """M3amba's multi-modal Mamba fusion neck built from Cross-SS2D blocks."""
-from typing import Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import torch
 import torch.utils.checkpoint
@@ -7,8 +7,12 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers.vmamba_blocks import (M3AMBA_NORM_EPS, CrossSS2DBlock,
-                                    SS2DBlock, init_vmamba_linear_and_norm)
+from ..layers.vmamba_blocks import (
+    M3AMBA_NORM_EPS,
+    CrossSS2DBlock,
+    SS2DBlock,
+    init_vmamba_linear_and_norm,
+)
 
 #: Weight initialisations of the neck's ``nn.Linear`` / ``nn.LayerNorm``.
 LINEAR_INITS = ('vmamba', 'pytorch')
@@ -80,7 +84,7 @@ class M3ambaFusionNeck(BaseModule):
                  depth: int = 9,
                  d_state: int = 16,
                  expand: float = 2,
-                 dt_rank: Union[int, str] = 24,
+                 dt_rank: int | str = 24,
                  d_conv: int = 3,
                  mlp_ratio: float = 4.,
                  drop_path_rate: float = 0.1,
@@ -132,7 +136,7 @@ class M3ambaFusionNeck(BaseModule):
             self._apply_linear_init()
         super().init_weights()
 
-    def _layer(self, index: int, *streams: Tensor) -> Tuple[Tensor, ...]:
+    def _layer(self, index: int, *streams: Tensor) -> tuple[Tensor, ...]:
         *modalities, fused = streams
         modalities = [
             block(x, guide=fused)
@@ -141,7 +145,7 @@ class M3ambaFusionNeck(BaseModule):
         fused = self.fusion_blocks[index](torch.stack(modalities).sum(0))
         return (*modalities, fused)
 
-    def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+    def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
         """Fuse the streams.
 
         Args:

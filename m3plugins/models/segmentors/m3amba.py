@@ -1,6 +1,6 @@
 """M3amba as an MMSeg EncoderDecoder (arXiv 2503.06446)."""
 import copy
-from typing import Mapping, Optional, Union
+from collections.abc import Mapping
 
 import torch
 from mmengine.config import ConfigDict
@@ -9,9 +9,12 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
-from m3plugins.utils.modalities import (ModalityError, ModalityLayout,
-                                        check_modality_layout,
-                                        ordered_modality_channels)
+from m3plugins.utils.modalities import (
+    ModalityError,
+    ModalityLayout,
+    check_modality_layout,
+    ordered_modality_channels,
+)
 
 
 def _with_value(cfg: ConfigType, key: str, value, owner: str) -> dict:
@@ -72,7 +75,7 @@ class M3amba(EncoderDecoder):
     """
 
     def __init__(self,
-                 modality_channels: Optional[ModalityLayout] = None,
+                 modality_channels: ModalityLayout | None = None,
                  backbone: OptConfigType = None,
                  neck: OptConfigType = None,
                  decode_head: OptConfigType = None,
@@ -137,7 +140,7 @@ class M3amba(EncoderDecoder):
         return torch.cat([modalities[n] for n in expected], dim=1)
 
     def forward(self,
-                inputs: Union[Tensor, Mapping[str, Tensor]],
+                inputs: Tensor | Mapping[str, Tensor],
                 data_samples: OptSampleList = None,
                 mode: str = 'tensor'):
         """MMSeg's forward; ``inputs`` may also be a modality mapping."""

@@ -3,7 +3,7 @@
 MoBaNet (Li et al., arXiv 2603.17705; official code sauryeo/MoBaNet).
 """
 import math
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from mmengine.structures import PixelData
@@ -14,9 +14,12 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
-from m3plugins.utils.modalities import (ModalityLayout,
-                                        ordered_modality_channels,
-                                        split_modalities)
+from m3plugins.utils.modalities import (
+    ModalityLayout,
+    ordered_modality_channels,
+    split_modalities,
+)
+
 from ..losses.hard_pixel_targets import hard_pixel_targets
 
 
@@ -69,7 +72,7 @@ class MoBaNetSegmentor(EncoderDecoder):
                      channels=64, dropout_ratio=0.1, num_classes=6,
                      norm_cfg=dict(type='BN', requires_grad=True),
                      align_corners=False),
-                 neck: Optional[dict] = dict(
+                 neck: dict | None = dict(
                      type='DifferenceGuidedGatedFusion'),
                  auxiliary_head=None,
                  modality_channels: ModalityLayout = (('optical', 3), ('dsm', 1)),
@@ -85,7 +88,7 @@ class MoBaNetSegmentor(EncoderDecoder):
 
     # ----------------------------------------------------- modality switch
     @property
-    def missing_modality(self) -> List[str]:
+    def missing_modality(self) -> list[str]:
         """Names of the modalities zeroed in every forward pass."""
         return list(self._missing_modality)
 
@@ -135,7 +138,7 @@ class MoBaNetSegmentor(EncoderDecoder):
         return inputs
 
     # ------------------------------------------------------------ features
-    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+    def extract_feat(self, inputs: Tensor) -> list[Tensor]:
         """Neck output (fused, optical, DSM maps per stage).
 
         Raises:
@@ -155,7 +158,7 @@ class MoBaNetSegmentor(EncoderDecoder):
         return logits[..., :size[0], :size[1]]
 
     def encode_decode(self, inputs: Tensor,
-                      batch_img_metas: List[dict]) -> Tensor:
+                      batch_img_metas: list[dict]) -> Tensor:
         """Main-head logits (B, K, H, W) at the input size."""
         feats = self.extract_feat(inputs)
         return self._aligned_logits(self.decode_head.forward(feats),
@@ -166,8 +169,8 @@ class MoBaNetSegmentor(EncoderDecoder):
 
     # ---------------------------------------------------------------- loss
     def _hard_pixel_samples(self, logits: Tensor,
-                            data_samples: List[SegDataSample]
-                            ) -> List[SegDataSample]:
+                            data_samples: list[SegDataSample]
+                            ) -> list[SegDataSample]:
         labels = self.decode_head._stack_batch_gt(data_samples)
         if logits.shape[-2:] != labels.shape[-2:]:
             logits = resize(logits, size=labels.shape[-2:], mode='bilinear',
@@ -182,7 +185,7 @@ class MoBaNetSegmentor(EncoderDecoder):
         return samples
 
     def loss(self, inputs: Tensor,
-             data_samples: List[SegDataSample]) -> Dict[str, Tensor]:
+             data_samples: list[SegDataSample]) -> dict[str, Tensor]:
         """CE(main) + auxiliary CE on hard pixels (weights in the heads)."""
         feats = self.extract_feat(inputs)
         size = inputs.shape[-2:]

@@ -9,7 +9,6 @@ backbone that can compute only the needed ones gives the same loss and
 gradients at a fraction of the cost.
 """
 import inspect
-from typing import List, Optional
 
 import torch
 from mmseg.models.decode_heads import FCNHead
@@ -112,13 +111,13 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
         self.feature_margin = feature_margin
 
     def labeled_output_mask(self, inputs: Tensor,
-                            data_samples: SampleList) -> Optional[Tensor]:
+                            data_samples: SampleList) -> Tensor | None:
         """(B, H, W) bool mask of the outputs the losses read, or None.
 
         None (compute everything) when a sample has no ground truth of the
         input's size, or when no pixel of the batch is labeled.
         """
-        labels: List[Tensor] = []
+        labels: list[Tensor] = []
         for sample in data_samples:
             gt = getattr(sample, 'gt_sem_seg', None)
             if gt is None or tuple(gt.data.shape[-2:]) != tuple(
