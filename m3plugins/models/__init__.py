@@ -1,2 +1,10 @@
-"""Models; importing this module registers them into MMSeg's MODELS."""
-from . import backbones, heads, layers, losses, necks, segmentors  # noqa: F401
+"""Models; importing this module registers them into MMSeg's MODELS.
+
+One package per model family, each holding its backbone, neck, heads,
+segmentor, losses and the layers only it uses: :mod:`.spectralmamba`,
+:mod:`.m3amba` and :mod:`.mobanet`. :mod:`.foundation` holds the frozen
+foundation-model wrapper that M3amba and MoBaNet share.
+"""
+from . import foundation, m3amba, mobanet, spectralmamba
+
+__all__ = ['foundation', 'm3amba', 'mobanet', 'spectralmamba']

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from m3plugins.models.layers import SS2D, CrossSS2D, CrossSS2DBlock, SS2DBlock
+from m3plugins.models.m3amba import SS2D, CrossSS2D, CrossSS2DBlock, SS2DBlock
 from m3plugins.ops import cross_merge, cross_scan, selective_scan_reference
 
 C, H, W = 8, 3, 5  # non-square map

@@ -5,7 +5,7 @@ import pytest
 import torch
 from m3amba_helpers import TINY_CLIP_KWARGS, build, tiny_model_cfg
 
-from m3plugins.models.layers.frozen_foundation_model import (
+from m3plugins.models.foundation.frozen_foundation_model import (
     PretrainedWeightsUnavailableError,
 )
 

@@ -4,7 +4,7 @@ import torch
 from m3amba_helpers import build
 from torch import nn
 
-from m3plugins.models.layers import CrossSS2DBlock, SS2DBlock
+from m3plugins.models.m3amba import CrossSS2DBlock, SS2DBlock
 
 
 def tiny_neck(**overrides):

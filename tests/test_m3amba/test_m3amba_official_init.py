@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from m3amba_helpers import build, tiny_model
 from torch import nn
 
-from m3plugins.models.layers.vmamba_blocks import CrossSS2DBlock, SS2DBlock
+from m3plugins.models.m3amba.vmamba_blocks import CrossSS2DBlock, SS2DBlock
 
 
 def paper_neck(**overrides):

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from m3plugins.models.layers import (
+from m3plugins.models.mobanet import (
     CrossModalPromptInjectedAdapter,
     DifferenceGuidedGate,
+    DifferenceGuidedGatedFusion,
 )
-from m3plugins.models.necks import DifferenceGuidedGatedFusion
 
 
 def test_cpia_shapes_widths_and_affine_init():

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from m3plugins.models.layers.frozen_foundation_model import (
+from m3plugins.models.foundation.frozen_foundation_model import (
     FrozenFoundationModel,
     PretrainedWeightsUnavailableError,
 )

@@ -13,7 +13,7 @@ from mmseg.registry import MODELS  # noqa: E402
 from torch import nn
 
 import m3plugins  # noqa: F401  (before mmseg.models: mmcv-lite compat)
-from m3plugins.models.heads import MoBaNetAuxHead  # noqa: E402
+from m3plugins.models.mobanet import MoBaNetAuxHead  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

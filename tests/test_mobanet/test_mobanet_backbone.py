@@ -5,7 +5,7 @@ from mmseg.registry import MODELS
 from mobanet_helpers import TINY_FOUNDATION, tiny_backbone_cfg
 
 import m3plugins  # noqa: F401
-from m3plugins.models.backbones.mobanet_backbone import default_tap_indices
+from m3plugins.models.mobanet.mobanet_backbone import default_tap_indices
 from m3plugins.utils.modalities import ModalityError
 
 
@@ -123,7 +123,7 @@ def test_bad_input_names_the_modality(backbone):
 def test_pretrained_weights_load_in_init_weights(tmp_path):
     from safetensors.torch import save_file
 
-    from m3plugins.models.layers import FrozenFoundationModel
+    from m3plugins.models.foundation import FrozenFoundationModel
     source = FrozenFoundationModel(**TINY_FOUNDATION)
     state = {k[len('tower.'):]: v.contiguous()
              for k, v in source.state_dict().items()}

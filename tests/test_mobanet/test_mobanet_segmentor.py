@@ -6,7 +6,7 @@ from mmseg.registry import MODELS
 from mobanet_helpers import make_batch, tiny_model_cfg
 
 import m3plugins  # noqa: F401
-from m3plugins.models.losses import hard_pixel_targets
+from m3plugins.models.mobanet import hard_pixel_targets
 from m3plugins.utils.modalities import ModalityError
 
 

@@ -6,7 +6,7 @@ grouped-free/expanded widths; the causal direction stays causal.
 import pytest
 import torch
 
-from m3plugins.models.layers import SpectralS6Block
+from m3plugins.models.spectralmamba import SpectralS6Block
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -43,7 +43,7 @@ def test_inference_path_of_causal_block_is_causal():
 
 
 def test_inference_pixel_chunks_are_exact_and_used_only_without_grad():
-    from m3plugins.models.layers import PiecewiseSequentialScan
+    from m3plugins.models.spectralmamba import PiecewiseSequentialScan
     torch.manual_seed(0)
     pss = PiecewiseSequentialScan(in_channels=12, embed_dims=8, num_pieces=3,
                                   inference_pixel_chunk_size=5)
@@ -73,7 +73,9 @@ def test_causal_depthwise_conv_equals_conv1d_with_gradients(
     """The shifted multiply-add convolution both paths use equals
     ``nn.Conv1d(padding=k-1)`` cut to L, in value and in every gradient.
     """
-    from m3plugins.models.layers.spectral_s6_block import causal_depthwise_conv
+    from m3plugins.models.spectralmamba.spectral_s6_block import (
+        causal_depthwise_conv,
+    )
     torch.manual_seed(0)
     conv = torch.nn.Conv1d(6, 6, kernel, groups=6, padding=kernel - 1)
     x = torch.randn(5, 6, length, requires_grad=True)

@@ -16,7 +16,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import m3plugins  # noqa: F401
-from m3plugins.models.backbones import SpectralMamba
+from m3plugins.models.spectralmamba import SpectralMamba
 
 
 def _model_cfg(repo_root, variant='patchwise'):

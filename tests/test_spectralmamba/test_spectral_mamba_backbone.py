@@ -4,13 +4,13 @@ gradients, parameter count (tiny CPU inputs).
 import pytest
 import torch
 
-from m3plugins.models.backbones.spectral_mamba import SpectralMamba
-from m3plugins.models.layers import (
+from m3plugins.models.spectralmamba import (
     GatedSpectralSpatialMerging,
     PiecewiseSequentialScan,
     SpectralPieceEmbedding,
     SpectralS6Block,
 )
+from m3plugins.models.spectralmamba.spectral_mamba import SpectralMamba
 from m3plugins.utils.modalities import ModalityError
 
 

@@ -20,10 +20,10 @@ from m3plugins.utils.modalities import (
     split_modalities,
 )
 
-from ..layers.cross_modal_prompt_injected_adapter import (
+from ..foundation.frozen_foundation_model import FrozenFoundationModel
+from .cross_modal_prompt_injected_adapter import (
     CrossModalPromptInjectedAdapter,
 )
-from ..layers.frozen_foundation_model import FrozenFoundationModel
 
 #: Official tap blocks (0-based, features taken after the block) by depth:
 #: ViT-L (24 blocks) and ViT-B / ViT-S (12 blocks).
@@ -56,7 +56,7 @@ class MoBaNetBackbone(BaseModule):
     trainable copy. A 1-band second modality is repeated to 3 channels. H
     and W are zero-padded at the bottom / right to a multiple of the patch
     size (256 -> 266 for /14 patches, a 19 x 19 grid); the output maps cover
-    the padded area, and :class:`~m3plugins.models.segmentors.MoBaNetSegmentor`
+    the padded area, and :class:`~m3plugins.models.mobanet.MoBaNetSegmentor`
     crops its logits back to the input.
 
     Per stage s with tap block k_s: CPIA on both streams' patch tokens, the
@@ -66,7 +66,7 @@ class MoBaNetBackbone(BaseModule):
 
     Args:
         foundation_model: Config of
-            :class:`~m3plugins.models.layers.FrozenFoundationModel`
+            :class:`~m3plugins.models.foundation.FrozenFoundationModel`
             (``source``, ``name``, ``pretrained``, ``model_kwargs``).
         modality_channels: Modality -> channels in stacking order, optical
             first, DSM second: ``[('optical', 3), ('dsm', 1)]`` (pairs keep

@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers.difference_guided_gate import DifferenceGuidedGate
+from .difference_guided_gate import DifferenceGuidedGate
 
 
 @MODELS.register_module()
@@ -17,7 +17,7 @@ class DifferenceGuidedGatedFusion(BaseModule):
     """DGFM per stage, LayerNorm on the fused map, 1x1 projections.
 
     Input: the optical and DSM maps of
-    :class:`~m3plugins.models.backbones.MoBaNetBackbone`, one
+    :class:`~m3plugins.models.mobanet.MoBaNetBackbone`, one
     (B, C, h, w) pair per stage. For each stage s::
 
         fused_s = LayerNorm(DifferenceGuidedGate_s(rgb_s, dsm_s))
@@ -46,7 +46,7 @@ class DifferenceGuidedGatedFusion(BaseModule):
         num_stages: Number of stages S.
         out_channels: Projection width (256).
         gate_ratio: Hidden-width ratio of the gate (see
-            :class:`~m3plugins.models.layers.DifferenceGuidedGate`).
+            :class:`~m3plugins.models.mobanet.DifferenceGuidedGate`).
         shared_projection: One projection per stage for all three maps.
         out_scales: Per-stage resampling factors of the outputs.
         init_cfg: mmengine init config.

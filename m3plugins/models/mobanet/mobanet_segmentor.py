@@ -20,7 +20,7 @@ from m3plugins.utils.modalities import (
     split_modalities,
 )
 
-from ..losses.hard_pixel_targets import hard_pixel_targets
+from .hard_pixel_targets import hard_pixel_targets
 
 
 @MODELS.register_module()
@@ -33,7 +33,7 @@ class MoBaNetSegmentor(EncoderDecoder):
       3x3 conv-BN-ReLU6 256, dropout 0.1, bias-free 1x1 conv; MMSeg's
       ``FCNHead`` also works) read the stage-1 optical and DSM maps (``in_index`` into
       the neck output, see
-      :class:`~m3plugins.models.necks.DifferenceGuidedGatedFusion`).
+      :class:`~m3plugins.models.mobanet.DifferenceGuidedGatedFusion`).
     * With ``aux_hard_pixels_only`` the auxiliary targets keep only the
       pixels the main head predicts wrongly in the same forward pass (its
       logits detached); the others become ``ignore_index``. The total loss

@@ -15,12 +15,12 @@ from m3plugins.utils.modalities import (
     split_modalities,
 )
 
-from ..layers.clip_modality_adapter import CLIPModalityAdapter
-from ..layers.frozen_foundation_model import (
+from ..foundation.frozen_foundation_model import (
     FrozenFoundationModel,
     PretrainedWeightsUnavailableError,
 )
-from ..layers.pointwise_patch_embed import PointwisePatchEmbed
+from .clip_modality_adapter import CLIPModalityAdapter
+from .pointwise_patch_embed import PointwisePatchEmbed
 
 RESIZE_MODES = ('bicubic', 'bilinear', 'nearest')
 

@@ -3,8 +3,8 @@
 VMamba (Liu et al., arXiv 2401.10166) gives each of the ``K`` scan directions
 its own input-dependent projections (``x_proj`` -> ``dt, B, C``; ``dt_proj``)
 and its own ``A_log`` and ``D``. This module owns exactly those parameters, so
-that :class:`~m3plugins.models.layers.SS2D` holds one set and
-:class:`~m3plugins.models.layers.CrossSS2D` one set per input stream.
+that :class:`~m3plugins.models.m3amba.SS2D` holds one set and
+:class:`~m3plugins.models.m3amba.CrossSS2D` one set per input stream.
 """
 import math
 

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers.vmamba_blocks import (
+from .vmamba_blocks import (
     M3AMBA_NORM_EPS,
     CrossSS2DBlock,
     SS2DBlock,
@@ -43,7 +43,7 @@ class M3ambaFusionNeck(BaseModule):
     (kaka-Cao/M3amba, net/net_vmamba_v4.py); the selective-scan parameters
     (``x_proj``, ``dt_proj``, ``A_log``, ``D``) keep their own
     initialisation there and here (see
-    :func:`~m3plugins.models.layers.vmamba_blocks.init_vmamba_linear_and_norm`).
+    :func:`~m3plugins.models.m3amba.vmamba_blocks.init_vmamba_linear_and_norm`).
     It is applied when the neck is built (as the official code does) and
     again by :meth:`init_weights` (mmengine's runner calls it before
     training) before any ``init_cfg``, so a ``Pretrained`` init_cfg still

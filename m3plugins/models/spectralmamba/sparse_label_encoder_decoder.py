@@ -44,7 +44,7 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
     In ``loss``, the labeled pixels of the batch (ground truth other than
     the decode head's ``ignore_index``), dilated by ``feature_margin``, are
     passed to the backbone as ``output_mask``; a backbone that accepts it
-    (e.g. :class:`~m3plugins.models.backbones.SpectralMamba`) computes the
+    (e.g. :class:`~m3plugins.models.spectralmamba.SpectralMamba`) computes the
     features those pixels need and may leave the others meaningless. The
     losses and gradients are those of :class:`EncoderDecoder` (tested), so
     checkpoints, configs and inference are interchangeable with it;

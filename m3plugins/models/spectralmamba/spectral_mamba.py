@@ -12,12 +12,6 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from m3plugins.models.layers.gated_spectral_spatial_merging import (
-    GatedSpectralSpatialMerging,
-)
-from m3plugins.models.layers.piecewise_sequential_scan import (
-    PiecewiseSequentialScan,
-)
 from m3plugins.utils.grad_mode import needs_grad
 from m3plugins.utils.modalities import (
     ModalityError,
@@ -26,6 +20,13 @@ from m3plugins.utils.modalities import (
     split_modalities,
 )
 from m3plugins.utils.pixel_masks import dilate_pixel_mask
+
+from .gated_spectral_spatial_merging import (
+    GatedSpectralSpatialMerging,
+)
+from .piecewise_sequential_scan import (
+    PiecewiseSequentialScan,
+)
 
 #: The two variants of the paper.
 SPECTRAL_MAMBA_VARIANTS = ('patchwise', 'pixelwise')
