@@ -1,4 +1,7 @@
-"""Cross-SS2D: M3amba's two-stream coupled 2-D selective scan (channels-last)."""
+"""Cross-SS2D: M3amba's two-stream coupled 2-D selective scan.
+
+Channels-last inputs and outputs.
+"""
 
 import torch.nn as nn
 from mmseg.registry import MODELS
@@ -77,7 +80,8 @@ class CrossSS2D(nn.Module):
         self.d_inner = int(expand * d_model)
         self.scan_backend = scan_backend
         self.compute_guide_scan = compute_guide_scan
-        self.stem = SS2DStem(d_model, self.d_inner, d_conv, bias, conv_bias, dropout)
+        self.stem = SS2DStem(d_model, self.d_inner, d_conv, bias, conv_bias,
+                             dropout)
         rank = resolve_dt_rank(dt_rank, d_model)
         param_args = (self.d_inner, d_state, rank, NUM_DIRECTIONS, dt_min,
                       dt_max, dt_init, dt_scale, dt_init_floor)
@@ -90,7 +94,8 @@ class CrossSS2D(nn.Module):
                 unused.requires_grad_(False)
 
     def _scan(self, xs: Tensor, delta: Tensor, A: Tensor, Bs: Tensor,
-              Cs: Tensor, params: DirectionalScanParams, H: int, W: int) -> Tensor:
+              Cs: Tensor, params: DirectionalScanParams, H: int,
+              W: int) -> Tensor:
         batch = xs.shape[0]
         ys = selective_scan(
             xs.reshape(batch, -1, H * W), delta, A, Bs, Cs, params.D,
@@ -98,12 +103,14 @@ class CrossSS2D(nn.Module):
             delta_softplus=True, backend=self.scan_backend)
         return cross_merge(ys.view(batch, NUM_DIRECTIONS, -1, H * W), H, W)
 
-    def forward(self, x: Tensor, guide: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor,
+                guide: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        """Scan ``x`` coupled with ``guide`` (both (B, H, W, d_model))."""
         check_channels_last(x, self.d_model, 'x')
         check_channels_last(guide, self.d_model, 'guide')
         if guide.shape != x.shape:
-            raise ValueError(f'x {tuple(x.shape)} and guide {tuple(guide.shape)} '
-                             'must have the same shape')
+            raise ValueError(f'x {tuple(x.shape)} and guide '
+                             f'{tuple(guide.shape)} must have the same shape')
         H, W = x.shape[1:3]
         feats_x, z_x = self.stem.encode(x)
         feats_g, z_g = self.stem.encode(guide)

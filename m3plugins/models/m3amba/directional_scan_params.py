@@ -1,4 +1,4 @@
-"""Per-direction selective-scan parameters of SS2D, with VMamba's initialisation.
+"""Per-direction selective-scan parameters of SS2D, VMamba initialisation.
 
 VMamba (Liu et al., arXiv 2401.10166) gives each of the ``K`` scan directions
 its own input-dependent projections (``x_proj`` -> ``dt, B, C``; ``dt_proj``)
@@ -18,7 +18,8 @@ def resolve_dt_rank(dt_rank: int | str, d_model: int) -> int:
     if dt_rank == 'auto':
         return math.ceil(d_model / 16)
     if not isinstance(dt_rank, int) or dt_rank < 1:
-        raise ValueError(f"dt_rank must be 'auto' or a positive int, got {dt_rank!r}")
+        raise ValueError(
+            f"dt_rank must be 'auto' or a positive int, got {dt_rank!r}")
     return dt_rank
 
 
@@ -27,11 +28,11 @@ def _at_least_fp32(t: Tensor) -> Tensor:
 
 
 class DirectionalScanParams(nn.Module):
-    """Input-dependent ``delta, B, C`` and the ``A``/``D`` of K scan directions.
+    """Input-dependent ``delta, B, C`` and the ``A``/``D`` of K directions.
 
     Initialisation (VMamba / Mamba): ``A_log = log(1..N)`` for every channel
-    (so ``A = -exp(A_log) = -(1..N)``), ``D = 1``, ``dt_proj`` weight uniform in
-    ``+-dt_scale * dt_rank**-0.5`` (``dt_init='random'``) or that constant
+    (so ``A = -exp(A_log) = -(1..N)``), ``D = 1``, ``dt_proj`` weight uniform
+    in ``+-dt_scale * dt_rank**-0.5`` (``dt_init='random'``) or that constant
     (``'constant'``), and ``dt_proj`` bias the inverse softplus of
     ``dt ~ exp(U[log dt_min, log dt_max])`` clamped below at ``dt_init_floor``,
     so that ``softplus(bias)`` starts in ``[dt_min, dt_max]``. ``x_proj`` uses
@@ -44,7 +45,8 @@ class DirectionalScanParams(nn.Module):
         num_directions (int): ``K``.
         dt_min (float): Lower end of the initial step size.
         dt_max (float): Upper end of the initial step size.
-        dt_init (str): ``'random'`` or ``'constant'`` for the ``dt_proj`` weight.
+        dt_init (str): ``'random'`` or ``'constant'`` for the ``dt_proj``
+            weight.
         dt_scale (float): Scale of the ``dt_proj`` weight init.
         dt_init_floor (float): Minimum initial step size.
 
@@ -67,9 +69,12 @@ class DirectionalScanParams(nn.Module):
                  dt_init_floor: float = 1e-4):
         super().__init__()
         if not 0 < dt_min <= dt_max:
-            raise ValueError(f'need 0 < dt_min <= dt_max, got {dt_min}, {dt_max}')
+            raise ValueError(
+                f'need 0 < dt_min <= dt_max, got {dt_min}, {dt_max}')
         if dt_init not in ('random', 'constant'):
-            raise ValueError(f"dt_init must be 'random' or 'constant', got {dt_init!r}")
+            raise ValueError(
+                "dt_init must be 'random' or 'constant', "
+                f"got {dt_init!r}")
         self.d_inner, self.d_state, self.dt_rank = d_inner, d_state, dt_rank
         self.num_directions = num_directions
         K = num_directions
@@ -111,7 +116,7 @@ class DirectionalScanParams(nn.Module):
 
     @property
     def delta_bias(self) -> Tensor:
-        """``dt_proj`` biases flattened to ``(K * d_inner,)``, at least float32."""
+        """``dt_proj`` biases flattened to ``(K * d_inner,)``, >= float32."""
         return _at_least_fp32(self.dt_projs_bias).reshape(-1)
 
     def project(self, xs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -132,5 +137,7 @@ class DirectionalScanParams(nn.Module):
         return dts.reshape(batch, -1, length), Bs, Cs
 
     def extra_repr(self) -> str:
+        """Sizes in the module's repr."""
         return (f'd_inner={self.d_inner}, d_state={self.d_state}, '
-                f'dt_rank={self.dt_rank}, num_directions={self.num_directions}')
+                f'dt_rank={self.dt_rank}, '
+                f'num_directions={self.num_directions}')

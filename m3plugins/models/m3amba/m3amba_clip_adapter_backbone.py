@@ -160,6 +160,7 @@ class M3ambaCLIPAdapterBackbone(BaseModule):
 
     @property
     def modality_names(self) -> tuple[str, ...]:
+        """Modality names in input channel order."""
         return tuple(self.modality_channels)
 
     def prepare_for_tower(self, x: Tensor) -> Tensor:

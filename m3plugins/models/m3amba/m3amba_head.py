@@ -28,6 +28,7 @@ class PixelClassifier(nn.Module):
         self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) features -> (B, num_classes, H, W) logits."""
         x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         return self.conv(x)
 

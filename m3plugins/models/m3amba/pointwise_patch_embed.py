@@ -34,5 +34,6 @@ class PointwisePatchEmbed(nn.Module):
         self.channels_last = channels_last
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, C_in, H, W) -> normalised tokens."""
         x = self.norm(self.proj(x).permute(0, 2, 3, 1))
         return x if self.channels_last else x.permute(0, 3, 1, 2)

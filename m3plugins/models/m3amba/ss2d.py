@@ -30,7 +30,8 @@ class SS2DStem(nn.Module):
                  conv_bias: bool, dropout: float):
         super().__init__()
         if d_conv < 1 or d_conv % 2 == 0:
-            raise ValueError(f'd_conv must be a positive odd int (same padding), got {d_conv}')
+            raise ValueError('d_conv must be a positive odd int (same '
+                             f'padding), got {d_conv}')
         self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=bias)
         self.conv2d = nn.Conv2d(d_inner, d_inner, d_conv, padding=d_conv // 2,
                                 groups=d_inner, bias=conv_bias)
@@ -40,15 +41,20 @@ class SS2DStem(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def encode(self, x: Tensor):
-        """``(B, H, W, d_model)`` -> conv features ``(B, d_inner, H, W)`` and
-        the gate ``(B, H, W, d_inner)``.
+        """Split ``(B, H, W, d_model)`` into features and gate.
+
+        Returns conv features ``(B, d_inner, H, W)`` and the gate
+        ``(B, H, W, d_inner)``.
         """
         x, z = self.in_proj(x).chunk(2, dim=-1)
         x = self.act(self.conv2d(x.permute(0, 3, 1, 2).contiguous()))
         return x, z
 
     def decode(self, y: Tensor, z: Tensor) -> Tensor:
-        """Merged scan output ``(B, d_inner, H*W)`` and gate -> ``(B, H, W, d_model)``."""
+        """Gate and project the merged scan output.
+
+        ``(B, d_inner, H*W)`` and the gate -> ``(B, H, W, d_model)``.
+        """
         batch, H, W, _ = z.shape
         y = y.transpose(1, 2).reshape(batch, H, W, -1)
         y = self.out_norm(y) * F.silu(z)
@@ -56,6 +62,7 @@ class SS2DStem(nn.Module):
 
 
 def check_channels_last(x: Tensor, d_model: int, name: str = 'x') -> None:
+    """Raise ValueError unless ``x`` is (B, H, W, d_model)."""
     if x.dim() != 4 or x.shape[-1] != d_model:
         raise ValueError(f'{name} must be channels-last (B, H, W, {d_model}), '
                          f'got {tuple(x.shape)}')
@@ -90,7 +97,8 @@ class SS2D(nn.Module):
             (``'auto'``, ``'mamba_ssm'``, ``'torch'``, ``'reference'``).
 
     Shape:
-        forward: ``(B, H, W, d_model)`` -> ``(B, H, W, d_model)``; any ``H x W``.
+        forward: ``(B, H, W, d_model)`` -> ``(B, H, W, d_model)``; any
+            ``H x W``.
     """
 
     def __init__(self,
@@ -115,7 +123,8 @@ class SS2D(nn.Module):
         self.d_model = d_model
         self.d_inner = int(expand * d_model)
         self.scan_backend = scan_backend
-        self.stem = SS2DStem(d_model, self.d_inner, d_conv, bias, conv_bias, dropout)
+        self.stem = SS2DStem(d_model, self.d_inner, d_conv, bias, conv_bias,
+                             dropout)
         self.scan_params = DirectionalScanParams(
             self.d_inner, d_state, resolve_dt_rank(dt_rank, d_model),
             NUM_DIRECTIONS, dt_min, dt_max, dt_init, dt_scale, dt_init_floor)
@@ -140,6 +149,7 @@ class SS2D(nn.Module):
         return cross_merge(ys.view(batch, NUM_DIRECTIONS, -1, H * W), H, W)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, H, W, d_model) -> (B, H, W, d_model)."""
         check_channels_last(x, self.d_model)
         feats, z = self.stem.encode(x)
         return self.stem.decode(self.scan(feats), z)

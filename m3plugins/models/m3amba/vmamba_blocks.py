@@ -61,7 +61,8 @@ def _mlp(dim: int, mlp_ratio: float, drop: float) -> nn.Module | None:
         raise ValueError(f'mlp_ratio must be >= 0, got {mlp_ratio}')
     if mlp_ratio == 0:
         return None
-    return Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU, drop=drop)
+    return Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU,
+               drop=drop)
 
 
 @MODELS.register_module()
@@ -100,11 +101,14 @@ class SS2DBlock(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(dim, eps=norm_eps)
         self.op = SS2D(dim, d_state=d_state, expand=expand, **ss2d_kwargs)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = (DropPath(drop_path) if drop_path > 0
+                          else nn.Identity())
         self.mlp = _mlp(dim, mlp_ratio, mlp_drop)
-        self.norm2 = nn.LayerNorm(dim, eps=norm_eps) if self.mlp is not None else None
+        self.norm2 = (nn.LayerNorm(dim, eps=norm_eps)
+                      if self.mlp is not None else None)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, H, W, dim) -> (B, H, W, dim)."""
         x = x + self.drop_path(self.op(self.norm(x)))
         if self.mlp is not None:
             x = x + self.drop_path(self.mlp(self.norm2(x)))
@@ -113,10 +117,13 @@ class SS2DBlock(nn.Module):
 
 @MODELS.register_module()
 class CrossSS2DBlock(nn.Module):
-    """``x + DropPath(CrossSS2D(LN(x), LN(g)))``, then ``x + DropPath(MLP(LN2(x)))``.
+    """``x + DropPath(CrossSS2D(LN(x), LN(g)))``, then the MLP residual.
+
+    The MLP residual is ``x + DropPath(MLP(LN2(x)))``.
 
     M3amba's cross block (arXiv 2503.06446). By default one LayerNorm is
-    applied to both ``x`` and the guide (the official code normalises both with ``LN``);
+    applied to both ``x`` and the guide (the official code normalises both
+    with ``LN``);
     ``separate_guide_norm=True`` gives the guide its own.
 
     Args:
@@ -153,12 +160,17 @@ class CrossSS2DBlock(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=norm_eps)
         self.guide_norm = (nn.LayerNorm(dim, eps=norm_eps)
                            if separate_guide_norm else self.norm)
-        self.op = CrossSS2D(dim, d_state=d_state, expand=expand, **cross_kwargs)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.op = CrossSS2D(dim, d_state=d_state, expand=expand,
+                            **cross_kwargs)
+        self.drop_path = (DropPath(drop_path) if drop_path > 0
+                          else nn.Identity())
         self.mlp = _mlp(dim, mlp_ratio, mlp_drop)
-        self.norm2 = nn.LayerNorm(dim, eps=norm_eps) if self.mlp is not None else None
+        self.norm2 = (nn.LayerNorm(dim, eps=norm_eps)
+                      if self.mlp is not None else None)
 
-    def forward(self, x: Tensor, guide: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor,
+                guide: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        """Cross block on ``x`` guided by ``guide`` (both (B, H, W, dim))."""
         out = self.op(self.norm(x), self.guide_norm(guide))
         guide_scan = None
         if isinstance(out, tuple):

@@ -101,7 +101,8 @@ class MoBaNetBackbone(BaseModule):
                      source='timm',
                      name='vit_large_patch14_dinov2.lvd142m',
                      pretrained=None),
-                 modality_channels: ModalityLayout = (('optical', 3), ('dsm', 1)),
+                 modality_channels: ModalityLayout = (('optical', 3),
+                                                      ('dsm', 1)),
                  tap_indices: Sequence[int] | None = None,
                  cpia_ratio: float = 0.25,
                  cpia_activation: dict | None = None,
@@ -165,8 +166,10 @@ class MoBaNetBackbone(BaseModule):
         ]) if use_cpia else None
 
     def init_weights(self):
-        """Load deferred tower weights; restart the DSM patch embedding
-        from the (now pretrained) frozen one, as the official code.
+        """Load deferred tower weights; restart the DSM patch embedding.
+
+        The DSM patch embedding restarts from the (now pretrained) frozen
+        one, as the official code does.
         """
         if self.deferred_pretrained:
             self.foundation.load_pretrained(self.deferred_pretrained)

@@ -67,7 +67,8 @@ class GatedSpectralSpatialMerging(BaseModule):
             raise ValueError(f'in_channels must be >= 1, got {in_channels}')
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(
-                f'kernel_size must be a positive odd number, got {kernel_size}')
+                'kernel_size must be a positive odd number, '
+                f'got {kernel_size}')
         if reduction < 1 or min_hidden < 1:
             raise ValueError('reduction and min_hidden must be >= 1, got '
                              f'{reduction} and {min_hidden}')

@@ -83,10 +83,13 @@ class PiecewiseSequentialScan(BaseModule):
             raise ValueError(f'depth must be a positive int, got {depth}')
         if pixel_chunk_size is not None and pixel_chunk_size < 1:
             raise ValueError(
-                f'pixel_chunk_size must be >= 1 or None, got {pixel_chunk_size}')
-        if inference_pixel_chunk_size is not None and inference_pixel_chunk_size < 1:
-            raise ValueError('inference_pixel_chunk_size must be >= 1 or None, '
-                             f'got {inference_pixel_chunk_size}')
+                'pixel_chunk_size must be >= 1 or None, '
+                f'got {pixel_chunk_size}')
+        if (inference_pixel_chunk_size is not None
+                and inference_pixel_chunk_size < 1):
+            raise ValueError(
+                'inference_pixel_chunk_size must be >= 1 or None, '
+                f'got {inference_pixel_chunk_size}')
         self.embed_dims = embed_dims
         self.pooling = pooling
         self.pixel_chunk_size = pixel_chunk_size

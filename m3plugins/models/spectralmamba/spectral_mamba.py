@@ -261,8 +261,10 @@ class SpectralMamba(BaseModule):
         return (feats.contiguous(), )
 
     def _merged_spectrum(self, spectrum: Tensor) -> Tensor:
-        """GSSM of the spectrum zero-padded by the halo (convolutions
-        unpadded): (B, C, H, W) -> (B, C, H + 2 (halo - trim), ...).
+        """GSSM of the spectrum zero-padded by the halo.
+
+        The convolutions are unpadded: (B, C, H, W) ->
+        (B, C, H + 2 (halo - trim), ...).
 
         Without autograd, runs in strips of :attr:`INFERENCE_GSSM_PIXELS`
         pixels, each padded on its own: the same values without the padded

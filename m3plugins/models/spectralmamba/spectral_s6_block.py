@@ -98,7 +98,7 @@ class _ScanDirection(nn.Module):
         """
         xc = F.silu(causal_depthwise_conv(x, self.conv, channels_last=True),
                     inplace=True)
-        params = self.x_proj(xc)                          # (N, L, dt_rank + 2 S)
+        params = self.x_proj(xc)  # (N, L, dt_rank + 2 S)
         dt, B, C = torch.split(
             params, [self.dt_rank, self.state_dims, self.state_dims], dim=-1)
         delta = F.linear(dt, self.dt_proj.weight)
@@ -241,8 +241,9 @@ class SpectralS6Block(BaseModule):
 
 
 def _reverse_time(x: Tensor) -> Tensor:
-    """``x.flip(1)`` for (N, L, E) as L row copies (several times faster than
-    ``flip`` on CPU for short L).
+    """``x.flip(1)`` for (N, L, E) as L row copies.
+
+    Several times faster than ``flip`` on CPU for short L.
     """
     out = x.new_empty(x.shape)
     length = x.shape[1]
