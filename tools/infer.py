@@ -180,9 +180,9 @@ def main(argv=None) -> int:
         infer_large_scene,
         load_segmentor,
     )
-    from m3plugins.apis.modality_rasters import RasterAlignmentError
     from m3plugins.apis.tile_sharing import TileSharing
-    from m3plugins.datasets.hsi.raster_io import RasterReadError
+    from m3plugins.io.georeference import RasterAlignmentError
+    from m3plugins.io.raster_reading import RasterReadError
     from m3plugins.utils.modalities import ModalityError
     if args.scenes is not None:
         scenes = read_scene_list(args.scenes)

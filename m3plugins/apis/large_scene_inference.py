@@ -8,7 +8,7 @@ segmentor whose config names its ``modality_channels``:
 1. **Model**: built with MMSeg's ``init_model`` from the config and the
    checkpoint (m3plugins' compat layer makes mmengine checkpoints load under
    torch >= 2.6), or passed in ready.
-2. **Inputs** (:mod:`m3plugins.apis.modality_rasters`): one raster per
+2. **Inputs** (:mod:`m3plugins.io.modality_rasters`): one raster per
    modality of ``modality_channels`` (config order, band counts checked),
    same size, and same CRS and transform where georeferenced. GeoTIFF and
    ``.npy`` are read by window; ``.mat`` is loaded in memory.
@@ -27,7 +27,7 @@ segmentor whose config names its ``modality_channels``:
    weights falling off toward interior tile edges; finished rows are written
    as soon as no later tile touches them, so memory is bounded by the scene
    width. A tqdm bar counts tiles.
-5. **Outputs** (:mod:`m3plugins.apis.scene_map_writers`): uint8 GeoTIFF
+5. **Outputs** (:mod:`m3plugins.io.class_map_writing`): uint8 GeoTIFF
    class map with the input's CRS and transform, optional per-class
    probabilities (float32 or uint8), colour PNG preview with a legend from
    the config's dataset metainfo.
@@ -65,10 +65,11 @@ import torch
 from mmengine.config import Config
 
 from m3plugins.datasets.normalization import normalize
+from m3plugins.io.class_map_writing import SceneMapWriter
+from m3plugins.io.modality_rasters import open_modality_rasters
+from m3plugins.io.preview_png import save_preview_png
 from m3plugins.utils.modalities import stack_modalities
 
-from .modality_rasters import open_modality_rasters
-from .scene_map_writers import SceneMapWriter, save_preview_png
 from .scene_normalization import (
     config_test_dataset,
     dataset_edge_padding,

@@ -163,7 +163,7 @@ def dataset_nodata_fill(dataset: Mapping | None) -> dict[str, float]:
 
     ISPRS datasets leave DSM pixels at the raster's declared nodata value (or
     NaN) out of the tile statistics and set them to 0 after scaling
-    (:mod:`m3plugins.datasets.isprs.tile_reader`): ``{'dsm': 0.0}``. Other
+    (:mod:`m3plugins.datasets.isprs.tiles`): ``{'dsm': 0.0}``. Other
     datasets fill nothing; NaN in their inputs is an error (as in
     :func:`m3plugins.utils.modalities.stack_modalities`).
     """
@@ -269,7 +269,7 @@ def streaming_band_statistics(raster,
     Args:
         raster: An object with ``height``, ``width``, ``count`` and
             ``read(row, col, height, width) -> (h, w, C) array`` (a
-            :class:`m3plugins.apis.modality_rasters.ModalityRaster`).
+            :class:`m3plugins.io.modality_rasters.ModalityRaster`).
         block_bytes: Budget for one block's float64 copy; a block holds at
             least one row.
         nodata_as_nan: Leave the raster's declared nodata pixels out (they

@@ -13,7 +13,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
-from m3plugins.utils.class_maps import save_class_map
+from m3plugins.io.class_map_writing import save_class_map
 
 __all__ = ['HSIClassMapHook']
 

@@ -1,13 +1,13 @@
-"""Fixtures of the HSI dataset tests; the file writers are in hsi_scene_files."""
+"""Fixtures of the HSI dataset tests; the file writers are in fake_data.hsi_scene_files."""
 import pytest
-from hsi_scene_files import write_scene
+from fake_data.hsi_scene_files import write_scene
 
 from m3plugins.demo.hsi_scene import make_demo_hsi_scene
 
 
 @pytest.fixture
 def scene_writer():
-    """:func:`hsi_scene_files.write_scene`."""
+    """:func:`fake_data.hsi_scene_files.write_scene`."""
     return write_scene
 
 

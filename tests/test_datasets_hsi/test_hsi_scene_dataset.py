@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from hsi_scene_files import reference_crop_windows
+from fake_data.hsi_scene_files import reference_crop_windows
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, TRANSFORMS
 

@@ -8,21 +8,20 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from hsi_scene_files import (
+from fake_data.hsi_scene_files import (
     SMALL_SIZE,
-    write_geotiff,
     write_mat_v5,
     write_mat_v73,
+    write_scene_geotiff,
 )
 
-from m3plugins.datasets.hsi import (
-    Houston2013,
-    RasterReadError,
-    Trento,
-    read_raster,
-)
-from m3plugins.datasets.hsi.raster_io import read_raster_shape
+from m3plugins.datasets.hsi import Houston2013, Trento
 from m3plugins.datasets.hsi_scene_dataset import HSISceneDataset
+from m3plugins.io.raster_reading import (
+    RasterReadError,
+    read_raster,
+    read_raster_shape,
+)
 from m3plugins.utils.modalities import ModalityError
 
 
@@ -67,7 +66,7 @@ def test_scene_config_band_counts_reach_the_scene(tmp_path, scene_writer):
 
 def test_geotiff_band_count_is_read_from_the_header(tmp_path, scene_writer):
     scene_writer(str(tmp_path), Houston2013, fmt='tif')
-    write_geotiff(str(tmp_path / '2013_IEEE_GRSS_DF_Contest_LiDAR.tif'),
+    write_scene_geotiff(str(tmp_path / '2013_IEEE_GRSS_DF_Contest_LiDAR.tif'),
                   np.ones(SMALL_SIZE + (2, ), np.float32))
     with pytest.raises(ModalityError,
                        match='lidar has 2 bands, Houston2013 expects 1 .*'
@@ -108,7 +107,7 @@ def test_truncated_file_names_the_file(tmp_path, fmt):
     cube = np.arange(np.prod(SMALL_SIZE) * 63, dtype=np.float32).reshape(
         SMALL_SIZE + (63, ))
     if fmt == 'tif':
-        path = write_geotiff(str(tmp_path / 'cube.tif'), cube)
+        path = write_scene_geotiff(str(tmp_path / 'cube.tif'), cube)
     else:
         writer = write_mat_v5 if fmt == 'mat5' else write_mat_v73
         path = writer(str(tmp_path / 'cube.mat'), {'HSI': cube})
@@ -139,7 +138,7 @@ def test_header_shape_equals_the_read_shape(tmp_path, fmt):
     for shape in [(3, 5), (3, 5, 4)]:
         array = np.zeros(shape, np.float32)
         if fmt == 'tif':
-            path = write_geotiff(str(tmp_path / 'a.tif'), array)
+            path = write_scene_geotiff(str(tmp_path / 'a.tif'), array)
         else:
             writer = write_mat_v5 if fmt == 'mat5' else write_mat_v73
             path = writer(str(tmp_path / 'a.mat'), {'a': array})

@@ -5,7 +5,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from hsi_scene_files import SMALL_SIZE, write_mat_v5
+from fake_data.hsi_scene_files import SMALL_SIZE, write_mat_v5
 from rasterio.crs import CRS
 from rasterio.transform import Affine
 from torchgeo.datasets import DatasetNotFoundError
@@ -19,13 +19,12 @@ from m3plugins.datasets.hsi import (
     IndianPines,
     KennedySpaceCenter,
     PaviaUniversity,
-    RasterReadError,
     Salinas,
-    SceneNotFoundError,
     Trento,
     WHUHiLongKou,
     scene,
 )
+from m3plugins.io import MissingDataError, RasterReadError
 from m3plugins.utils.modalities import ModalityError
 
 ALL_SCENES = [Houston2013, MUUFL, Augsburg, Trento, Botswana, WHUHiLongKou,
@@ -154,7 +153,7 @@ def test_missing_files_say_what_to_get_and_where(tmp_path, scene_writer):
     with pytest.raises(DatasetNotFoundError) as info:
         Houston2013(str(tmp_path))
     message = str(info.value)
-    assert isinstance(info.value, SceneNotFoundError)
+    assert isinstance(info.value, MissingDataError)
     assert 'LiDAR.mat or 2013_IEEE_GRSS_DF_Contest_LiDAR.tif' in message
     assert 'hyperspectral.ee.uh.edu' in message
     assert 'TSLabel.mat (key TSLabel)' in message
@@ -272,7 +271,7 @@ def test_plot_and_str(tmp_path, scene_writer):
 
 def test_not_found_error_survives_pickling(tmp_path):
     import pickle
-    with pytest.raises(SceneNotFoundError) as info:
+    with pytest.raises(MissingDataError) as info:
         Trento(str(tmp_path))
     copy = pickle.loads(pickle.dumps(info.value))
     assert isinstance(copy, DatasetNotFoundError)

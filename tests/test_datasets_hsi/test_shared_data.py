@@ -10,7 +10,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from hsi_scene_files import reference_crop_windows, write_mat_v5
+from fake_data.hsi_scene_files import reference_crop_windows, write_mat_v5
 
 from m3plugins.datasets.hsi import (
     MUUFL,

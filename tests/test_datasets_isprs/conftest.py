@@ -1,6 +1,6 @@
 """Fake ISPRS data roots, written once per test session."""
 import pytest
-from isprs_fake_data import write_fake_potsdam, write_fake_vaihingen
+from fake_data.isprs_tiles import write_fake_potsdam, write_fake_vaihingen
 
 
 @pytest.fixture(scope='session')

@@ -8,8 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-import rasterio
-from isprs_fake_data import FAKE_SIZE, write_geotiff
+from fake_data.isprs_tiles import FAKE_SIZE, write_tile_raster
 from rasterio.transform import Affine
 
 from m3plugins.datasets.isprs import (
@@ -33,23 +32,13 @@ def root(potsdam_root, tmp_path):
     return str(copy)
 
 
-def rewrite(path, bands, transform=None, crs='EPSG:32633'):
-    """Overwrite a GeoTIFF with ``bands`` (C, H, W), optionally elsewhere."""
-    with rasterio.open(
-            path, 'w', driver='GTiff', height=bands.shape[1],
-            width=bands.shape[2], count=bands.shape[0], dtype=bands.dtype,
-            crs=crs, transform=transform or Affine(0.05, 0, 366000.0, 0,
-                                                   -0.05, 5808000.0)) as dst:
-        dst.write(bands)
-
-
 def test_mmseg_dataset_refuses_a_dsm_of_another_size_when_built(root):
     """The DSM is 10 rows and 6 columns short (as a 500x480 DSM beside a
     512x512 tile): refused when the dataset is built, naming both files,
     both sizes and the fix.
     """
     height, width = FAKE_SIZE
-    write_geotiff(os.path.join(root, DSM_2_10),
+    write_tile_raster(os.path.join(root, DSM_2_10),
                   np.ones((1, height - 10, width - 6), np.float32))
     with pytest.raises(ISPRSTileError) as info:
         ISPRSPotsdamDataset(data_root=root, tiles=['2_10', '6_7'],
@@ -64,11 +53,11 @@ def test_mmseg_dataset_refuses_a_dsm_of_another_size_when_built(root):
 
 def test_dsm_short_by_the_tolerance_is_still_accepted(root):
     height, width = FAKE_SIZE
-    write_geotiff(os.path.join(root, DSM_2_10),
+    write_tile_raster(os.path.join(root, DSM_2_10),
                   np.ones((1, height - 1, width - 1), np.float32))
     dataset = ISPRSPotsdam(root, tiles=['2_10'])  # Potsdam tolerates 1
     assert dataset.read(0)['image'].shape == (height, width, 4)
-    write_geotiff(os.path.join(root, DSM_2_10),
+    write_tile_raster(os.path.join(root, DSM_2_10),
                   np.ones((1, height - 2, width), np.float32))
     with pytest.raises(ISPRSTileError,
                        match=rf'dsm {height - 2}x{width} .*at most 1 row\(s\)'):
@@ -78,7 +67,7 @@ def test_dsm_short_by_the_tolerance_is_still_accepted(root):
 
 def test_label_map_of_another_size_names_the_label_file(root):
     height, width = FAKE_SIZE
-    write_geotiff(os.path.join(root, LABEL_2_10),
+    write_tile_raster(os.path.join(root, LABEL_2_10),
                   np.zeros((3, height, width + 8), np.uint8))
     with pytest.raises(ISPRSTileError,
                        match=f'label {height}x{width + 8} .*'
@@ -88,7 +77,7 @@ def test_label_map_of_another_size_names_the_label_file(root):
 
 def test_optical_band_count_must_match_the_variant(root):
     height, width = FAKE_SIZE
-    write_geotiff(os.path.join(root, RGB_2_10),
+    write_tile_raster(os.path.join(root, RGB_2_10),
                   np.zeros((4, height, width), np.uint8))
     with pytest.raises(ISPRSTileError,
                        match='must have 3 bands, .*top_potsdam_2_10_RGB.tif '
@@ -100,7 +89,8 @@ def test_misaligned_dsm_is_refused_unless_the_check_is_off(root):
     height, width = FAKE_SIZE
     dsm = np.ones((1, height, width), np.float32)
     shifted = Affine(0.05, 0, 366100.0, 0, -0.05, 5808000.0)
-    rewrite(os.path.join(root, DSM_2_10), dsm, transform=shifted)
+    write_tile_raster(os.path.join(root, DSM_2_10), dsm,
+                      transform=shifted)
     with pytest.raises(ISPRSTileError) as info:
         ISPRSPotsdam(root, tiles=['2_10'])
     message = str(info.value)
@@ -110,7 +100,7 @@ def test_misaligned_dsm_is_refused_unless_the_check_is_off(root):
     assert 'check_georeference=False' in message
     assert len(ISPRSPotsdam(root, tiles=['2_10'],
                             check_georeference=False)) == 1
-    rewrite(os.path.join(root, DSM_2_10), dsm, crs='EPSG:32632')
+    write_tile_raster(os.path.join(root, DSM_2_10), dsm, epsg=32632)
     with pytest.raises(ISPRSTileError, match='CRS EPSG:32633 vs EPSG:32632'):
         ISPRSPotsdam(root, tiles=['2_10'])
 
@@ -119,9 +109,9 @@ def test_misaligned_dsm_is_refused_unless_the_check_is_off(root):
     'ignore::rasterio.errors.NotGeoreferencedWarning')
 def test_dsm_without_georeference_is_not_compared(root):
     height, width = FAKE_SIZE
-    rewrite(os.path.join(root, DSM_2_10),
-            np.ones((1, height, width), np.float32), crs=None,
-            transform=Affine.identity())
+    write_tile_raster(os.path.join(root, DSM_2_10),
+                      np.ones((1, height, width), np.float32), epsg=None,
+                      transform=Affine.identity())
     assert len(ISPRSPotsdam(root, tiles=['2_10'])) == 1
 
 
@@ -146,8 +136,9 @@ def test_vaihingen_dsm_size_is_checked_without_tolerance(vaihingen_root,
     copy = tmp_path / 'vaihingen'
     shutil.copytree(vaihingen_root[0], copy)
     height, width = FAKE_SIZE
-    rewrite(os.path.join(copy, 'dsm', 'dsm_09cm_matching_area1.tif'),
-            np.ones((1, height - 1, width), np.float32), crs='EPSG:32632')
+    write_tile_raster(
+        os.path.join(copy, 'dsm', 'dsm_09cm_matching_area1.tif'),
+        np.ones((1, height - 1, width), np.float32), epsg=32632)
     with pytest.raises(ISPRSTileError,
                        match=f'dsm {height - 1}x{width} .*'
                        'dsm_09cm_matching_area1.tif'):

@@ -1,6 +1,6 @@
 """MMSeg's ISPRS clip layout + dsm_dir: converter, datasets, MoBaNet runs.
 
-Fake original tiles (``isprs_fake_data``) of 150 x 140 pixels are cut into
+Fake original tiles (``fake_data.isprs_tiles``) of 150 x 140 pixels are cut into
 64 x 64 clips at MMSeg's stride argument 32 by
 ``tools/dataset_converters/isprs_multimodal.py``.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from isprs_fake_data import write_fake_potsdam, write_fake_vaihingen
+from fake_data.isprs_tiles import write_fake_potsdam, write_fake_vaihingen
 from mmengine.config import Config  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -24,7 +24,7 @@ from mmseg.utils import register_all_modules  # noqa: E402
 from PIL import Image
 
 import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
-from m3plugins.datasets.isprs import ISPRSDataNotFoundError  # noqa: E402
+from m3plugins.io import MissingDataError  # noqa: E402
 
 register_all_modules(init_default_scope=True)
 
@@ -217,21 +217,21 @@ def test_missing_dsm_names_the_converter(converted, tmp_path):
         shutil.copytree(osp.join(converted['potsdam']['clips'], folder),
                         osp.join(root, folder))
     command = 'isprs_multimodal.py potsdam'
-    with pytest.raises(ISPRSDataNotFoundError, match=command) as err:
+    with pytest.raises(MissingDataError, match=command) as err:
         _dataset(root)
     assert 'dsm_dir' in str(err.value) and '--dsm-only' in str(err.value)
     # One clip short: the error names it.
     shutil.copytree(osp.join(converted['potsdam']['clips'], 'dsm_dir'),
                     osp.join(root, 'dsm_dir'))
     os.remove(osp.join(root, 'dsm_dir', 'train', '2_10_64_64_128_128.tif'))
-    with pytest.raises(ISPRSDataNotFoundError,
+    with pytest.raises(MissingDataError,
                        match='1 of 9 optical clips') as err:
         _dataset(root)
     assert '2_10_64_64_128_128.tif' in str(err.value)
     # An item without its DSM reaching the transform.
     load = TRANSFORMS.build(dict(type='LoadMultimodalClip',
                                  modalities=('optical', 'dsm')))
-    with pytest.raises(ISPRSDataNotFoundError, match='isprs_multimodal.py'):
+    with pytest.raises(MissingDataError, match='isprs_multimodal.py'):
         load(dict(img_path=osp.join(root, 'img_dir', 'train',
                                     '2_10_0_0_64_64.png')))
 
@@ -266,7 +266,7 @@ def test_dsm_only_completes_existing_mmseg_clips(converted, converter,
 
 
 def test_converter_error_without_tiles(converter, tmp_path):
-    with pytest.raises(ISPRSDataNotFoundError, match='2_Ortho_RGB'):
+    with pytest.raises(MissingDataError, match='2_Ortho_RGB'):
         converter['main'](['potsdam', str(tmp_path), '-o',
                            str(tmp_path / 'out')])
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from isprs_fake_data import FAKE_SIZE
+from fake_data.isprs_tiles import FAKE_SIZE
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, TRANSFORMS
 from torchgeo.datasets import DatasetNotFoundError

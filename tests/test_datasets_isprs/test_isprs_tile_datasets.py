@@ -4,9 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
-import rasterio
-from isprs_fake_data import FAKE_SIZE, write_geotiff
-from rasterio.transform import Affine
+from fake_data.isprs_tiles import FAKE_SIZE, write_tile_raster
 from rasterio.windows import Window
 from torchgeo.datasets import DatasetNotFoundError
 
@@ -14,7 +12,6 @@ from m3plugins.datasets.isprs import (
     IGNORE_INDEX,
     POTSDAM_SPLITS,
     VAIHINGEN_SPLITS,
-    ISPRSDataNotFoundError,
     ISPRSPotsdam,
     ISPRSTileError,
     ISPRSVaihingen,
@@ -22,6 +19,7 @@ from m3plugins.datasets.isprs import (
     dsm_statistics,
     indices_to_colour_labels,
 )
+from m3plugins.io import MissingDataError
 
 # The ISPRS benchmark splits, written out independently of TorchGeo's lists.
 POTSDAM_TRAIN = ('2_10 2_11 2_12 3_10 3_11 3_12 4_10 4_11 4_12 5_10 5_11 '
@@ -171,7 +169,7 @@ def test_missing_dataset_names_archives_and_files(tmp_path):
     with pytest.raises(DatasetNotFoundError) as info:
         ISPRSPotsdam(str(tmp_path), split='train_mobanet')
     err = info.value
-    assert isinstance(err, ISPRSDataNotFoundError)
+    assert isinstance(err, MissingDataError)
     message = str(err)
     for needle in ('1_DSM.rar', '2_Ortho_RGB.zip',
                    '5_Labels_all_noBoundary.zip', 'may not be redistributed',
@@ -198,7 +196,7 @@ def test_one_missing_file_is_named(potsdam_root, tmp_path):
     root, _ = potsdam_root
     moved = copy_root(root, tmp_path / 'p')
     os.remove(os.path.join(moved, '1_DSM', 'dsm_potsdam_06_07.tif'))
-    with pytest.raises(ISPRSDataNotFoundError) as info:
+    with pytest.raises(MissingDataError) as info:
         ISPRSPotsdam(moved, tiles=['2_10', '6_7'])
     message = str(info.value)
     assert '1 of 2 requested tiles' in message
@@ -224,7 +222,7 @@ def test_dsm_size_mismatch_names_the_modality(potsdam_root, tmp_path):
     root, _ = potsdam_root
     moved = copy_root(root, tmp_path / 'p')
     height, width = FAKE_SIZE
-    write_geotiff(os.path.join(moved, '1_DSM', 'dsm_potsdam_02_10.tif'),
+    write_tile_raster(os.path.join(moved, '1_DSM', 'dsm_potsdam_02_10.tif'),
                   np.ones((1, height, width - 2), np.float32))
     with pytest.raises(ISPRSTileError,
                        match=f'optical {height}x{width} .*, dsm '
@@ -241,7 +239,7 @@ def test_dsm_one_column_short_is_padded_like_potsdam_3_13(
     moved = copy_root(root, tmp_path / 'p')
     height, width = FAKE_SIZE
     dsm = scenes['2_13']['dsm'][:, :-1, :-1]  # one row and column short
-    write_geotiff(os.path.join(moved, '1_DSM', 'dsm_potsdam_02_13.tif'), dsm)
+    write_tile_raster(os.path.join(moved, '1_DSM', 'dsm_potsdam_02_13.tif'), dsm)
     with pytest.raises(ISPRSTileError, match='dsm'):
         ISPRSPotsdam(moved, tiles=['2_13'], dsm_edge_padding=0)
     ds = ISPRSPotsdam(moved, tiles=['2_13'])  # Potsdam default: 1
@@ -260,7 +258,7 @@ def test_dsm_one_column_short_is_padded_like_potsdam_3_13(
 def test_label_must_be_rgb(potsdam_root, tmp_path):
     root, scenes = potsdam_root
     moved = copy_root(root, tmp_path / 'p')
-    write_geotiff(
+    write_tile_raster(
         os.path.join(moved, '5_Labels_all_noBoundary',
                      'top_potsdam_2_10_label_noBoundary.tif'),
         scenes['2_10']['labels'][None])
@@ -277,12 +275,7 @@ def test_dsm_nodata_and_nan_are_left_out(potsdam_root, tmp_path):
     dsm[0, 5, 5] = np.nan
     path = os.path.join(moved, '1_DSM', 'dsm_potsdam_02_10.tif')
     os.remove(path)
-    with rasterio.open(path, 'w', driver='GTiff', height=FAKE_SIZE[0],
-                       width=FAKE_SIZE[1], count=1, dtype='float32',
-                       crs='EPSG:32633', transform=Affine(
-                           0.05, 0, 366000.0, 0, -0.05, 5808000.0),
-                       nodata=-9999.0) as dst:
-        dst.write(dsm)
+    write_tile_raster(path, dsm, nodata=-9999.0)
     stats = dsm_statistics(path)
     assert stats.minimum[0] == pytest.approx(dsm[0, 0, 1])
     assert stats.maximum[0] == pytest.approx(20.0)

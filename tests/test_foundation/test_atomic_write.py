@@ -150,7 +150,7 @@ def test_mmengine_save_checkpoint_writes_through_rename(tmp_path,
 @pytest.mark.parametrize('georeferenced', [False, True])
 def test_save_class_map_failure_leaves_no_partial_map(tmp_path, monkeypatch,
                                                       georeferenced):
-    from m3plugins.utils import class_maps
+    from m3plugins.io import class_map_writing as class_maps
     prefix = str(tmp_path / 'scene')
     suffix = '.tif' if georeferenced else '.npy'
     georeference = None
@@ -194,7 +194,7 @@ def test_save_class_map_failure_leaves_no_partial_map(tmp_path, monkeypatch,
 def test_scene_map_writer_commits_on_close_and_aborts_on_error(tmp_path):
     import rasterio
 
-    from m3plugins.apis.scene_map_writers import SceneMapWriter
+    from m3plugins.io.class_map_writing import SceneMapWriter
     class_map = tmp_path / 'out' / 'map.tif'
     probabilities = tmp_path / 'out' / 'prob.tif'
     logits = np.random.default_rng(0).normal(size=(3, 4, 6)).astype(

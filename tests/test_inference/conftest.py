@@ -1,9 +1,10 @@
 """Fixtures of the large-scene inference tests (helpers in
-``inference_helpers.py``).
+``inference_helpers.py``, rasters from ``fake_data.isprs_tiles``).
 """
 import pytest
 import torch
-from inference_helpers import make_scene, probe_config_dict, write_geotiff
+from fake_data.isprs_tiles import make_scene, write_scene_raster
+from inference_helpers import probe_config_dict
 
 
 @pytest.fixture
@@ -19,5 +20,5 @@ def scene_pair(tmp_path):
     """Georeferenced 150 x 170 optical + DSM GeoTIFFs (EPSG:32632)."""
     optical, dsm = make_scene(150, 170)
     return dict(
-        optical=write_geotiff(tmp_path / 'optical.tif', optical),
-        dsm=write_geotiff(tmp_path / 'dsm.tif', dsm)), (optical, dsm)
+        optical=write_scene_raster(tmp_path / 'optical.tif', optical),
+        dsm=write_scene_raster(tmp_path / 'dsm.tif', dsm)), (optical, dsm)

@@ -1,5 +1,7 @@
-"""Helpers of the large-scene inference tests: a per-pixel probe model and
-generated georeferenced rasters in the real on-disk format (GeoTIFF).
+"""Helpers of the large-scene inference tests: a per-pixel probe model.
+
+The georeferenced rasters it reads are written by
+:mod:`fake_data.isprs_tiles` (``make_scene``, ``write_scene_raster``).
 
 The probe model is an MMSeg ``EncoderDecoder`` whose backbone is a stack of
 1x1 convolutions and whose head is MMSeg's ``FCNHead`` with ``num_convs=0``
@@ -8,7 +10,6 @@ Its tile logits therefore equal the whole-image logits at every pixel, which
 is the condition under which blended tiled inference must reproduce one
 whole-image forward (see :mod:`m3plugins.apis.tile_blending`).
 """
-import numpy as np
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import nn
@@ -17,10 +18,6 @@ import m3plugins  # noqa: F401
 from m3plugins.utils.modalities import split_modalities
 
 PROBE_BACKBONE = 'LargeSceneInferenceProbeBackbone'
-CRS = 'EPSG:32632'
-#: Upper-left corner (UTM 32N, metres) and pixel size of the test rasters.
-ORIGIN = (500000.0, 5400000.0)
-PIXEL = 0.5
 
 
 class LargeSceneInferenceProbeBackbone(BaseModule):
@@ -104,38 +101,3 @@ def write_config_file(cfg, path):
     lines = [f'{key} = {value!r}' for key, value in cfg.to_dict().items()]
     path.write_text('\n'.join(lines) + '\n')
     return str(path)
-
-
-def write_geotiff(path, array, crs=CRS, origin=ORIGIN, pixel=PIXEL,
-                  nodata=None):
-    """Write an (H, W) or (H, W, C) array as a GeoTIFF (bands last in)."""
-    import rasterio
-    from rasterio.transform import from_origin
-    array = np.asarray(array)
-    if array.ndim == 2:
-        array = array[..., None]
-    profile = dict(driver='GTiff', height=array.shape[0],
-                   width=array.shape[1], count=array.shape[2],
-                   dtype=array.dtype.name)
-    if crs is not None:
-        profile.update(crs=crs, transform=from_origin(*origin, pixel, pixel))
-    if nodata is not None:
-        profile['nodata'] = nodata
-    with rasterio.open(path, 'w', **profile) as dst:
-        dst.write(np.moveaxis(array, -1, 0))
-    return str(path)
-
-
-def make_scene(height, width, seed=0):
-    """A smooth-ish optical (uint8, 3 bands) + DSM (float32) pair."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    optical = np.stack([
-        127 + 100 * np.sin(xx / 7.0 + k) * np.cos(yy / 11.0 - k)
-        for k in range(3)
-    ], axis=-1)
-    optical += rng.normal(0, 10, optical.shape)
-    optical = np.clip(optical, 0, 255).astype(np.uint8)
-    dsm = (30 + 5 * np.sin(yy / 9.0) + 0.01 * xx +
-           rng.normal(0, 0.5, (height, width))).astype(np.float32)
-    return optical, dsm

@@ -9,11 +9,8 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from inference_helpers import (
-    probe_config_dict,
-    write_config_file,
-    write_geotiff,
-)
+from fake_data.isprs_tiles import write_scene_raster
+from inference_helpers import probe_config_dict, write_config_file
 
 from m3plugins.apis.large_scene_inference import (
     class_names_and_palette,
@@ -23,9 +20,8 @@ from m3plugins.apis.large_scene_inference import (
     modality_channels_from_config,
     segment_windows,
 )
-from m3plugins.apis.modality_rasters import RasterAlignmentError
-from m3plugins.apis.scene_map_writers import CLASS_MAP_NODATA
 from m3plugins.apis.scene_normalization import normalization_from_config
+from m3plugins.io import CLASS_MAP_NODATA, RasterAlignmentError
 
 
 def whole_image_logits(model, optical, dsm):
@@ -134,16 +130,16 @@ def test_preview_png_with_legend_and_class_offset(probe_model, scene_pair,
 def test_misaligned_inputs_are_rejected_before_any_output(
         probe_model, scene_pair, tmp_path):
     rasters, (_, dsm) = scene_pair
-    shifted = write_geotiff(tmp_path / 'dsm_shifted.tif', dsm,
+    shifted = write_scene_raster(tmp_path / 'dsm_shifted.tif', dsm,
                             origin=(500010.0, 5400000.0))
     with pytest.raises(RasterAlignmentError, match='dsm_shifted.tif'):
         infer_large_scene(probe_model, dict(rasters, dsm=shifted),
                           str(tmp_path / 'never.tif'), progress=False)
-    other_crs = write_geotiff(tmp_path / 'dsm_wgs.tif', dsm, crs='EPSG:4326')
+    other_crs = write_scene_raster(tmp_path / 'dsm_wgs.tif', dsm, crs='EPSG:4326')
     with pytest.raises(RasterAlignmentError, match='CRS'):
         infer_large_scene(probe_model, dict(rasters, dsm=other_crs),
                           str(tmp_path / 'never.tif'), progress=False)
-    cropped = write_geotiff(tmp_path / 'dsm_crop.tif', dsm[:, :166])
+    cropped = write_scene_raster(tmp_path / 'dsm_crop.tif', dsm[:, :166])
     with pytest.raises(RasterAlignmentError, match='150x166'):
         infer_large_scene(probe_model, dict(rasters, dsm=cropped),
                           str(tmp_path / 'never.tif'), progress=False)
@@ -152,7 +148,7 @@ def test_misaligned_inputs_are_rejected_before_any_output(
 
 def dataset_reference_logits(model, optical_path, dsm_path):
     """Whole-tile forward on the ISPRS dataset's own reading of the tile."""
-    from m3plugins.datasets.isprs.tile_reader import TileFiles, read_tile
+    from m3plugins.datasets.isprs.tiles import TileFiles, read_tile
     tile = read_tile(TileFiles('t', optical_path, dsm_path),
                      with_label=False)
     stacked = np.concatenate([tile['optical'], tile['dsm'][..., None]], -1)
@@ -168,7 +164,7 @@ def test_matches_the_isprs_dataset_reading_including_dsm_nodata(
     holed = dsm.copy()
     holed[10:20, 30:45] = -9999.0
     holed[100, 100] = np.nan
-    dsm_path = write_geotiff(tmp_path / 'dsm_nodata.tif', holed,
+    dsm_path = write_scene_raster(tmp_path / 'dsm_nodata.tif', holed,
                              nodata=-9999.0)
     result = infer_large_scene(
         probe_model, dict(rasters, dsm=dsm_path), str(tmp_path / 'map.tif'),
@@ -186,9 +182,9 @@ def test_potsdam_dsm_one_column_short_is_edge_padded_like_the_dataset(
     dataset (dsm_edge_padding, default 1 for Potsdam) repeats its last
     column, and so does inference; two columns short is an error.
     """
-    from m3plugins.datasets.isprs.tile_reader import TileFiles, read_tile
+    from m3plugins.datasets.isprs.tiles import TileFiles, read_tile
     rasters, (_, dsm) = scene_pair
-    short = write_geotiff(tmp_path / 'dsm_short.tif', dsm[:, :-1])
+    short = write_scene_raster(tmp_path / 'dsm_short.tif', dsm[:, :-1])
     result = infer_large_scene(
         probe_model, dict(rasters, dsm=short), str(tmp_path / 'map.tif'),
         tile_size=64, overlap=16, save_preview=False, progress=False)
@@ -199,7 +195,7 @@ def test_potsdam_dsm_one_column_short_is_edge_padded_like_the_dataset(
     expected = segment_windows(probe_model, [stacked])[0].argmax(0)
     with rasterio.open(result.class_map) as src:
         np.testing.assert_array_equal(src.read(1), expected)
-    shorter = write_geotiff(tmp_path / 'dsm_shorter.tif', dsm[:, :-2])
+    shorter = write_scene_raster(tmp_path / 'dsm_shorter.tif', dsm[:, :-2])
     with pytest.raises(RasterAlignmentError,
                        match=r"(?s)'dsm'.*dsm_shorter.tif.*150x168.*up to 1"):
         infer_large_scene(probe_model, dict(rasters, dsm=shorter),
@@ -212,7 +208,7 @@ def test_nan_in_a_modality_without_nodata_filling_is_named(
     holed = optical.astype(np.float32)
     holed[100, 100, 1] = np.nan
     rasters = dict(rasters,
-                   optical=write_geotiff(tmp_path / 'nan.tif', holed))
+                   optical=write_scene_raster(tmp_path / 'nan.tif', holed))
     with pytest.raises(ValueError, match="'optical'.*NaN"):
         infer_large_scene(probe_model, rasters, str(tmp_path / 'map.tif'),
                           tile_size=64, progress=False)
@@ -309,8 +305,8 @@ def test_dumped_config_with_reordered_modalities_warns(tmp_path):
     assert list(modality_channels_from_config(dumped)) == ['dsm', 'optical']
     model = load_segmentor(dumped, device='cpu')
     optical = np.zeros((8, 8, 3), np.uint8)
-    paths = dict(optical=write_geotiff(tmp_path / 'o.tif', optical),
-                 dsm=write_geotiff(tmp_path / 'd.tif',
+    paths = dict(optical=write_scene_raster(tmp_path / 'o.tif', optical),
+                 dsm=write_scene_raster(tmp_path / 'd.tif',
                                    np.ones((8, 8), np.float32)))
     with pytest.warns(UserWarning, match='sorts dict keys'):
         infer_large_scene(model, paths, str(tmp_path / 'm.tif'),

@@ -12,7 +12,7 @@ import pytest
 import rasterio
 import scipy.io
 import torch
-from inference_helpers import make_scene, write_geotiff
+from fake_data.isprs_tiles import make_scene, write_scene_raster
 from rasterio.errors import NotGeoreferencedWarning
 
 from m3plugins.apis.large_scene_inference import (
@@ -141,7 +141,7 @@ def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
     contract, and a tile covering the scene is exactly one whole-scene
     forward on the ISPRS dataset's own reading of the tile.
     """
-    from m3plugins.datasets.isprs.tile_reader import TileFiles, read_tile
+    from m3plugins.datasets.isprs.tiles import TileFiles, read_tile
     config = family_config(repo_root, 'mobanet/mobanet_demo.py')
     torch.manual_seed(0)
     # Narrower than the demo (ViT width 48, 2 heads, 64 -> 16 channels).
@@ -163,8 +163,8 @@ def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
             ],
         })
     optical, dsm = make_scene(120, 130)
-    rasters = dict(optical=write_geotiff(tmp_path / 'optical.tif', optical),
-                   dsm=write_geotiff(tmp_path / 'dsm.tif', dsm))
+    rasters = dict(optical=write_scene_raster(tmp_path / 'optical.tif', optical),
+                   dsm=write_scene_raster(tmp_path / 'dsm.tif', dsm))
     tiled = infer_large_scene(
         model, rasters, str(tmp_path / 'tiled.tif'), tile_size=84,
         overlap=28, batch_size=4, save_probabilities=True, progress=False)
@@ -204,7 +204,7 @@ def test_m3amba_demo_fixed_crop_tiles_with_mixed_formats(repo_root,
         config, device='cpu',
         cfg_options={'model.modality_channels': [('hsi', 12), ('lidar', 1)]})
     (rasters, cube, lidar) = hsi_scene(tmp_path, height=40, width=44)
-    rasters['lidar'] = write_geotiff(tmp_path / 'lidar.tif', lidar)
+    rasters['lidar'] = write_scene_raster(tmp_path / 'lidar.tif', lidar)
     result = infer_large_scene(model, rasters, str(tmp_path / 'map.tif'),
                                batch_size=6, progress=False)
     assert result.tile_size == (16, 16) and result.overlap == (4, 4)

@@ -16,7 +16,7 @@ from scipy.io import savemat
 import m3plugins  # noqa: F401
 from m3plugins.apis.cli import build_runner
 from m3plugins.engine import HSIClassMapHook
-from m3plugins.utils.class_maps import colourise_class_map, save_class_map
+from m3plugins.io import colourise_class_map, save_class_map
 
 SCENES = dict(
     houston2013=(dict(hsi=144, lidar=1), 15),

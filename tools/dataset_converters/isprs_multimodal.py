@@ -306,7 +306,7 @@ def convert(city: str, root: str, out_dir: str, clip_size: int = 512,
         dict: Split (``'train'``, ``'val'``) -> number of clips written.
 
     Raises:
-        ISPRSDataNotFoundError: No tile found, or a found tile lacks its DSM
+        MissingDataError: No tile found, or a found tile lacks its DSM
             or label (the message says which archive to get).
         ISPRSTileError: A tile cannot be read or its modalities differ.
     """

@@ -9,23 +9,14 @@ from .indian_pines import IndianPines
 from .kennedy_space_center import KennedySpaceCenter
 from .muufl import MUUFL
 from .pavia_university import PaviaUniversity
-from .raster_io import (
-                        Georeference,
-                        RasterReadError,
-                        list_mat_keys,
-                        read_georeference,
-                        read_raster,
-)
 from .salinas import Salinas
 from .sampling import per_class_counts, sample_per_class
-from .scene import HSI_SCENES, HSIScene, SceneNotFoundError
+from .scene import HSI_SCENES, HSIScene
 from .trento import Trento
 from .whu_hi_longkou import WHUHiLongKou
 
 __all__ = [
-    'HSI_SCENES', 'HSIScene', 'SceneNotFoundError', 'RasterReadError',
-    'read_raster', 'read_georeference', 'Georeference', 'list_mat_keys',
-    'sample_per_class', 'per_class_counts',
+    'HSI_SCENES', 'HSIScene', 'sample_per_class', 'per_class_counts',
     'Houston2013', 'MUUFL', 'Augsburg', 'Trento', 'Botswana', 'WHUHiLongKou',
     'IndianPines', 'PaviaUniversity', 'Salinas', 'KennedySpaceCenter'
 ]

@@ -12,11 +12,12 @@ the accepted file names and ``.mat`` keys of each raster, the split files or
 the per-class sampling default, download URLs and checksums where the data is
 public. Everything else lives here:
 
-* ``_verify``: locate every needed file among the accepted layouts; download
-  it where a URL is known and ``download=True``; otherwise raise
-  :class:`SceneNotFoundError` saying which files to get from where and how to
-  lay them out.
-* Reading (:func:`~m3plugins.datasets.hsi.raster_io.read_raster`: MATLAB v5,
+* ``_verify``: locate every needed file among the accepted layouts
+  (:func:`m3plugins.io.file_discovery.locate_files`); download it where a
+  URL is known and ``download=True``; otherwise raise
+  :class:`~m3plugins.io.file_discovery.MissingDataError` saying which files
+  to get from where and how to lay them out.
+* Reading (:func:`~m3plugins.io.raster_reading.read_raster`: MATLAB v5,
   v7.3 / HDF5, GeoTIFF, ``.npy``), size and finiteness checks naming the
   modality, per-modality normalisation
   (:mod:`m3plugins.datasets.normalization`).
@@ -26,7 +27,8 @@ public. Everything else lives here:
 
 The dataset has one sample, the whole scene::
 
-    {'image': FloatTensor (C, H, W), 'mask': LongTensor (H, W)}  # 0 = unlabeled
+    {'image': FloatTensor (C, H, W),
+     'mask': LongTensor (H, W)}        # 0 = unlabeled
 
 ``mask`` is the map of ``split``; both maps stay available as
 ``scene.label_maps['train' | 'test']`` (np.int64 (H, W)), the normalised
@@ -36,29 +38,36 @@ raw per-band statistics each modality was normalised with as
 ``scene.statistics[modality]`` (:class:`BandStatistics`). Where the scene
 ships as GeoTIFFs, ``scene.transform`` (``affine.Affine``: pixel (col, row)
 -> map (x, y)) and ``scene.crs`` (rasterio CRS) place the pixel grid on the
-ground (:func:`~m3plugins.datasets.hsi.raster_io.read_georeference` of the
-first georeferenced modality file; both None when no modality file is
-georeferenced), so class maps can be written as georeferenced GeoTIFFs. Every
-georeferenced modality file must share them: misaligned rasters raise
-:class:`ModalityError`. To cut crops or patches for MMSeg, use
+ground (the georeference of the first georeferenced modality file; both None
+when no modality file is georeferenced), so class maps can be written as
+georeferenced GeoTIFFs. Every georeferenced modality file must share them
+(:func:`m3plugins.io.georeference.check_co_registration`): misaligned rasters
+raise :class:`ModalityError`. To cut crops or patches for MMSeg, use
 :class:`~m3plugins.datasets.hsi_scene_dataset.HSISceneDataset`.
 """
 import os
 import os.path as osp
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import (
-    Any,
-    ClassVar,
-    Union,
-)
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from mmengine.registry import Registry
-from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
+from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import check_integrity, download_url
 
+from m3plugins.io.file_discovery import (
+    MissingDataError,
+    locate_files,
+    missing_data_report,
+)
+from m3plugins.io.georeference import Georeference, check_co_registration
+from m3plugins.io.raster_reading import (
+    RasterReadError,
+    read_raster,
+    read_raster_header,
+)
 from m3plugins.utils.modalities import (
     ModalityError,
     modality_layout_mismatch,
@@ -71,16 +80,9 @@ from ..normalization import (
     normalize,
     resolve_normalization,
 )
-from .raster_io import (
-    Georeference,
-    RasterReadError,
-    read_georeference,
-    read_raster,
-    read_raster_shape,
-)
 from .sampling import TrainPerClass, per_class_counts, sample_per_class
 
-__all__ = ['HSI_SCENES', 'HSIScene', 'SceneNotFoundError', 'SceneFile']
+__all__ = ['HSI_SCENES', 'HSIScene', 'SceneFile']
 
 #: Registry of the scene classes, used by ``HSISceneDataset(scene=dict(
 #: type='Houston2013', ...))``. Kept apart from MMSeg's DATASETS because a
@@ -91,38 +93,6 @@ HSI_SCENES = Registry('hsi scene')
 #: ``.mat`` key). The key may be a string, a tuple of accepted names, or None
 #: for "the file's only variable" (see ``read_raster``).
 SceneFile = tuple[str, Any]
-
-
-class SceneNotFoundError(DatasetNotFoundError):
-    """A scene's files are missing; the message says what to get and where.
-
-    Subclass of :class:`torchgeo.datasets.DatasetNotFoundError` (and so of
-    ``FileNotFoundError``).
-    """
-
-    def __init__(self, dataset: Union['HSIScene', str],
-                 missing: Sequence[str] = ()) -> None:
-        if isinstance(dataset, str):  # re-created from its message (pickle)
-            FileNotFoundError.__init__(self, dataset)
-            self.missing = list(missing)
-            return
-        # TorchGeo's generic message suggests download=True even where the
-        # data cannot be downloaded, so the message is written here.
-        where = repr(dataset.root)
-        if osp.abspath(dataset.root) != dataset.root:
-            where += f' ({osp.abspath(dataset.root)})'
-        message = (
-            f'Dataset not found: {type(dataset).__name__} in `root={where}` '
-            f'misses {"; ".join(missing)}.\n'
-            f'{dataset.layout_instructions()}')
-        FileNotFoundError.__init__(self, message)
-        self.missing = list(missing)
-
-    def __reduce__(self):
-        return type(self), (self.args[0], self.missing)
-
-    def __str__(self) -> str:
-        return self.args[0]
 
 
 class HSIScene(NonGeoDataset):
@@ -157,7 +127,9 @@ class HSIScene(NonGeoDataset):
             checked against :attr:`modality_bands`.
 
     Raises:
-        SceneNotFoundError: If files are missing (and not downloadable).
+        MissingDataError: If files are missing (and not downloadable); the
+            message lists each with its accepted names, where to get the
+            scene and its layout.
         RasterReadError: If a file is corrupt, lacks its variable, or fails
             its checksum.
         ModalityError: If a modality file holds another band count than
@@ -201,7 +173,7 @@ class HSIScene(NonGeoDataset):
     urls: ClassVar[dict[str, str]] = {}
     #: File name -> md5 where known.
     md5s: ClassVar[dict[str, str]] = {}
-    #: Where to get the data, in words (used in SceneNotFoundError).
+    #: Where to get the data, in words (used in MissingDataError).
     source: ClassVar[str] = ''
     #: HSI bands shown as (R, G, B) by ``plot`` (0-based).
     rgb_bands: ClassVar[tuple[int, int, int] | None] = None
@@ -214,7 +186,8 @@ class HSIScene(NonGeoDataset):
                  train_per_class: TrainPerClass | None = None,
                  seed: int = 0,
                  split_files: Sequence[str] | None = None,
-                 transforms: Callable[[dict[str, torch.Tensor]], dict[str, Any]] | None = None,
+                 transforms: Callable[[dict[str, torch.Tensor]],
+                                      dict[str, Any]] | None = None,
                  download: bool = False,
                  checksum: bool = False,
                  band_counts: Mapping[str, int] | None = None) -> None:
@@ -276,44 +249,55 @@ class HSIScene(NonGeoDataset):
             needed['ground truth'] = self.gt_files
         return needed
 
-    def _find(self, candidates: Sequence[SceneFile]) -> SceneFile | None:
-        for filename, key in candidates:
-            if osp.isfile(osp.join(self.root, filename)):
-                return osp.join(self.root, filename), key
-        return None
-
     def _verify(self) -> dict[str, SceneFile]:
         """Locate (and download where possible) every needed file."""
-        found: dict[str, SceneFile] = OrderedDict()
-        missing: dict[str, Sequence[SceneFile]] = OrderedDict()
-        for item, candidates in self._needed().items():
-            hit = self._find(candidates)
-            if hit is None:
-                missing[item] = candidates
-            else:
-                found[item] = hit
+        needed = self._needed()
+        found, missing = locate_files(OrderedDict(
+            (item, [osp.join(self.root, f) for f, _ in candidates])
+            for item, candidates in needed.items()))
         if missing and self.download:
-            for item, candidates in list(missing.items()):
-                for filename, key in candidates:
+            for item in list(missing):
+                for filename, _ in needed[item]:
                     if filename in self.urls:
                         self._download(filename)
-                        found[item] = (osp.join(self.root, filename), key)
+                        found[item] = osp.join(self.root, filename)
                         del missing[item]
                         break
         if missing:
-            raise SceneNotFoundError(self, [
-                f'{item} ({" or ".join(f for f, _ in cands)})'
-                for item, cands in missing.items()
-            ])
+            raise self._missing_error(needed, missing)
         if self.checksum:
-            for path, _ in found.values():
+            for path in found.values():
                 md5 = self.md5s.get(osp.basename(path))
                 if md5 is not None and not check_integrity(path, md5):
                     raise RasterReadError(
                         f'{path!r} failed its md5 check (expected {md5}); '
                         'the file is corrupt or another version. Download it '
                         'again.')
-        return found
+        keys = {item: dict((osp.join(self.root, f), key)
+                           for f, key in needed[item]) for item in needed}
+        return OrderedDict((item, (found[item], keys[item][found[item]]))
+                           for item in needed)
+
+    def _missing_error(self, needed: dict[str, Sequence[SceneFile]],
+                       missing: dict[str, list[str]]) -> MissingDataError:
+        """The missing-data report of this scene (names relative to root)."""
+        listed = OrderedDict((item, [f for f, _ in needed[item]])
+                             for item in missing)
+        name = type(self).__name__
+        fix = f'put one accepted file per item into {self.root!r}'
+        downloadable = [f for item in missing for f, _ in needed[item]
+                        if f in self.urls]
+        if downloadable:
+            fix += ', or pass download=True to fetch ' + \
+                ', '.join(downloadable) + ' automatically'
+        message = missing_data_report(
+            name, self.root, listed,
+            obtain=[f'Get the {self.name or name} files from: '
+                    f'{self.source}'],
+            layout=self.layout_lines(),
+            fix=fix + '.',
+            summary=f'{len(missing)} of {len(needed)} needed files missing')
+        return MissingDataError(message, missing=list(missing))
 
     def _download(self, filename: str) -> None:
         """Download one public file into ``root`` (torchgeo's utility)."""
@@ -321,12 +305,14 @@ class HSIScene(NonGeoDataset):
                      md5=self.md5s.get(filename) if self.checksum else None)
 
     @classmethod
-    def layout_instructions(cls) -> str:
-        """How to obtain the scene and lay it out on disk, in words."""
-        lines = [f'Get the {cls.name or cls.__name__} files from: '
-                 f'{cls.source}', 'Accepted layout (one of the names per '
-                 'item, all in `root`):']
+    def layout_lines(cls) -> list[str]:
+        """The accepted layout, one line per item (all files in ``root``).
 
+        Returns:
+            list[str]: ``'<item> (<bands>): <name> | <name> (key K)'`` per
+            modality and label map; the first name of each item is the
+            documented one.
+        """
         def describe(files: Sequence[SceneFile]) -> str:
             forms = []
             for filename, key in files:
@@ -338,20 +324,18 @@ class HSIScene(NonGeoDataset):
                     forms.append(filename)
             return ' | '.join(forms)
 
+        lines = []
         for modality, files in cls.modality_files.items():
             bands = cls.modality_bands.get(modality)
             size = f' ({bands} band{"s" if bands > 1 else ""})' \
                 if bands else ''
-            lines.append(f'  {modality}{size}: {describe(files)}')
+            lines.append(f'{modality}{size}: {describe(files)}')
         if cls.split_label_files:
             for split, files in cls.split_label_files.items():
-                lines.append(f'  {split} labels: {describe(files)}')
+                lines.append(f'{split} labels: {describe(files)}')
         else:
-            lines.append(f'  ground truth: {describe(cls.gt_files)}')
-        if cls.urls:
-            lines.append('Pass download=True to fetch '
-                         f'{", ".join(cls.urls)} automatically.')
-        return '\n'.join(lines)
+            lines.append(f'ground truth: {describe(cls.gt_files)}')
+        return lines
 
     # ---------------------------------------------------------------- loading
     def _read_labels(self, item: str) -> np.ndarray:
@@ -374,49 +358,47 @@ class HSIScene(NonGeoDataset):
                 f'{type(self).__name__} has {len(self.classes)} classes.')
         return labels
 
-    def _georeference(self) -> Georeference | None:
+    def _georeference(
+            self, headers: dict[str, Any]) -> Georeference | None:
         """The georeference shared by the modality files (headers only).
 
         Files without one (``.mat``, ``.npy``, plain image grids) are
         skipped; the first georeferenced modality is the reference.
 
+        Args:
+            headers: Item -> :class:`~m3plugins.io.raster_reading.
+                RasterHeader` of its file.
+
+        Returns:
+            Georeference or None: The reference's, None when no modality
+            file is georeferenced.
+
         Raises:
             ModalityError: If two modality files are georeferenced
-                differently (CRS, or transforms not almost equal).
+                differently (CRS, or transforms not aligned).
         """
-        reference: tuple[str, str, Georeference] | None = None
-        for modality in self.modalities:
-            path = self._paths[modality][0]
-            geo = read_georeference(path)
-            if geo is None:
-                continue
-            if reference is None:
-                reference = (modality, path, geo)
-                continue
-            first, first_path, first_geo = reference
-            if geo.crs != first_geo.crs:
-                differs = f'CRS {first_geo.crs} vs {geo.crs}'
-            elif not geo.transform.almost_equals(first_geo.transform):
-                differs = (f'transform {tuple(first_geo.transform)[:6]} vs '
-                           f'{tuple(geo.transform)[:6]}')
-            else:
-                continue
-            raise ModalityError(
-                f'Modalities {first!r} ({first_path}) and {modality!r} '
-                f'({path}) are not co-registered: {differs}. Resample them '
-                'onto one grid in one CRS first.')
-        return None if reference is None else reference[2]
+        return check_co_registration(
+            [(m, self._paths[m][0], headers[m].georeference)
+             for m in self.modalities],
+            error_type=ModalityError,
+            fix='Resample them onto one grid in one CRS first.')
 
-    def _check_headers(self) -> None:
+    def _check_headers(self) -> dict[str, Any]:
         """Band counts and spatial sizes of every file, from the headers.
+
+        Returns:
+            dict[str, Any]: Item -> its file's
+            :class:`~m3plugins.io.raster_reading.RasterHeader`.
 
         Raises:
             ModalityError: Naming the modality, the file(s) and both
                 numbers that disagree, and the fix.
         """
-        shapes = OrderedDict(
-            (item, read_raster_shape(*self._paths[item]))
+        headers = OrderedDict(
+            (item, read_raster_header(*self._paths[item]))
             for item in self._paths)
+        shapes = OrderedDict(
+            (item, header.shape) for item, header in headers.items())
         name = type(self).__name__
         found = OrderedDict(
             (m, 1 if len(shapes[m]) == 2 else shapes[m][-1])
@@ -458,12 +440,12 @@ class HSIScene(NonGeoDataset):
                     f'{self._paths[item][0]} vs {first} '
                     f'{self._paths[first][0]}). Fix: use the label map of '
                     'the same scene version as the modality files.')
+        return headers
 
     def _load(self) -> None:
         # Before the pixels: wrong band counts, sizes and misaligned files
         # fail fast, from the file headers.
-        self._check_headers()
-        geo = self._georeference()
+        geo = self._georeference(self._check_headers())
         self.transform = None if geo is None else geo.transform
         self.crs = None if geo is None else geo.crs
         raw = OrderedDict()
@@ -521,6 +503,7 @@ class HSIScene(NonGeoDataset):
     # -------------------------------------------------------------- interface
     @property
     def num_classes(self) -> int:
+        """K, the number of classes (labels 1..K)."""
         return len(self.classes)
 
     @property

@@ -15,17 +15,22 @@ from .classes import (
                       colour_labels_to_indices,
                       indices_to_colour_labels,
 )
-from .errors import ISPRSDataNotFoundError, ISPRSTileError
 from .mmseg_clips import ISPRSPotsdamClipsDataset, ISPRSVaihingenClipsDataset
 from .mmseg_datasets import ISPRSPotsdamDataset, ISPRSVaihingenDataset
 from .potsdam import POTSDAM_SPLITS, ISPRSPotsdam
-from .tile_reader import TileFiles, dsm_statistics, read_tile, tile_shape
+from .tiles import (
+    ISPRSTileError,
+    TileFiles,
+    dsm_statistics,
+    read_tile,
+    tile_shape,
+)
 from .vaihingen import VAIHINGEN_SPLITS, ISPRSVaihingen
 
 __all__ = [
     'IGNORE_INDEX', 'ISPRS_CLASSES', 'ISPRS_PALETTE',
     'colour_labels_to_indices', 'indices_to_colour_labels',
-    'ISPRSDataNotFoundError', 'ISPRSTileError', 'ISPRSPotsdamDataset',
+    'ISPRSTileError', 'ISPRSPotsdamDataset',
     'ISPRSVaihingenDataset', 'ISPRSPotsdam',
     'POTSDAM_SPLITS', 'ISPRSVaihingen', 'VAIHINGEN_SPLITS', 'TileFiles',
     'dsm_statistics', 'read_tile', 'tile_shape', 'ISPRSPotsdamClipsDataset',

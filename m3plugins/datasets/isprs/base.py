@@ -6,7 +6,7 @@ API (for :mod:`.potsdam` and :mod:`.vaihingen`, not for users):
 A subclass states the facts of its benchmark (class attributes below) and
 how a tile id maps to candidate file paths; this mixin resolves the files,
 verifies them (a missing file raises
-:class:`~m3plugins.datasets.isprs.errors.ISPRSDataNotFoundError` saying which
+:class:`~m3plugins.io.file_discovery.MissingDataError` saying which
 archives to request from ISPRS and how to lay them out), and serves samples
 ``{'image': (C + 1, H, W) float32, 'mask': (H, W) int64}`` with the optical
 bands first and the scaled DSM last (the channel order of
@@ -25,21 +25,21 @@ from rasterio.windows import Window
 from torch import Tensor
 from torchgeo.datasets.utils import check_integrity
 
+from ...io.file_discovery import (
+    MissingDataError,
+    locate_files,
+    missing_data_report,
+)
 from ...utils.modalities import stack_modalities
 from ..normalization import NORMALIZATION_METHODS
 from .classes import ISPRS_CLASSES, indices_to_colour_labels
-from .errors import ISPRSDataNotFoundError
-from .tile_reader import TileFiles, check_tile, read_tile, tile_shape
+from .tiles import TileFiles, check_tile, read_tile, tile_shape
 
 __all__ = ['ISPRSMultimodalTiles', 'LABEL_KINDS']
 
 #: ``'noBoundary'``: eroded labels, boundaries ignored (the papers' protocol);
 #: ``'full'``: every pixel labelled.
 LABEL_KINDS = ('noBoundary', 'full')
-
-#: How many missing files the error message lists before summarising.
-_MAX_LISTED_MISSING = 6
-
 
 class ISPRSMultimodalTiles:
     """Mixin: optical + DSM + label tiles of an ISPRS 2D labelling benchmark.
@@ -72,7 +72,8 @@ class ISPRSMultimodalTiles:
                  label_kind: str = 'noBoundary',
                  dsm_normalization: str = 'minmax',
                  dsm_edge_padding: int | None = None,
-                 transforms: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
+                 transforms: Callable[[dict[str, Tensor]],
+                                      dict[str, Tensor]] | None = None,
                  checksum: bool = False,
                  check_georeference: bool = True) -> None:
         """Resolve and verify the files of the chosen tiles.
@@ -107,7 +108,7 @@ class ISPRSMultimodalTiles:
         Raises:
             ValueError: For an unknown split, variant, label kind or
                 normalisation, or tile ids not in the benchmark.
-            ISPRSDataNotFoundError: If any file of the chosen tiles is
+            MissingDataError: If any file of the chosen tiles is
                 missing; the message lists them and the archives to get.
             RuntimeError: If ``checksum`` and an archive's MD5 differs.
             ISPRSTileError: If a tile's files disagree, checked from their
@@ -157,12 +158,36 @@ class ISPRSMultimodalTiles:
 
     # -- facts a subclass provides ---------------------------------------
     def optical_candidates(self, tile: str) -> list[str]:
+        """Accepted paths of a tile's orthophoto, the documented one first.
+
+        Args:
+            tile: Tile id.
+
+        Returns:
+            list[str]: Paths under ``root``.
+        """
         raise NotImplementedError
 
     def dsm_candidates(self, tile: str) -> list[str]:
+        """Accepted paths of a tile's DSM, the documented one first.
+
+        Args:
+            tile: Tile id.
+
+        Returns:
+            list[str]: Paths under ``root``.
+        """
         raise NotImplementedError
 
     def label_candidates(self, tile: str) -> list[str]:
+        """Accepted paths of a tile's label map, the documented one first.
+
+        Args:
+            tile: Tile id.
+
+        Returns:
+            list[str]: Paths under ``root``.
+        """
         raise NotImplementedError
 
     def archives_needed(self) -> list[tuple[str, str]]:
@@ -192,72 +217,57 @@ class ISPRSMultimodalTiles:
                     'download it again.')
 
     def _resolve_files(self) -> list[TileFiles]:
-        files, missing = [], []
+        expected = {}
         for tile in self.tiles:
-            found = {}
-            for modality, candidates in (
-                ('optical', self.optical_candidates(tile)),
-                ('DSM', self.dsm_candidates(tile)),
-                ('label', self.label_candidates(tile)),
-            ):
-                path = next((p for p in candidates if os.path.isfile(p)),
-                            None)
-                if path is None:
-                    missing.append((tile, modality, candidates))
-                found[modality] = path
-            files.append(
-                TileFiles(tile, found['optical'], found['DSM'],
-                          found['label']))
+            expected[f'tile {tile} optical'] = self.optical_candidates(tile)
+            expected[f'tile {tile} DSM'] = self.dsm_candidates(tile)
+            expected[f'tile {tile} label'] = self.label_candidates(tile)
+        found, missing = locate_files(expected)
         if missing:
-            raise ISPRSDataNotFoundError(self._missing_message(missing))
-        return files
+            raise MissingDataError(self._missing_message(missing),
+                                   missing=list(missing))
+        return [
+            TileFiles(tile, found[f'tile {tile} optical'],
+                      found[f'tile {tile} DSM'], found[f'tile {tile} label'])
+            for tile in self.tiles
+        ]
 
     def _check_tiles(self) -> None:
-        """Check every tile's files from their headers (see
-        :func:`~m3plugins.datasets.isprs.tile_reader.check_tile`).
+        """Check every tile's files from their headers.
+
+        See :func:`~m3plugins.datasets.isprs.tiles.check_tile`.
         """
         optical_bands = len(self.optical_variants[self.optical])
         for files in self.files:
             check_tile(files, optical_bands, self.dsm_edge_padding,
                        self.check_georeference)
 
-    def _missing_message(self, missing) -> str:
+    def _missing_message(self, missing: dict[str, list[str]]) -> str:
         what = (f'{self.benchmark_name} ({self.optical} + DSM, '
                 f'{self.label_kind} labels)')
-        incomplete = sorted({tile for tile, _, _ in missing},
-                            key=self.tiles.index)
-        lines = [
-            f'{what} not found in root={self.root!r}: {len(incomplete)} of '
-            f'{len(self.tiles)} requested tiles are incomplete.',
-            'Missing files (the first path is the expected layout, the '
-            'others are also accepted):'
-        ]
-        for tile, modality, candidates in missing[:_MAX_LISTED_MISSING]:
-            lines.append(f'  tile {tile} {modality}: ' +
-                         ' | '.join(candidates))
-        if len(missing) > _MAX_LISTED_MISSING:
-            lines.append(f'  ... and {len(missing) - _MAX_LISTED_MISSING} '
-                         'more.')
-        lines += [
+        incomplete = {tile for tile in self.tiles
+                      if any(item.startswith(f'tile {tile} ')
+                             for item in missing)}
+        obtain = [
             f'The data cannot be downloaded automatically and may not be '
             f'redistributed: request it from the ISPRS benchmark page '
             f'{self.benchmark_url} and extract these archives into '
             f'{self.root!r}:'
         ]
-        lines += [f'  {archive}: {how}' for archive, how in
-                  self.archives_needed()]
+        obtain += [f'  {archive}: {how}' for archive, how in
+                   self.archives_needed()]
         example = self.tiles[0]
-        lines.append(f'Expected layout (tile {example}):')
-        lines += [
-            f'  {self.optical_candidates(example)[0]}',
-            f'  {self.dsm_candidates(example)[0]}',
-            f'  {self.label_candidates(example)[0]}',
-        ]
-        lines.append(
-            'To try the pipeline without the data: python tools/demo.py '
-            '--demo mobanet (synthetic tiles in the Potsdam layout, '
-            'written by m3plugins.demo.isprs_tiles.make_demo_isprs).')
-        return '\n'.join(lines)
+        return missing_data_report(
+            what, self.root, missing, obtain=obtain,
+            layout=[f'(tile {example}) {self.optical_candidates(example)[0]}',
+                    f'(tile {example}) {self.dsm_candidates(example)[0]}',
+                    f'(tile {example}) {self.label_candidates(example)[0]}'],
+            fix='extract the archives above into root. To try the pipeline '
+            'without the data: python tools/demo.py --demo mobanet '
+            '(synthetic tiles in the Potsdam layout, written by '
+            'm3plugins.demo.isprs_tiles.make_demo_isprs).',
+            summary=f'{len(incomplete)} of {len(self.tiles)} requested '
+            'tiles are incomplete')
 
     # -- samples -----------------------------------------------------------
     @property

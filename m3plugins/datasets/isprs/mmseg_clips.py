@@ -27,7 +27,7 @@ next to existing clips): float32, scaled per original tile (min-max to
 ``data_prefix`` has no ``dsm_path``, it is ``img_path`` with its
 ``img_dir`` folder renamed ``dsm_dir``, so an MMSeg config only changes its
 dataset ``type``. A missing DSM folder, or a clip without its DSM clip,
-raises :class:`~m3plugins.datasets.isprs.errors.ISPRSDataNotFoundError`
+raises :class:`~m3plugins.io.file_discovery.MissingDataError`
 naming the converter command (``tools/train.py`` prints it and exits 2).
 
 Data items: MMSeg's (``img_path``, ``seg_map_path``, ``label_map``,
@@ -49,16 +49,13 @@ from typing import ClassVar
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from ...io.file_discovery import MissingDataError, missing_data_report
 from .classes import IGNORE_INDEX, ISPRS_CLASSES, ISPRS_PALETTE
-from .errors import ISPRSDataNotFoundError
 
 __all__ = [
     'ISPRSPotsdamClipsDataset', 'ISPRSVaihingenClipsDataset',
     'converter_command'
 ]
-
-#: How many missing DSM clips the error message lists.
-_MAX_LISTED_MISSING = 5
 
 #: Folder of MMSeg's optical clips and of the DSM clips beside them.
 OPTICAL_FOLDER, DSM_FOLDER = 'img_dir', 'dsm_dir'
@@ -108,7 +105,7 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
             (``data_root``, ``pipeline``, ``test_mode``, ``metainfo``...).
 
     Raises:
-        ISPRSDataNotFoundError: When ``with_dsm`` and the DSM folder or a
+        MissingDataError: When ``with_dsm`` and the DSM folder or a
             DSM clip is missing (names the converter command).
     """
 
@@ -148,20 +145,42 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
             return {'optical': 3, 'dsm': 1}
         return {'optical': 3}
 
-    def _missing(self, what: str) -> ISPRSDataNotFoundError:
-        return ISPRSDataNotFoundError(
-            f'{what}\nThe ISPRS {self.city.capitalize()} clips need DSM '
-            f'clips beside MMSeg\'s img_dir / ann_dir. Write them from the '
-            f'original ISPRS tiles (DSM + orthophoto + labels) with:\n  '
-            f'{converter_command(self.city, self.data_root)}\n(or set '
-            'with_dsm=False for an optical-only model; see '
-            'configs/mobanet/README.md).')
+    def _missing(self, missing: dict[str, list[str]],
+                 summary: str) -> MissingDataError:
+        """The missing-data report of the DSM clips.
+
+        Args:
+            missing: Item -> its expected path.
+            summary: How much is missing, in words.
+
+        Returns:
+            MissingDataError: Naming the converter command.
+        """
+        city = self.city.capitalize()
+        message = missing_data_report(
+            f'ISPRS {city} DSM clips', self.data_root, missing,
+            obtain=[
+                f'The ISPRS {city} clips need DSM clips beside MMSeg\'s '
+                'img_dir / ann_dir. Write them from the original ISPRS tiles '
+                '(DSM + orthophoto + labels) with:',
+                f'  {converter_command(self.city, self.data_root)}'
+            ],
+            layout=[
+                f'{OPTICAL_FOLDER}/<split>/<name>{self.img_suffix}  '
+                '(MMSeg\'s optical clips)',
+                f'{DSM_FOLDER}/<split>/<name>{self.dsm_suffix}  (the DSM '
+                'clip of the same name)'
+            ],
+            fix='run the command above, or set with_dsm=False for an '
+            'optical-only model (see configs/mobanet/README.md).',
+            summary=summary)
+        return MissingDataError(message, missing=list(missing))
 
     def load_data_list(self) -> list[dict]:
         """MMSeg's clip items, each with its ``dsm_path`` when ``with_dsm``.
 
         Raises:
-            ISPRSDataNotFoundError: See the class docstring.
+            MissingDataError: See the class docstring.
         """
         data_list = super().load_data_list()
         channels = self.modality_channels
@@ -171,22 +190,20 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
             return data_list
         dsm_dir = self.data_prefix['dsm_path']
         if not os.path.isdir(dsm_dir):
-            raise self._missing(f'The DSM clip folder {dsm_dir} does not '
-                                'exist.')
-        missing = []
+            raise self._missing({'DSM clip folder': [dsm_dir]},
+                                f'the DSM clip folder {dsm_dir} does not '
+                                'exist')
+        missing = {}
         for item in data_list:
             stem = os.path.basename(item['img_path'])[:-len(self.img_suffix)]
             item['dsm_path'] = os.path.join(dsm_dir, stem + self.dsm_suffix)
             item['modality_channels'] = channels
             if not os.path.isfile(item['dsm_path']):
-                missing.append(item['dsm_path'])
+                missing[f'DSM clip of {stem}'] = [item['dsm_path']]
         if missing:
-            listed = '\n  '.join(missing[:_MAX_LISTED_MISSING])
-            more = len(missing) - _MAX_LISTED_MISSING
             raise self._missing(
-                f'{len(missing)} of {len(data_list)} optical clips have no '
-                f'DSM clip, e.g.:\n  {listed}'
-                + (f'\n  ... and {more} more' if more > 0 else ''))
+                missing, f'{len(missing)} of {len(data_list)} optical clips '
+                'have no DSM clip')
         return data_list
 
 

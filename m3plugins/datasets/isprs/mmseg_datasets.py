@@ -30,7 +30,7 @@ per tile (``'minmax'``: [0, 1]). Do not set ``bgr_to_rgb`` in the
 preprocessor: bands are in file order (RGB, IRRG or RGBIR).
 
 File resolution, splits, the error for missing data
-(:class:`~m3plugins.datasets.isprs.errors.ISPRSDataNotFoundError`, a TorchGeo
+(:class:`~m3plugins.io.file_discovery.MissingDataError`, a TorchGeo
 ``DatasetNotFoundError``) are those of the TorchGeo-style classes
 :class:`~m3plugins.datasets.isprs.ISPRSPotsdam` /
 :class:`~m3plugins.datasets.isprs.ISPRSVaihingen`, which these wrap. With
@@ -59,7 +59,7 @@ from mmseg.registry import DATASETS
 from .base import ISPRSMultimodalTiles
 from .classes import IGNORE_INDEX, ISPRS_CLASSES, ISPRS_PALETTE
 from .potsdam import ISPRSPotsdam
-from .tile_reader import dsm_statistics
+from .tiles import dsm_statistics
 from .vaihingen import ISPRSVaihingen
 
 __all__ = ['ISPRSPotsdamDataset', 'ISPRSVaihingenDataset']
@@ -116,7 +116,7 @@ class _ISPRSSegDataset(BaseSegDataset):
         super().__init__(data_root=data_root, **kwargs)
 
     def load_data_list(self) -> list[dict]:
-        """One item per tile; raises ISPRSDataNotFoundError if incomplete."""
+        """One item per tile; raises MissingDataError if incomplete."""
         tiles = self.tile_dataset_class(
             root=self.data_root,
             split=self.split,

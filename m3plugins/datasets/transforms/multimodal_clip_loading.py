@@ -5,7 +5,7 @@ API (registered in ``mmseg.registry.TRANSFORMS``):
 
 Input keys (the items of ``ISPRSPotsdamClipsDataset`` /
 ``ISPRSVaihingenClipsDataset``): ``img_path`` (optical clip: PNG as written
-by MMSeg's ISPRS converters, or any raster rasterio reads) and, when
+by MMSeg's ISPRS converters, or a GeoTIFF) and, when
 ``'dsm'`` is requested, ``dsm_path`` (one-band float32 GeoTIFF from
 ``tools/dataset_converters/isprs_multimodal.py``).
 
@@ -32,45 +32,37 @@ model's channel layout ``[('optical', 3), ('dsm', 1)]``
 optical-only MoBaNet config.
 """
 import os
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
-import rasterio
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
-from PIL import Image
-from rasterio.errors import NotGeoreferencedWarning
 
+from ...io.file_discovery import MissingDataError, missing_data_report
+from ...io.raster_reading import read_raster
 from ...utils.modalities import stack_modalities
-from ..isprs.errors import ISPRSDataNotFoundError
 
 __all__ = ['LoadMultimodalClip']
-
-#: Suffixes read with Pillow (exact 8-bit values, fast); others: rasterio.
-_PILLOW_SUFFIXES = ('.png', '.jpg', '.jpeg')
 
 
 def read_clip(path: str) -> np.ndarray:
     """Read a clip raster as (H, W, C) float32 in file band order.
 
     Args:
-        path: PNG / JPEG (Pillow) or any raster rasterio reads (GeoTIFF).
+        path: PNG / JPEG (read with Pillow: exact 8-bit values) or GeoTIFF
+            (declared nodata becomes NaN); see
+            :func:`m3plugins.io.raster_reading.read_raster`.
 
     Returns:
         np.ndarray: (H, W, C) float32.
+
+    Raises:
+        RasterReadError: If the file cannot be read.
     """
-    if path.lower().endswith(_PILLOW_SUFFIXES):
-        with Image.open(path) as image:
-            array = np.asarray(image, dtype=np.float32)
-        return array if array.ndim == 3 else array[..., None]
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        with rasterio.open(path) as src:
-            bands = src.read(masked=True)
-    array = np.ma.filled(bands.astype(np.float32), np.nan)
-    return np.moveaxis(array, 0, -1)
+    array = read_raster(path, nodata_as_nan=True).astype(np.float32,
+                                                        copy=False)
+    return array if array.ndim == 3 else array[..., None]
 
 
 @TRANSFORMS.register_module()
@@ -119,7 +111,7 @@ class LoadMultimodalClip(BaseTransform):
         Raises:
             ValueError: An unknown modality in the item's
                 ``modality_channels``.
-            ISPRSDataNotFoundError: If the DSM is requested and the item has
+            MissingDataError: If the DSM is requested and the item has
                 no ``dsm_path`` or the file is missing.
             ModalityError: Clips of different sizes, or NaN / Inf values.
         """
@@ -131,12 +123,18 @@ class LoadMultimodalClip(BaseTransform):
         for modality in modalities:
             path = results.get(self.path_keys[modality])
             if not path or not os.path.isfile(path):
-                raise ISPRSDataNotFoundError(
-                    f'No {modality} clip for {results.get("img_path")} '
-                    f'({self.path_keys[modality]}={path!r}). DSM clips are '
-                    'written by tools/dataset_converters/isprs_multimodal.py '
-                    '(--dsm-only next to existing MMSeg clips); without a '
-                    "DSM use LoadMultimodalClip(modalities=('optical',)).")
+                key = self.path_keys[modality]
+                raise MissingDataError(missing_data_report(
+                    f'The {modality} clip of {results.get("img_path")}',
+                    None, {f'{modality} clip ({key})': [repr(path)]},
+                    obtain=['DSM clips are written by '
+                            'tools/dataset_converters/isprs_multimodal.py '
+                            '(--dsm-only next to existing MMSeg clips).'],
+                    layout=['img_dir/<split>/<name>.png (optical clip)',
+                            'dsm_dir/<split>/<name>.tif (its DSM clip)'],
+                    fix='write the DSM clips, or without a DSM use '
+                    "LoadMultimodalClip(modalities=('optical',)).",
+                    summary='1 file missing'), missing=[modality])
             arrays[modality] = read_clip(path)
         img = stack_modalities(arrays)
         results['img'] = img

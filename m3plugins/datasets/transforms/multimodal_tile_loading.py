@@ -36,7 +36,7 @@ from mmseg.registry import TRANSFORMS
 from rasterio.windows import Window
 
 from ...utils.modalities import stack_modalities
-from ..isprs.tile_reader import TileFiles, read_tile
+from ..isprs.tiles import TileFiles, read_tile
 
 __all__ = ['LoadMultimodalTile', 'LoadRandomMultimodalWindow']
 

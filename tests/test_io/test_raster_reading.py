@@ -1,5 +1,7 @@
 """read_raster: MATLAB v5 / v7.3, GeoTIFF, .npy, keys and failure messages;
 read_georeference: a GeoTIFF's transform and CRS.
+
+Moved here from the HSI dataset tests with the readers (m3plugins.io).
 """
 import os.path as osp
 import warnings
@@ -7,17 +9,20 @@ import warnings
 import numpy as np
 import pytest
 import rasterio
-from hsi_scene_files import write_geotiff, write_mat_v5, write_mat_v73
+from fake_data.hsi_scene_files import (
+    write_mat_v5,
+    write_mat_v73,
+    write_scene_geotiff,
+)
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine
 from scipy.io import savemat
 
-from m3plugins.datasets.hsi.raster_io import (
-    Georeference,
+from m3plugins.io.georeference import Georeference, read_georeference
+from m3plugins.io.raster_reading import (
     RasterReadError,
     list_mat_keys,
-    read_georeference,
     read_raster,
 )
 
@@ -61,8 +66,8 @@ def test_key_selection(tmp_path, cube):
 
 def test_geotiff_bands_last_and_single_band_2d(tmp_path, cube):
     np.testing.assert_array_equal(
-        read_raster(write_geotiff(str(tmp_path / 'c.tif'), cube)), cube)
-    one = read_raster(write_geotiff(str(tmp_path / 'o.tif'), cube[..., 0]))
+        read_raster(write_scene_geotiff(str(tmp_path / 'c.tif'), cube)), cube)
+    one = read_raster(write_scene_geotiff(str(tmp_path / 'o.tif'), cube[..., 0]))
     assert one.shape == (4, 5)
 
 
@@ -108,8 +113,8 @@ def test_unknown_type_wrong_rank_and_struct(tmp_path, cube):
 
 def test_georeference_of_a_geotiff(tmp_path, cube):
     transform = Affine(2.5, 0.0, 271460.0, 0.0, -2.5, 3290891.0)
-    path = write_geotiff(str(tmp_path / 'geo.tif'), cube,
-                         (transform, UTM15N))
+    path = write_scene_geotiff(str(tmp_path / 'geo.tif'), cube,
+                               (transform, UTM15N))
     geo = read_georeference(path)
     assert isinstance(geo, Georeference)
     assert geo.transform == transform and geo.crs == UTM15N
@@ -122,15 +127,15 @@ def test_georeference_of_a_geotiff(tmp_path, cube):
 def test_no_georeference(tmp_path, cube):
     v5 = write_mat_v5(str(tmp_path / 'c.mat'), {'HSI': cube})
     np.save(tmp_path / 'c.npy', cube)
-    no_crs = write_geotiff(str(tmp_path / 'no_crs.tif'), cube)
+    no_crs = write_scene_geotiff(str(tmp_path / 'no_crs.tif'), cube)
     identity = str(tmp_path / 'identity.tif')
     with warnings.catch_warnings():  # rasterio warns writing such grids
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
         with rasterio.open(identity, 'w', driver='GTiff', height=4, width=5,
                            count=1, dtype='uint8') as dst:
             dst.write(np.ones((1, 4, 5), np.uint8))
-        crs_only = write_geotiff(str(tmp_path / 'crs_only.tif'), cube,
-                                 (Affine.identity(), UTM15N))
+        crs_only = write_scene_geotiff(str(tmp_path / 'crs_only.tif'),
+                                       cube, (Affine.identity(), UTM15N))
     with warnings.catch_warnings():
         warnings.simplefilter('error', NotGeoreferencedWarning)
         for path in (v5, tmp_path / 'c.npy', no_crs, identity, crs_only):
@@ -146,7 +151,7 @@ def test_georeference_failures(tmp_path):
     bad.write_bytes(b'this is not a raster at all' * 10)
     with pytest.raises(RasterReadError, match='bad.tif'):
         read_georeference(bad)
-    odd = tmp_path / 'x.png'
+    odd = tmp_path / 'x.bmp'
     odd.write_bytes(b'')
     with pytest.raises(RasterReadError, match='Unknown raster type'):
         read_georeference(odd)

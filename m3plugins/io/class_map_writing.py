@@ -1,6 +1,6 @@
-"""Write a large scene's predictions: GeoTIFF class map, probabilities, preview.
+"""Write class maps and class probabilities as GeoTIFFs, atomically.
 
-Output contract of large-scene inference:
+Output contract of large-scene inference (:class:`SceneMapWriter`):
 
 * **Class map** GeoTIFF: one band, ``uint8``, the scene's size, with the
   input's CRS and affine transform copied unchanged (no CRS and the identity
@@ -15,10 +15,7 @@ Output contract of large-scene inference:
   logits, same georeferencing. ``float32`` by default (bands sum to 1 up to
   float rounding); ``uint8`` stores ``round(255 * p)`` (4x smaller; bands sum
   to 255 within rounding, so to 1 within K/510 after dividing by 255).
-* **Preview** PNG: the class map in the dataset's palette with a legend of the
-  class names, downsampled (nearest neighbour, read with GDAL decimation) so
-  its longest side is at most ``max_side`` pixels; drawn with matplotlib's Agg
-  canvas (no display needed).
+* **Preview** PNG: :func:`m3plugins.io.preview_png.save_preview_png`.
 
 Rows are written as they are finished (see
 :class:`m3plugins.apis.tile_blending.RowBandAccumulator`), so nothing the
@@ -28,13 +25,18 @@ renames complete files onto the output names and
 :meth:`SceneMapWriter.abort` deletes them, so a failed or killed run never
 leaves a partial map under an output name. Large outputs are tiled (256 x 256),
 DEFLATE-compressed and BigTIFF when needed.
+
+A whole class map held in memory (the test-time maps of the HSI scenes) is
+written by :func:`save_class_map`: its raw labels as a one-band GeoTIFF on
+the scene's grid (``.npy`` without a georeference) and its PNG preview.
 """
 import os
+import os.path as osp
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from rasterio.errors import NotGeoreferencedWarning
 
 from m3plugins.utils.atomic_write import (
     atomic_write_path,
@@ -43,9 +45,12 @@ from m3plugins.utils.atomic_write import (
     reserve_temp_path,
 )
 
+from .preview_png import save_class_map_png
+from .raster_writing import write_geotiff
+
 __all__ = [
     'CLASS_MAP_NODATA', 'PROBABILITY_DTYPES', 'SceneMapWriter',
-    'save_preview_png'
+    'save_class_map', 'write_class_map'
 ]
 
 #: Nodata value of the class map (MMSeg's ignore index).
@@ -107,6 +112,7 @@ class SceneMapWriter:
                 'reserved for nodata.')
         self.class_offset = class_offset
         self.probability_dtype = probability_dtype
+        from rasterio.errors import NotGeoreferencedWarning
         with warnings.catch_warnings():
             # No CRS is expected when no input is georeferenced (documented).
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
@@ -142,8 +148,11 @@ class SceneMapWriter:
         return temp_path
 
     def write_rows(self, top: int, logits: np.ndarray) -> None:
-        """Write the finished rows ``[top, top + n)`` from ``(K, n, W)``
-        blended logits.
+        """Write the finished rows ``[top, top + n)``.
+
+        Args:
+            top: First scene row of the block.
+            logits: (K, n, W) blended logits of rows ``top .. top + n - 1``.
         """
         from rasterio.windows import Window
         _, rows, width = logits.shape
@@ -195,72 +204,70 @@ class SceneMapWriter:
             self.abort()
 
 
-def save_preview_png(class_map_path: str,
-                     out_path: str,
-                     class_names: Sequence[str],
-                     palette: Sequence[Sequence[int]],
-                     class_offset: int = 0,
-                     max_side: int = 2048,
-                     title: str | None = None) -> str:
-    """Draw a class-map GeoTIFF in colour with a legend and save it as PNG.
+def write_class_map(class_map: np.ndarray,
+                    out_prefix: str,
+                    num_classes: int,
+                    georeference: dict[str, Any] | None = None) -> str:
+    """Write a whole (H, W) class map atomically, GeoTIFF or ``.npy``.
 
     Args:
-        class_map_path: A class map written by :class:`SceneMapWriter`.
-        out_path: The PNG to write.
-        class_names: Name of each class (K).
-        palette: RGB colour (0-255) of each class (K).
-        class_offset: The offset the class map was written with.
-        max_side: Longest side of the drawn map in pixels.
-        title: Figure title (default: the class map's file name).
+        class_map: (H, W) integer labels (0 = none, k = class k).
+        out_prefix: Output path without suffix.
+        num_classes: K; the map is uint8 below 256 classes, else uint16.
+        georeference: ``dict(transform=affine.Affine, crs=...)`` of the
+            scene (rasterio's), or None.
 
     Returns:
-        str: ``out_path``.
+        str: ``<prefix>.tif`` (one-band GeoTIFF on the scene's grid) when
+        ``georeference`` is given, else ``<prefix>.npy``.
     """
-    import rasterio
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-    from rasterio.enums import Resampling
-    if len(palette) < len(class_names):
-        raise ValueError(f'The palette has {len(palette)} colours for '
-                         f'{len(class_names)} classes.')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        src = rasterio.open(class_map_path)
-    with src:
-        scale = max(src.height, src.width) / max_side
-        shape = (max(1, round(src.height / max(scale, 1))),
-                 max(1, round(src.width / max(scale, 1))))
-        classes = src.read(
-            1, out_shape=shape,
-            resampling=Resampling.nearest).astype(np.int64)
-    colours = np.zeros((256, 3), dtype=np.uint8)
-    for index, colour in enumerate(palette[:len(class_names)]):
-        colours[index + class_offset] = np.asarray(colour, dtype=np.uint8)
-    image = colours[classes]
-    dpi = 100
-    height, width = shape
-    # The map at one image pixel per figure pixel (at least 2 inches), the
-    # legend in a column of its own to the right.
-    map_w, map_h = max(width / dpi, 2.0), max(height / dpi, 2.0)
-    legend_w, margin = 2.8, 0.1
-    figure = Figure(figsize=(map_w + legend_w + 2 * margin, map_h + 0.5),
-                    dpi=dpi)
-    FigureCanvasAgg(figure)
-    fig_w, fig_h = figure.get_size_inches()
-    axes = figure.add_axes(
-        [margin / fig_w, margin / fig_h, map_w / fig_w, map_h / fig_h])
-    axes.imshow(image, interpolation='nearest')
-    axes.set_axis_off()
-    axes.set_title(title or os.path.basename(class_map_path), fontsize=9)
-    handles = [
-        Patch(facecolor=np.asarray(colour) / 255, edgecolor='black',
-              label=f'{index + class_offset}: {name}')
-        for index, (name, colour) in enumerate(zip(class_names, palette))
-    ]
-    figure.legend(handles=handles, loc='center left', fontsize=8,
-                  frameon=False,
-                  bbox_to_anchor=((map_w + 2 * margin) / fig_w, 0.5))
-    with atomic_write_path(out_path) as temp_path:
-        figure.savefig(temp_path, dpi=dpi, format='png')
-    return out_path
+    class_map = np.asarray(class_map)
+    dtype = np.uint8 if num_classes < 256 else np.uint16
+    if georeference is None:
+        path = f'{out_prefix}.npy'
+        with atomic_write_path(path) as temp_path:
+            np.save(temp_path, class_map.astype(dtype))
+        return path
+    return write_geotiff(f'{out_prefix}.tif', class_map.astype(dtype),
+                         transform=georeference['transform'],
+                         crs=georeference.get('crs'))
+
+
+def save_class_map(class_map: np.ndarray,
+                   out_prefix: str,
+                   classes: Sequence[str],
+                   palette: Sequence[Sequence[int]],
+                   title: str | None = None,
+                   georeference: dict[str, Any] | None = None,
+                   dpi: int = 150) -> dict[str, str]:
+    """Save ``<prefix>.png`` (colour + legend) and the raw class map.
+
+    The raw map holds labels 1..K (0 = no prediction) as uint8 (uint16 above
+    255 classes): ``<prefix>.tif`` as a one-band GeoTIFF when
+    ``georeference`` is given, else ``<prefix>.npy`` (see
+    :func:`write_class_map`). Both files are written atomically.
+
+    Args:
+        class_map: (H, W) integer labels, 0 = none, k = class k (1-based).
+        out_prefix: Output path without suffix; folders are created.
+        classes: K class names (legend).
+        palette: K RGB triples.
+        title: Figure title.
+        georeference: ``dict(transform=affine.Affine, crs=...)`` of the scene
+            (rasterio's), or None.
+        dpi: Resolution of the PNG.
+
+    Returns:
+        dict[str, str]: ``{'png': path, 'map': path}``.
+
+    Raises:
+        ValueError: If names and colours differ in number, or a label
+            exceeds the palette.
+    """
+    folder = osp.dirname(out_prefix)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    png = save_class_map_png(class_map, f'{out_prefix}.png', classes,
+                             palette, title=title, dpi=dpi)
+    path = write_class_map(class_map, out_prefix, len(classes), georeference)
+    return dict(png=png, map=path)

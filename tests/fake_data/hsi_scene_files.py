@@ -1,22 +1,28 @@
-"""Writers of tiny scene files in the real on-disk formats (TorchGeo style).
+"""The one fake-data generator of the HSI family: scene files, real formats.
 
 Like TorchGeo's ``tests/data/*/data.py``, but run at test time into
 ``tmp_path``: MATLAB v5 (scipy), MATLAB v7.3 (HDF5 with MATLAB's 512-byte
-header and column-major layout, via h5py), GeoTIFF (rasterio) and ``.npy``.
-``write_scene`` writes every file a scene class accepts first (or its GeoTIFF
-form) with the real band counts and a small spatial size; its GeoTIFFs are
-plain image grids unless given a georeference (transform and CRS).
+header and column-major layout, via h5py), GeoTIFF
+(:func:`m3plugins.io.write_geotiff`) and ``.npy``.
+
+* :func:`write_scene` writes every file a scene class accepts first (or its
+  GeoTIFF form) with the real band counts, a small spatial size and random
+  values; its GeoTIFFs are plain image grids unless given a georeference
+  (transform and CRS).
+* :func:`write_scene_arrays` writes given arrays (a test's own class
+  structure) into the same files.
 """
+import os
 import os.path as osp
 from typing import Any
 
 import h5py
 import numpy as np
-import rasterio
 from rasterio import Affine
 from scipy.io import savemat
 
 from m3plugins.datasets.hsi import HSIScene
+from m3plugins.io import write_geotiff
 
 SMALL_SIZE = (12, 20)
 
@@ -27,8 +33,10 @@ def write_mat_v5(path: str, arrays: dict[str, np.ndarray]) -> str:
 
 
 def write_mat_v73(path: str, arrays: dict[str, np.ndarray]) -> str:
-    """A MATLAB v7.3 file: HDF5 behind a 512-byte text header, arrays stored
-    column-major (h5py sees the axes reversed), as MATLAB writes them.
+    """Write a MATLAB v7.3 file as MATLAB does.
+
+    HDF5 behind a 512-byte text header, arrays stored column-major (h5py
+    sees the axes reversed).
     """
     with h5py.File(path, 'w', userblock_size=512) as f:
         for key, array in arrays.items():
@@ -44,21 +52,16 @@ def write_mat_v73(path: str, arrays: dict[str, np.ndarray]) -> str:
 Georef = tuple[Affine, Any]
 
 
-def write_geotiff(path: str, array: np.ndarray,
-                  georeference: Georef | None = None) -> str:
-    """A GeoTIFF, bands first on disk. Without ``georeference`` it has a
-    pixel-unit transform and no CRS (not georeferenced).
+def write_scene_geotiff(path: str, array: np.ndarray,
+                        georeference: Georef | None = None) -> str:
+    """Write (H, W[, C]) as a scene GeoTIFF.
+
+    Without ``georeference`` it has a pixel-unit transform and no CRS (not
+    georeferenced).
     """
-    array = np.asarray(array)
-    bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
     transform, crs = georeference or (Affine(1.0, 0.0, 0.0, 0.0, -1.0,
-                                             float(bands.shape[1])), None)
-    with rasterio.open(path, 'w', driver='GTiff', height=bands.shape[1],
-                       width=bands.shape[2], count=bands.shape[0],
-                       dtype=bands.dtype, transform=transform,
-                       crs=crs) as dst:
-        dst.write(bands)
-    return path
+                                             float(array.shape[0])), None)
+    return write_geotiff(path, array, transform=transform, crs=crs)
 
 
 def _first_key(key) -> str | None:
@@ -80,15 +83,17 @@ def _write(root: str, candidates, array: np.ndarray, fmt: str,
     filename, key = _pick(candidates, fmt)
     path = osp.join(root, filename)
     if filename.endswith('.tif'):
-        return write_geotiff(path, array, georeference)
+        return write_scene_geotiff(path, array, georeference)
     key = _first_key(key) or osp.splitext(filename)[0]
     writer = write_mat_v73 if fmt == 'mat73' else write_mat_v5
     return writer(path, {key: array})
 
 
 def make_labels(rng, size: tuple[int, int], num_classes: int):
-    """A ground truth where every class has >= 4 pixels, about 1/3
-    unlabeled, and a train/test split with >= 1 train pixel per class.
+    """Draw a ground truth and a train/test split of it.
+
+    Every class has >= 4 pixels, about 1/3 is unlabeled, and the split has
+    >= 1 train pixel per class.
     """
     height, width = size
     gt = rng.integers(1, num_classes + 1, size=size)
@@ -119,6 +124,9 @@ def write_scene(root: str,
     """Write all files of ``scene_cls`` into ``root``; return the arrays.
 
     Args:
+        root: Output folder.
+        scene_cls: An :class:`HSIScene` subclass: its files and bands.
+        size: (H, W) of the scene.
         fmt: 'mat5', 'mat73' or 'tif' (GeoTIFF where the scene accepts it,
             MATLAB v5 otherwise).
         modality_size: Per-modality spatial size overrides (mismatch tests).
@@ -127,6 +135,11 @@ def write_scene(root: str,
             image grids without CRS.
         modality_georeference: Per-modality overrides of ``georeference``
             (misalignment tests).
+        seed: Seed of the random values.
+
+    Returns:
+        dict[str, np.ndarray]: Modality (and ``train`` / ``test`` or
+        ``gt``) -> the array written.
     """
     assert issubclass(scene_cls, HSIScene)
     rng = np.random.default_rng(seed)
@@ -156,12 +169,39 @@ def write_scene(root: str,
     return arrays
 
 
+def write_scene_arrays(root: str, scene_cls: type,
+                       arrays: dict[str, np.ndarray],
+                       fmt: str = 'mat5') -> None:
+    """Write given arrays into the files of ``scene_cls`` in ``root``.
+
+    Args:
+        root: Output folder (created).
+        scene_cls: An :class:`HSIScene` subclass: its file names and keys.
+        arrays: Modality -> (H, W[, C]) array, plus ``train`` and ``test``
+            label maps (scenes with a standard split) or ``gt``.
+        fmt: 'mat5', 'mat73' or 'tif' (as :func:`write_scene`).
+    """
+    assert issubclass(scene_cls, HSIScene)
+    os.makedirs(root, exist_ok=True)
+    for modality, array in arrays.items():
+        if modality in scene_cls.modality_files:
+            _write(root, scene_cls.modality_files[modality], array, fmt)
+        elif modality in ('train', 'test'):
+            _write(root, scene_cls.split_label_files[modality], array, fmt)
+        elif modality == 'gt':
+            _write(root, scene_cls.gt_files, array, fmt)
+        else:
+            raise KeyError(f'{scene_cls.__name__} has no file for '
+                           f'{modality!r}.')
+
+
 def reference_crop_windows(labeled: np.ndarray, crop: int, stride: int,
                            padding: int):
-    """Slow reference of the crop protocol: walk the grid over the padded
-    scene (continuing until a window reaches the far padded edge) and keep
-    the windows holding a labeled pixel, as (y0, x0, h, w) in scene
-    coordinates.
+    """Slow reference of the crop protocol.
+
+    Walk the grid over the padded scene (continuing until a window reaches
+    the far padded edge) and keep the windows holding a labeled pixel, as
+    (y0, x0, h, w) in scene coordinates.
     """
     height, width = labeled.shape
     padded = np.zeros((height + 2 * padding + crop,

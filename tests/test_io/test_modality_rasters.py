@@ -2,16 +2,18 @@
 import numpy as np
 import pytest
 import scipy.io
-from inference_helpers import ORIGIN, PIXEL, make_scene, write_geotiff
-
-from m3plugins.apis.modality_rasters import (
-    RasterAlignmentError,
-    open_modality_rasters,
-    split_mat_key,
+from fake_data.isprs_tiles import (
+    ORIGIN,
+    PIXEL,
+    make_scene,
+    write_scene_raster,
 )
+
 from m3plugins.apis.scene_normalization import streaming_band_statistics
-from m3plugins.datasets.hsi.raster_io import RasterReadError
 from m3plugins.datasets.normalization import band_statistics
+from m3plugins.io.georeference import RasterAlignmentError
+from m3plugins.io.modality_rasters import open_modality_rasters
+from m3plugins.io.raster_reading import RasterReadError, split_mat_key
 
 CHANNELS = dict(optical=3, dsm=1)
 
@@ -20,8 +22,8 @@ CHANNELS = dict(optical=3, dsm=1)
 def pair(tmp_path):
     optical, dsm = make_scene(40, 50)
     return tmp_path, optical, dsm, dict(
-        optical=write_geotiff(tmp_path / 'optical.tif', optical),
-        dsm=write_geotiff(tmp_path / 'dsm.tif', dsm))
+        optical=write_scene_raster(tmp_path / 'optical.tif', optical),
+        dsm=write_scene_raster(tmp_path / 'dsm.tif', dsm))
 
 
 def test_aligned_geotiffs_read_windows_in_model_order(pair):
@@ -43,7 +45,7 @@ def test_aligned_geotiffs_read_windows_in_model_order(pair):
 
 def test_size_mismatch_names_both_modalities_and_files(pair):
     tmp_path, optical, dsm, paths = pair
-    paths['dsm'] = write_geotiff(tmp_path / 'dsm_small.tif', dsm[:39])
+    paths['dsm'] = write_scene_raster(tmp_path / 'dsm_small.tif', dsm[:39])
     with pytest.raises(RasterAlignmentError) as err:
         open_modality_rasters(paths, CHANNELS)
     message = str(err.value)
@@ -53,7 +55,7 @@ def test_size_mismatch_names_both_modalities_and_files(pair):
 
 def test_shifted_transform_is_rejected(pair):
     tmp_path, optical, dsm, paths = pair
-    paths['dsm'] = write_geotiff(
+    paths['dsm'] = write_scene_raster(
         tmp_path / 'dsm_shifted.tif', dsm,
         origin=(ORIGIN[0] + PIXEL, ORIGIN[1]))
     with pytest.raises(RasterAlignmentError,
@@ -63,7 +65,7 @@ def test_shifted_transform_is_rejected(pair):
 
 def test_sub_pixel_float_noise_in_the_transform_is_accepted(pair):
     tmp_path, optical, dsm, paths = pair
-    paths['dsm'] = write_geotiff(
+    paths['dsm'] = write_scene_raster(
         tmp_path / 'dsm_noise.tif', dsm,
         origin=(ORIGIN[0] + 1e-7, ORIGIN[1]))
     with open_modality_rasters(paths, CHANNELS) as scene:
@@ -72,7 +74,7 @@ def test_sub_pixel_float_noise_in_the_transform_is_accepted(pair):
 
 def test_other_crs_is_rejected(pair):
     tmp_path, optical, dsm, paths = pair
-    paths['dsm'] = write_geotiff(tmp_path / 'dsm_33n.tif', dsm,
+    paths['dsm'] = write_scene_raster(tmp_path / 'dsm_33n.tif', dsm,
                                  crs='EPSG:32633')
     with pytest.raises(RasterAlignmentError,
                        match=r"(?s)'dsm'.*dsm_33n.tif.*CRS"):
@@ -81,7 +83,7 @@ def test_other_crs_is_rejected(pair):
 
 def test_band_count_against_the_config(pair):
     tmp_path, optical, dsm, paths = pair
-    paths['dsm'] = write_geotiff(tmp_path / 'dsm2.tif',
+    paths['dsm'] = write_scene_raster(tmp_path / 'dsm2.tif',
                                  np.stack([dsm, dsm], -1))
     with pytest.raises(RasterAlignmentError,
                        match=r"(?s)'dsm'.*dsm2.tif.*dsm has 2 bands, the "
@@ -128,7 +130,7 @@ def test_mat_and_npy_rasters_align_with_a_geotiff_by_size(tmp_path):
                                       lidar[3:8, 4:10])
         np.testing.assert_array_equal(window['sar'], cube[3:8, 4:10, :2])
     # A georeferenced GeoTIFF beside a .mat of another size is rejected.
-    write_geotiff(tmp_path / 'lidar.tif', lidar[:, :19])
+    write_scene_raster(tmp_path / 'lidar.tif', lidar[:, :19])
     with pytest.raises(RasterAlignmentError, match='30x19'):
         open_modality_rasters(
             dict(hsi=str(tmp_path / 'scene.mat'),

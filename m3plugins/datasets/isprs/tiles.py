@@ -1,6 +1,7 @@
-"""Read an optical + DSM + label tile, or a window of it, with rasterio.
+"""An ISPRS tile's files, their checks, and its sample (or a window of it).
 
 API:
+    ISPRSTileError                                   # ValueError
     TileFiles(tile, optical, dsm, label=None)        # the files of one tile
     open_tile(files) -> context: modality -> open rasterio dataset (checked)
     tile_shape(files) -> (H, W)                      # all modalities agree
@@ -33,19 +34,20 @@ Conventions of the returned arrays:
   (boundary and unknown colours -> 255).
 
 All modalities of a tile must have the same pixel size; a mismatch raises
-:class:`~m3plugins.datasets.isprs.errors.ISPRSTileError` naming the modality.
+:class:`ISPRSTileError` naming the modality.
 One exception is opt-in: ``dsm_edge_padding=n`` accepts a DSM up to ``n``
 rows / columns short of the optical image and repeats its last row / column
 (the official ``1_DSM/dsm_potsdam_03_13.tif``, a test tile, is 5999 columns
 wide against 6000). Unreadable files raise the same error naming the tile,
 the modality and the path.
 
-Reads work on pixel grids only; rasterio's ``NotGeoreferencedWarning`` is
-silenced because the ISPRS Potsdam GeoTIFFs carry no georeferencing (noted
-in TorchGeo's pull request #247 adding Potsdam2D).
+Files are opened with :func:`m3plugins.io.raster_reading.open_geotiff`
+(rasterio's ``NotGeoreferencedWarning`` silenced: the ISPRS Potsdam GeoTIFFs
+carry no georeferencing, noted in TorchGeo's pull request #247 adding
+Potsdam2D) and their georeferences compared with the package's one rule,
+:func:`m3plugins.io.georeference.check_co_registration`.
 """
 import os
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -53,8 +55,15 @@ from functools import lru_cache
 
 import numpy as np
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
+
+from m3plugins.io.georeference import check_co_registration, georeference_of
+from m3plugins.io.raster_reading import (
+    RasterReadError,
+    check_decodes_to_end,
+    open_geotiff,
+)
 
 from ..normalization import (
     BandStatistics,
@@ -63,15 +72,23 @@ from ..normalization import (
     normalize,
 )
 from .classes import colour_labels_to_indices
-from .errors import ISPRSTileError
 
 __all__ = [
-    'TileFiles', 'open_tile', 'check_tile', 'tile_shape', 'dsm_statistics',
-    'read_tile'
+    'ISPRSTileError', 'TileFiles', 'open_tile', 'check_tile', 'tile_shape',
+    'dsm_statistics', 'read_tile'
 ]
 
 #: Rows per strip when computing DSM statistics of a whole tile.
 _STATISTICS_STRIP_ROWS = 512
+
+
+class ISPRSTileError(ValueError):
+    """A tile's files exist but cannot be used.
+
+    Raised for unreadable (truncated, corrupt) rasters, modalities of
+    different sizes, misaligned georeferences and wrong band counts; the
+    message names the tile, the modality and the file.
+    """
 
 
 @dataclass(frozen=True)
@@ -97,24 +114,23 @@ class TileFiles:
         return paths
 
 
-def _open_quietly(path: str):
-    """``rasterio.open`` without NotGeoreferencedWarning (pixel grids only)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        return rasterio.open(path)
+def _unreadable(modality: str, tile: str, path: str,
+                err: Exception) -> ISPRSTileError:
+    return ISPRSTileError(
+        f'Cannot read the {modality} raster of tile {tile}: {path} '
+        f'({err}). The file is probably truncated or corrupt; extract it '
+        'again from its ISPRS archive.')
 
 
 @contextmanager
 def _open(path: str, modality: str, tile: str) -> Iterator:
     """Open a raster; read errors become ISPRSTileError naming the file."""
     try:
-        with _open_quietly(path) as src:
+        with open_geotiff(path) as src:
             yield src
-    except RasterioError as err:
-        raise ISPRSTileError(
-            f'Cannot read the {modality} raster of tile {tile}: {path} '
-            f'({err}). The file is probably truncated or corrupt; extract it '
-            'again from its ISPRS archive.') from err
+    except RasterReadError as err:
+        raise _unreadable(modality, tile, path, err.__cause__ or err) \
+            from err
 
 
 def _size_fix(modality: str, dsm_edge_padding: int) -> str:
@@ -156,49 +172,34 @@ def _check_sizes(files: TileFiles, sources: dict[str, object],
             f'{_size_fix(modality, dsm_edge_padding)}')
 
 
-def _is_georeferenced(src) -> bool:
-    return src.crs is not None and not src.transform.is_identity
-
-
 def _check_georeference(files: TileFiles, sources: dict[str, object]) -> None:
-    """Raise ISPRSTileError if two georeferenced modalities of a tile lie on
-    different grids (CRS, or origin / pixel size). Files without a
-    georeference (the Potsdam label maps, for example) are not compared.
+    """Refuse georeferenced modalities of a tile that lie on other grids.
+
+    Files without a georeference (the Potsdam label maps, for example) are
+    not compared.
+
+    Raises:
+        ISPRSTileError: Naming both files, both values and the fix.
     """
     paths = files.modalities()
-    reference = None
-    for modality, src in sources.items():
-        if not _is_georeferenced(src):
-            continue
-        if reference is None:
-            reference = (modality, src)
-            continue
-        first, first_src = reference
-        if src.crs != first_src.crs:
-            differs = f'CRS {first_src.crs} vs {src.crs}'
-        elif not src.transform.almost_equals(first_src.transform):
-            differs = (f'transform {tuple(first_src.transform)[:6]} vs '
-                       f'{tuple(src.transform)[:6]}')
-        else:
-            continue
-        raise ISPRSTileError(
-            f'The {first} raster {paths[first]} and the {modality} raster '
-            f'{paths[modality]} of tile {files.tile} are not co-registered: '
-            f'{differs}. Fix: take both files of tile {files.tile} from the '
-            'ISPRS archives (the same tile id), or resample one onto the '
-            'other\'s grid; if they are known to match pixel for pixel, pass '
-            'check_georeference=False.')
+    check_co_registration(
+        [(modality, paths[modality], georeference_of(src))
+         for modality, src in sources.items()],
+        error_type=ISPRSTileError,
+        context=f' of tile {files.tile}',
+        fix=f'take both files of tile {files.tile} from the ISPRS archives '
+        '(the same tile id), or resample one onto the other\'s grid; if '
+        'they are known to match pixel for pixel, pass '
+        'check_georeference=False.')
 
 
 def _check_last_block(src, path: str, modality: str, tile: str) -> None:
-    """Decode the raster's last block: a truncated file fails here, at
-    build time, instead of in the middle of training (one block, cheap).
-    """
-    block_height, block_width = src.block_shapes[0]
-    row = (src.height - 1) // block_height * block_height
-    col = (src.width - 1) // block_width * block_width
-    _read(src, Window(col, row, src.width - col, src.height - row),
-          modality, tile, path)
+    """Decode the raster's last block (a truncated file fails here)."""
+    try:
+        check_decodes_to_end(src, path)
+    except RasterReadError as err:
+        raise _unreadable(modality, tile, path, err.__cause__ or err) \
+            from err
 
 
 def check_tile(files: TileFiles,
@@ -311,10 +312,7 @@ def _read(src, window: Window | None, modality: str, tile: str,
     try:
         return src.read(indexes, window=window, masked=modality == 'dsm')
     except RasterioError as err:
-        raise ISPRSTileError(
-            f'Cannot read the {modality} raster of tile {tile}: {path} '
-            f'({err}). The file is probably truncated or corrupt; extract it '
-            'again from its ISPRS archive.') from err
+        raise _unreadable(modality, tile, path, err) from err
 
 
 def _dsm_as_float(array) -> np.ndarray:
@@ -355,8 +353,10 @@ def dsm_statistics(path: str) -> BandStatistics:
 
 def _read_dsm_padded(src, window: Window | None,
                      shape: tuple[int, int], files: TileFiles) -> np.ndarray:
-    """DSM window of a tile of ``shape``, repeating the DSM's last row /
-    column where it is shorter than the tile (float32, NaN at no-data).
+    """Read a DSM window of a tile of ``shape``, repeating its edge.
+
+    Where the DSM is shorter than the tile, its last row / column repeat;
+    the result is float32 with NaN at no-data.
     """
     if window is None:
         window = Window(0, 0, shape[1], shape[0])

@@ -13,7 +13,7 @@ Memory contract, by format:
 * NumPy ``.npy``: memory-mapped (``np.load(mmap_mode='r')``), so windows are
   read from disk as well.
 * MATLAB ``.mat`` (v5 or v7.3): loaded whole into memory with
-  :func:`m3plugins.datasets.hsi.raster_io.read_raster` (neither format can be
+  :func:`m3plugins.io.raster_reading.read_raster` (neither format can be
   read by window in general). The hyperspectral benchmark scenes that ship as
   ``.mat`` are small (Houston2013 144 x 349 x 1905 float32 is 383 MB). A
   ``.mat`` path may name its variable as ``path.mat:KEY``; without a key the
@@ -33,51 +33,37 @@ modality and file:
   bottom / right, which windows fill by repeating its last row / column
   (the ISPRS datasets' ``dsm_edge_padding``);
 * georeferenced rasters (GeoTIFFs with a CRS) share one CRS and one affine
-  transform (equal to within 1/1000 of a pixel). Rasters without
-  georeferencing (``.mat``, ``.npy``, GeoTIFFs without CRS) only need the
-  same size; the scene's georeferencing is then taken from the georeferenced
-  ones, if any.
+  transform (:func:`m3plugins.io.georeference.check_co_registration`, the
+  package's one alignment rule). Rasters without georeferencing (``.mat``,
+  ``.npy``, GeoTIFFs without CRS) only need the same size; the scene's
+  georeferencing is then taken from the georeferenced ones, if any.
 """
 import os
 import os.path as osp
-import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 
 import numpy as np
 
-from m3plugins.datasets.hsi.raster_io import RasterReadError, read_raster
 from m3plugins.utils.modalities import modality_layout_mismatch
 
+from .georeference import (
+    Georeference,
+    RasterAlignmentError,
+    check_co_registration,
+)
+from .raster_reading import (
+    GEOTIFF_SUFFIXES,
+    RasterReadError,
+    open_geotiff,
+    read_raster,
+    split_mat_key,
+)
+
 __all__ = [
-    'RasterAlignmentError', 'ModalityRaster', 'ModalityRasterStack',
-    'open_modality_rasters', 'split_mat_key'
+    'ModalityRaster', 'ModalityRasterStack', 'open_modality_rasters'
 ]
-
-#: Fraction of a pixel by which two transforms may differ and still align.
-TRANSFORM_TOLERANCE_PIXELS = 1e-3
-_GEOTIFF_SUFFIXES = ('.tif', '.tiff')
-
-
-class RasterAlignmentError(ValueError):
-    """Modality rasters do not fit the model or do not share one grid."""
-
-
-def split_mat_key(path: str) -> tuple[str, str | None]:
-    """Split ``'scene.mat:KEY'`` into ``('scene.mat', 'KEY')``.
-
-    Args:
-        path: A raster path, for ``.mat`` files optionally followed by
-            ``:KEY`` naming the variable.
-
-    Returns:
-        tuple: The file path and the key (None when not given).
-    """
-    head, sep, key = str(path).rpartition(':')
-    if sep and head.lower().endswith('.mat') and key and '/' not in key \
-            and '\\' not in key:
-        return head, key
-    return str(path), None
 
 
 class ModalityRaster:
@@ -108,9 +94,17 @@ class ModalityRaster:
         self.transform = None
         self._dataset = None
         self._array = None
+        self._files = ExitStack()
         suffix = osp.splitext(self.path)[1].lower()
-        if suffix in _GEOTIFF_SUFFIXES:
-            self._open_geotiff()
+        if suffix in GEOTIFF_SUFFIXES:
+            self._dataset = self._files.enter_context(
+                open_geotiff(self.path, f' (modality {name!r})'))
+            self.height = self._dataset.height
+            self.width = self._dataset.width
+            self.count = self._dataset.count
+            if self._dataset.crs is not None:
+                self.crs = self._dataset.crs
+                self.transform = self._dataset.transform
         elif suffix == '.npy':
             try:
                 array = np.load(self.path, mmap_mode='r', allow_pickle=False)
@@ -124,26 +118,6 @@ class ModalityRaster:
             # else the file's only variable.
             self._set_array(
                 read_raster(self.path, key=key if key else (name, None)))
-
-    def _open_geotiff(self) -> None:
-        import rasterio
-        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-        try:
-            with warnings.catch_warnings():
-                # Handled: such rasters only need the same size (ISPRS
-                # Potsdam tiles, for instance, carry no CRS).
-                warnings.simplefilter('ignore', NotGeoreferencedWarning)
-                self._dataset = rasterio.open(self.path)
-        except RasterioIOError as e:
-            raise RasterReadError(
-                f'Cannot read {self.path!r} (modality {self.name!r}) as '
-                f'GeoTIFF: {e}') from e
-        self.height = self._dataset.height
-        self.width = self._dataset.width
-        self.count = self._dataset.count
-        if self._dataset.crs is not None:
-            self.crs = self._dataset.crs
-            self.transform = self._dataset.transform
 
     def _set_array(self, array: np.ndarray) -> None:
         if array.ndim == 2:
@@ -165,7 +139,10 @@ class ModalityRaster:
         """Read the window ``[row:row+height, col:col+width]``.
 
         Args:
-            row, col, height, width: The window.
+            row: Top row of the window.
+            col: Left column of the window.
+            height: Rows of the window.
+            width: Columns of the window.
             nodata_as_nan: Return float32 with NaN where a GeoTIFF declares
                 nodata (other formats: values unchanged, float32).
 
@@ -191,9 +168,11 @@ class ModalityRaster:
 
     def _read_edge_padded(self, row: int, col: int, height: int, width: int,
                           nodata_as_nan: bool) -> np.ndarray:
-        """A window reaching past the raster: its last row / column repeat
-        (only for rasters allowed to fall short, see
-        :func:`open_modality_rasters`).
+        """Read a window reaching past the raster, repeating its edge.
+
+        Only rasters allowed to fall short (see
+        :func:`open_modality_rasters`) are read past their last row /
+        column.
         """
         rows = np.minimum(np.arange(row, row + height), self.height - 1)
         cols = np.minimum(np.arange(col, col + width), self.width - 1)
@@ -204,22 +183,13 @@ class ModalityRaster:
 
     def close(self) -> None:
         """Release the file handle (GeoTIFF) or the array."""
-        if self._dataset is not None:
-            self._dataset.close()
-            self._dataset = None
+        self._files.close()
+        self._dataset = None
         self._array = None
 
     def __repr__(self) -> str:
         return (f'ModalityRaster({self.name!r}, {self.path!r}, '
                 f'{self.height}x{self.width}x{self.count})')
-
-
-def _transforms_align(first, second) -> bool:
-    pixel = min(abs(first.a), abs(first.e)) or 1.0
-    tolerance = TRANSFORM_TOLERANCE_PIXELS * pixel
-    return all(
-        abs(x - y) <= tolerance
-        for x, y in zip(tuple(first)[:6], tuple(second)[:6]))
 
 
 class ModalityRasterStack:
@@ -251,9 +221,16 @@ class ModalityRasterStack:
         """Read one window from every modality.
 
         Args:
-            row, col, height, width: The window.
+            row: Top row of the window.
+            col: Left column of the window.
+            height: Rows of the window.
+            width: Columns of the window.
             nodata_as_nan: Modalities whose declared nodata comes back as
                 NaN (see :meth:`ModalityRaster.read`).
+
+        Returns:
+            dict[str, np.ndarray]: Modality -> (height, width, C_m) window,
+            in the model's order.
         """
         return OrderedDict(
             (name, raster.read(row, col, height, width,
@@ -261,6 +238,7 @@ class ModalityRasterStack:
             for name, raster in self.rasters.items())
 
     def close(self) -> None:
+        """Release every raster."""
         for raster in self.rasters.values():
             raster.close()
 
@@ -291,25 +269,12 @@ def _check_alignment(rasters: Mapping[str, ModalityRaster],
                    f'{raster.name!r} are repeated from its edge)'
                    if allowed else '') +
                 '. Resample or crop them to one grid first.')
-    georeferenced = [r for r in items if r.georeferenced]
-    if not georeferenced:
-        return
-    reference = georeferenced[0]
-    for raster in georeferenced[1:]:
-        if raster.crs != reference.crs:
-            raise RasterAlignmentError(
-                f'Modality {raster.name!r} ({raster.path}) has CRS '
-                f'{raster.crs} but modality {reference.name!r} '
-                f'({reference.path}) has CRS {reference.crs}; reproject '
-                'them to one CRS first.')
-        if not _transforms_align(raster.transform, reference.transform):
-            raise RasterAlignmentError(
-                f'Modality {raster.name!r} ({raster.path}) has transform '
-                f'{tuple(raster.transform)[:6]} but modality '
-                f'{reference.name!r} ({reference.path}) has '
-                f'{tuple(reference.transform)[:6]}; the rasters are the same '
-                'size but not on the same grid (shifted or of another pixel '
-                'size). Resample them to one grid first.')
+    check_co_registration(
+        [(r.name, r.path,
+          Georeference(r.transform, r.crs) if r.georeferenced else None)
+         for r in items],
+        fix='the rasters must lie on one grid (same CRS, origin and pixel '
+        'size); reproject or resample them onto one grid first.')
 
 
 def open_modality_rasters(
