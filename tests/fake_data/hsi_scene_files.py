@@ -171,7 +171,8 @@ def write_scene(root: str,
 
 def write_scene_arrays(root: str, scene_cls: type,
                        arrays: dict[str, np.ndarray],
-                       fmt: str = 'mat5') -> None:
+                       fmt: str = 'mat5',
+                       georeference: Georef | None = None) -> None:
     """Write given arrays into the files of ``scene_cls`` in ``root``.
 
     Args:
@@ -180,19 +181,22 @@ def write_scene_arrays(root: str, scene_cls: type,
         arrays: Modality -> (H, W[, C]) array, plus ``train`` and ``test``
             label maps (scenes with a standard split) or ``gt``.
         fmt: 'mat5', 'mat73' or 'tif' (as :func:`write_scene`).
+        georeference: (transform, CRS) of every GeoTIFF written; None:
+            plain image grids.
     """
     assert issubclass(scene_cls, HSIScene)
     os.makedirs(root, exist_ok=True)
     for modality, array in arrays.items():
         if modality in scene_cls.modality_files:
-            _write(root, scene_cls.modality_files[modality], array, fmt)
+            candidates = scene_cls.modality_files[modality]
         elif modality in ('train', 'test'):
-            _write(root, scene_cls.split_label_files[modality], array, fmt)
+            candidates = scene_cls.split_label_files[modality]
         elif modality == 'gt':
-            _write(root, scene_cls.gt_files, array, fmt)
+            candidates = scene_cls.gt_files
         else:
             raise KeyError(f'{scene_cls.__name__} has no file for '
                            f'{modality!r}.')
+        _write(root, candidates, array, fmt, georeference)
 
 
 def reference_crop_windows(labeled: np.ndarray, crop: int, stride: int,

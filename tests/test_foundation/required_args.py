@@ -40,24 +40,18 @@ def _isprs_roots(context):
     of the ISPRS data tests. Written once into a temporary folder.
     """
     import atexit
-    import importlib.util
     import os.path as osp
     import shutil
     import tempfile
+
+    from fake_data.isprs_tiles import write_fake_vaihingen
 
     from m3plugins.demo.isprs_tiles import make_demo_isprs
     if 'isprs_root' not in context:
         root = tempfile.mkdtemp(prefix='m3plugins_isprs_')
         atexit.register(shutil.rmtree, root, True)
         make_demo_isprs(osp.join(root, 'potsdam'), tile_size=128)
-        writer_file = osp.join(
-            osp.dirname(osp.dirname(osp.abspath(__file__))),
-            'test_datasets_isprs', 'isprs_fake_data.py')
-        spec = importlib.util.spec_from_file_location('isprs_fake_data',
-                                                      writer_file)
-        writer = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(writer)
-        writer.write_fake_vaihingen(osp.join(root, 'vaihingen'), areas=('1', ))
+        write_fake_vaihingen(osp.join(root, 'vaihingen'), areas=('1', ))
         context['isprs_root'] = root
     return context['isprs_root']
 
@@ -105,8 +99,9 @@ def _isprs_clip_args(context):
     import tempfile
 
     import numpy as np
-    import rasterio
     from PIL import Image
+
+    from m3plugins.io import write_geotiff
     if 'isprs_clip_root' not in context:
         root = tempfile.mkdtemp(prefix='m3plugins_isprs_clips_')
         atexit.register(shutil.rmtree, root, True)
@@ -117,11 +112,8 @@ def _isprs_clip_args(context):
             osp.join(root, 'img_dir', 'train', name + '.png'))
         Image.fromarray(np.ones((8, 8), np.uint8)).save(
             osp.join(root, 'ann_dir', 'train', name + '.png'))
-        with rasterio.open(
-                osp.join(root, 'dsm_dir', 'train', name + '.tif'), 'w',
-                driver='GTiff', height=8, width=8, count=1,
-                dtype='float32') as dst:
-            dst.write(np.zeros((1, 8, 8), np.float32))
+        write_geotiff(osp.join(root, 'dsm_dir', 'train', name + '.tif'),
+                      np.zeros((8, 8), np.float32))
         context['isprs_clip_root'] = root
     return dict(data_root=context['isprs_clip_root'])
 

@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 import pytest
 import rasterio
-import scipy.io
 import torch
+from fake_data.hsi_scene_files import write_mat_v5
 from fake_data.isprs_tiles import make_scene, write_scene_raster
 from rasterio.errors import NotGeoreferencedWarning
 
@@ -39,7 +39,7 @@ def hsi_scene(tmp_path, height=32, width=44, bands=12, seed=0):
     ], -1).astype(np.float32) + rng.normal(0, 0.05, (height, width, bands))
     cube = (1000 + 500 * cube).astype(np.float32)
     lidar = (20 + 3 * np.cos(yy / 5) + rng.normal(0, 0.1, (height, width)))
-    scipy.io.savemat(tmp_path / 'scene.mat', dict(hsi=cube))
+    write_mat_v5(str(tmp_path / 'scene.mat'), dict(hsi=cube))
     np.save(tmp_path / 'lidar.npy', lidar.astype(np.float32))
     return (dict(hsi=str(tmp_path / 'scene.mat'),
                  lidar=str(tmp_path / 'lidar.npy')), cube,

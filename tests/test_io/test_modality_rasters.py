@@ -1,7 +1,7 @@
 """Opening one raster per modality: formats, windows and alignment checks."""
 import numpy as np
 import pytest
-import scipy.io
+from fake_data.hsi_scene_files import write_mat_v5
 from fake_data.isprs_tiles import (
     ORIGIN,
     PIXEL,
@@ -115,8 +115,8 @@ def test_mat_and_npy_rasters_align_with_a_geotiff_by_size(tmp_path):
     """Scene .mat files (v5; key by modality name or ``:KEY``) and .npy."""
     cube = np.random.default_rng(1).random((30, 20, 5)).astype(np.float32)
     lidar = np.random.default_rng(2).random((30, 20)).astype(np.float32)
-    scipy.io.savemat(tmp_path / 'scene.mat', dict(hsi=cube, other=lidar))
-    scipy.io.savemat(tmp_path / 'lidar.mat', dict(LiDAR=lidar))
+    write_mat_v5(str(tmp_path / 'scene.mat'), dict(hsi=cube, other=lidar))
+    write_mat_v5(str(tmp_path / 'lidar.mat'), dict(LiDAR=lidar))
     np.save(tmp_path / 'sar.npy', cube[..., :2])
     channels = dict(hsi=5, lidar=1, sar=2)
     with open_modality_rasters(

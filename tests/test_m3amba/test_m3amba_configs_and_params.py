@@ -1,5 +1,4 @@
 """M3amba configs (paper protocol, modalities, classes), size, demo run."""
-import os
 import os.path as osp
 
 import numpy as np
@@ -108,7 +107,9 @@ def write_tiny_houston_scene(root, shape=(20, 24), num_classes=7):
     Classes are vertical stripes with class-specific spectra; every other
     pixel of a stripe is a training pixel, the rest are test pixels.
     """
-    from scipy.io import savemat
+    from fake_data.hsi_scene_files import write_scene_arrays
+
+    from m3plugins.datasets.hsi import Houston2013
     rng = np.random.default_rng(0)
     height, width = shape
     classes = (np.arange(width) * num_classes // width)[None].repeat(height,
@@ -119,11 +120,8 @@ def write_tiny_houston_scene(root, shape=(20, 24), num_classes=7):
     checker = (np.add.outer(np.arange(height), np.arange(width)) % 2) == 0
     train = np.where(checker, classes + 1, 0).astype(np.uint8)
     test = np.where(~checker, classes + 1, 0).astype(np.uint8)
-    os.makedirs(root)
-    savemat(osp.join(root, 'HSI.mat'), dict(HSI=hsi.astype(np.float32)))
-    savemat(osp.join(root, 'LiDAR.mat'), dict(LiDAR=lidar))
-    savemat(osp.join(root, 'TRLabel.mat'), dict(TRLabel=train))
-    savemat(osp.join(root, 'TSLabel.mat'), dict(TSLabel=test))
+    write_scene_arrays(root, Houston2013, dict(
+        hsi=hsi.astype(np.float32), lidar=lidar, train=train, test=test))
 
 
 def test_demo_config_trains_and_evaluates_through_the_runner(tmp_path):
@@ -171,12 +169,13 @@ def test_demo_config_trains_and_evaluates_through_the_runner(tmp_path):
 def test_bad_scene_files_are_rejected_naming_the_modality(
         tmp_path, lidar, match):
     """The data side of a config: sizes and finiteness per modality."""
-    from scipy.io import savemat
+    from fake_data.hsi_scene_files import write_scene_arrays
 
+    from m3plugins.datasets.hsi import Houston2013
     from m3plugins.utils.modalities import ModalityError
     root = str(tmp_path / 'houston2013')
     write_tiny_houston_scene(root)
-    savemat(osp.join(root, 'LiDAR.mat'), dict(LiDAR=lidar))
+    write_scene_arrays(root, Houston2013, dict(lidar=lidar))
     cfg = load('m3amba_demo.py')
     cfg.train_dataloader.dataset.scene.type = 'Houston2013'
     cfg.train_dataloader.dataset.scene.root = root

@@ -58,54 +58,6 @@ def make_batch(batch_size=2, size=(50, 60), num_classes=6, seed=0):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def write_potsdam_tiles(root, tiles=('2_10', '3_11', '2_13'), size=64,
-                        seed=0):
-    """Tiny Potsdam tiles in the ISPRS layout (RGB, DSM, noBoundary labels).
-
-    Classes are blocks of 16 px; the optical colour and the DSM height both
-    depend on the class (plus noise), so a model can learn something in a
-    few iterations. Boundaries are not eroded (every pixel is scored).
-    """
-    import os
-
-    import numpy as np
-    import rasterio
-    from rasterio.transform import from_origin
-
-    from m3plugins.datasets.isprs import indices_to_colour_labels
-
-    def write(path, bands):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with rasterio.open(path, 'w', driver='GTiff', height=size,
-                           width=size, count=bands.shape[0],
-                           dtype=bands.dtype, crs='EPSG:32633',
-                           transform=from_origin(366000, 5808000, 0.05,
-                                                 0.05)) as dst:
-            dst.write(bands)
-
-    rng = np.random.default_rng(seed)
-    colours = rng.integers(0, 256, (6, 3))
-    heights = np.linspace(30, 50, 6)
-    for tile in tiles:
-        row, col = (int(p) for p in tile.split('_'))
-        blocks = rng.integers(0, 6, (size // 16, size // 16))
-        labels = np.kron(blocks, np.ones((16, 16), dtype=np.int64))
-        optical = colours[labels].transpose(2, 0, 1) + rng.normal(
-            0, 10, (3, size, size))
-        dsm = heights[labels][None] + rng.normal(0, 0.5, (1, size, size))
-        write(os.path.join(root, '2_Ortho_RGB',
-                           f'top_potsdam_{tile}_RGB.tif'),
-              optical.clip(0, 255).astype(np.uint8))
-        write(os.path.join(root, '1_DSM',
-                           f'dsm_potsdam_{row:02d}_{col:02d}.tif'),
-              dsm.astype(np.float32))
-        write(os.path.join(root, '5_Labels_all_noBoundary',
-                           f'top_potsdam_{tile}_label_noBoundary.tif'),
-              indices_to_colour_labels(labels.astype(np.uint8)).transpose(
-                  2, 0, 1).copy())
-    return root
-
-
 def tiny_demo_config(data_root, work_dir, max_iters=4):
     """configs/mobanet/mobanet_demo.py shrunk to seconds on tiny tiles."""
     cfg = Config.fromfile(

@@ -3,14 +3,17 @@ import os.path as osp
 
 import pytest
 import torch
+from fake_data.isprs_tiles import write_fake_potsdam
 from mmengine.hooks import Hook  # noqa: E402  (after m3plugins)
 from mmengine.runner import Runner  # noqa: E402
-from mobanet_helpers import tiny_demo_config, write_potsdam_tiles
+from mobanet_helpers import tiny_demo_config
 
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-    root = write_potsdam_tiles(str(tmp_path_factory.mktemp('potsdam')))
+    root = str(tmp_path_factory.mktemp('potsdam'))
+    write_fake_potsdam(root, ('2_10', '3_11', '2_13'), size=64,
+                       learnable=True)
     work_dir = tmp_path_factory.mktemp('work')
     cfg = tiny_demo_config(root, work_dir, max_iters=4)
     runner = Runner.from_cfg(cfg)

@@ -7,14 +7,15 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from fake_data.hsi_scene_files import write_scene_arrays
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from scipy.io import savemat
 
 import m3plugins  # noqa: F401
 from m3plugins.apis.cli import build_runner
+from m3plugins.datasets.hsi import Houston2013
 from m3plugins.engine import HSIClassMapHook
 from m3plugins.io import colourise_class_map, save_class_map
 
@@ -81,10 +82,9 @@ def _write_houston_layout(root, height=24, width=36, bands=12, seed=0):
         order = rng.permutation(ys.size)
         train[ys[order[:6]], xs[order[:6]]] = k
         test[ys[order[6:40]], xs[order[6:40]]] = k
-    savemat(osp.join(root, 'HSI.mat'), dict(HSI=hsi.astype(np.float32)))
-    savemat(osp.join(root, 'LiDAR.mat'), dict(LiDAR=lidar.astype(np.float32)))
-    savemat(osp.join(root, 'TRLabel.mat'), dict(TRLabel=train))
-    savemat(osp.join(root, 'TSLabel.mat'), dict(TSLabel=test))
+    write_scene_arrays(root, Houston2013, dict(
+        hsi=hsi.astype(np.float32), lidar=lidar.astype(np.float32),
+        train=train, test=test))
     return test
 
 
@@ -176,18 +176,13 @@ def test_hook_writes_a_geotiff_for_a_georeferenced_scene(tmp_path):
     crs = CRS.from_epsg(32615)
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 16, (height, width)).astype(np.uint8)
-    rasters = dict(
-        CASI=rng.random((4, height, width)).astype(np.float32),
-        LiDAR=rng.random((1, height, width)).astype(np.float32),
-        Samples_TR=np.where(np.arange(width) % 2, labels, 0)[None],
-        Samples_VA=np.where(np.arange(width) % 2, 0, labels)[None])
-    for name, bands in rasters.items():
-        with rasterio.open(
-                tmp_path / f'2013_IEEE_GRSS_DF_Contest_{name}.tif', 'w',
-                driver='GTiff', height=height, width=width,
-                count=len(bands), dtype=bands.dtype, transform=transform,
-                crs=crs) as dst:
-            dst.write(bands)
+    write_scene_arrays(str(tmp_path), Houston2013, dict(
+        hsi=np.moveaxis(rng.random((4, height, width)).astype(np.float32),
+                        0, -1),
+        lidar=rng.random((height, width)).astype(np.float32),
+        train=np.where(np.arange(width) % 2, labels, 0),
+        test=np.where(np.arange(width) % 2, 0, labels)),
+        fmt='tif', georeference=(transform, crs))
     dataset = HSISceneDataset(
         scene=dict(type='Houston2013', root=str(tmp_path),
                    band_counts=dict(hsi=4)), split='test',
