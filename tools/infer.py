@@ -15,7 +15,8 @@ Examples:
         --out maps/potsdam_2_13.tif --batch-size 4 --save-probs
 
     python tools/infer.py configs/m3amba/m3amba_houston2013.py ckpt.pth \
-        --modality hsi=Houston2013/HSI.mat --modality lidar=Houston2013/LiDAR.mat \
+        --modality hsi=Houston2013/HSI.mat \
+        --modality lidar=Houston2013/LiDAR.mat \
         --out maps/houston2013.tif --class-offset 1
 
     # the tiles shared among 4 GPUs (or CPU processes); same output
@@ -50,6 +51,14 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (see the module docstring).
+
+    Args:
+        argv: Arguments; None: ``sys.argv[1:]``.
+
+    Returns:
+        argparse.Namespace: The options.
+    """
     parser = argparse.ArgumentParser(
         description='Tiled inference of a whole multimodal scene into a '
         'georeferenced class map.')
@@ -175,6 +184,14 @@ def _report(result) -> None:
 
 
 def main(argv=None) -> int:
+    """Segment every scene named on the command line.
+
+    Args:
+        argv: Arguments; None: ``sys.argv[1:]``.
+
+    Returns:
+        int: The exit status (0: every map written).
+    """
     args = parse_args(argv)
     from m3plugins.apis.large_scene_inference import (
         infer_large_scene,

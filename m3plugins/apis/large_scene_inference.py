@@ -58,7 +58,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -93,7 +93,7 @@ DEFAULT_TILE_SIZE = 512
 #: GDAL block cache during inference (MB).
 DEFAULT_GDAL_CACHE_MB = 64
 
-Pair = Union[int, Sequence[int]]
+Pair = int | Sequence[int]
 
 
 @dataclass
@@ -151,8 +151,9 @@ def _pair(value: Pair, name: str) -> tuple[int, int]:
 
 
 def _find_key(node: Any, key: str, accept) -> Any | None:
-    """First value of ``key`` that ``accept`` turns into non-None, searching
-    nested dicts / lists in config order.
+    """First value of ``key`` that ``accept`` turns into non-None.
+
+    Nested dicts / lists are searched in config order.
     """
     if isinstance(node, Mapping):
         if key in node:
@@ -366,8 +367,9 @@ def _normalize_window(raw: Mapping[str, np.ndarray],
                       methods: Mapping[str, str],
                       statistics: Mapping[str, Any],
                       fills: Mapping[str, float]) -> 'OrderedDict':
-    """Normalise each modality's window; fill no-data where the dataset
-    does.
+    """Normalise each modality's window.
+
+    No-data is filled where the dataset does.
     """
     normalized = OrderedDict()
     for name, array in raw.items():
@@ -431,6 +433,8 @@ def infer_large_scene(
             outputs as a large scene is processed; a tile row only needs
             about two rows of 256-pixel blocks of each raster cached (a 6000
             wide scene: ~20 MB of inputs, 37 MB of float32 probabilities).
+        sharing: How tiles are shared among processes; None: from the
+            process group (every tile on one process without one).
 
     Returns:
         LargeSceneResult: Paths written, sizes and timing.

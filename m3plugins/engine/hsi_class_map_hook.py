@@ -58,6 +58,11 @@ class HSIClassMapHook(Hook):
         self.written: dict[str, dict[str, str]] = {}
 
     def before_test(self, runner) -> None:
+        """Forget the maps of a previous test run.
+
+        Args:
+            runner: The mmengine runner.
+        """
         self._maps = {}
         self.written = {}
 
@@ -66,6 +71,17 @@ class HSIClassMapHook(Hook):
                         batch_idx: int,
                         data_batch=None,
                         outputs: Sequence | None = None) -> None:
+        """Paste each sample's prediction into its scene's map.
+
+        Args:
+            runner: The mmengine runner.
+            batch_idx: Index of the batch.
+            data_batch: The batch (unused).
+            outputs: ``SegDataSample`` predictions with the window metainfo.
+
+        Raises:
+            KeyError: If a sample lacks ``window`` / ``scene_shape``.
+        """
         for sample in outputs or ():
             meta = sample.metainfo
             if 'window' not in meta or 'scene_shape' not in meta:
@@ -95,6 +111,13 @@ class HSIClassMapHook(Hook):
         return osp.join(runner.log_dir, 'class_maps')
 
     def after_test_epoch(self, runner, metrics=None) -> None:
+        """Write every scene's map (main process only).
+
+        Args:
+            runner: The mmengine runner (its test dataset gives the class
+                names, palette and georeference).
+            metrics: The test metrics (unused).
+        """
         if not is_main_process() or not self._maps:
             return
         dataset = runner.test_dataloader.dataset

@@ -1,4 +1,7 @@
-"""Fixtures of the HSI dataset tests; the file writers are in fake_data.hsi_scene_files."""
+"""Fixtures of the HSI dataset tests.
+
+The file writers are in fake_data.hsi_scene_files.
+"""
 import pytest
 from fake_data.hsi_scene_files import write_scene
 

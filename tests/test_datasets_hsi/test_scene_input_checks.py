@@ -166,8 +166,9 @@ def _spectralmamba_demo_cfg(root, tmp_path, model_layout, band_counts=None):
 
 def test_runner_names_the_modality_before_the_first_iteration(
         tmp_path, scene_writer):
-    """A band-subset scene (143 bands, declared) against a model built for
-    144: refused when the train loop starts, per modality.
+    """A band-subset scene (143 bands, declared) against a model built for 144.
+
+    Refused when the train loop starts, per modality.
     """
     from m3plugins.apis.cli import build_runner
     (tmp_path / 'houston').mkdir()

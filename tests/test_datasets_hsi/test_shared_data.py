@@ -137,9 +137,10 @@ def test_pavia_university_v73_ground_truth(tmp_path, shared_data):
 
 
 def test_houston2013_crop_protocol_on_the_real_split(tmp_path, shared_data):
-    """M3amba's protocol on the contest split: training crops (stride 8) are
-    exactly the grid windows holding a training label; the stride-32 test
-    crops hold every test pixel exactly once.
+    """M3amba's protocol on the contest split.
+
+    Training crops (stride 8) are exactly the grid windows holding a training
+    label; the stride-32 test crops hold every test pixel exactly once.
     """
     root = _root(tmp_path, shared_data, 'houston2013',
                  ['TRLabel.mat', 'TSLabel.mat'],

@@ -33,8 +33,9 @@ def root(potsdam_root, tmp_path):
 
 
 def test_mmseg_dataset_refuses_a_dsm_of_another_size_when_built(root):
-    """The DSM is 10 rows and 6 columns short (as a 500x480 DSM beside a
-    512x512 tile): refused when the dataset is built, naming both files,
+    """A DSM 10 rows and 6 columns short is refused at build time.
+
+    As a 500x480 DSM beside a 512x512 tile; the message names both files,
     both sizes and the fix.
     """
     height, width = FAKE_SIZE
@@ -60,7 +61,8 @@ def test_dsm_short_by_the_tolerance_is_still_accepted(root):
     write_tile_raster(os.path.join(root, DSM_2_10),
                   np.ones((1, height - 2, width), np.float32))
     with pytest.raises(ISPRSTileError,
-                       match=rf'dsm {height - 2}x{width} .*at most 1 row\(s\)'):
+                       match=rf'dsm {height - 2}x{width} '
+                       r'.*at most 1 row\(s\)'):
         ISPRSPotsdam(root, tiles=['2_10'])
     assert len(ISPRSPotsdam(root, tiles=['2_10'], dsm_edge_padding=2)) == 1
 
@@ -117,8 +119,9 @@ def test_dsm_without_georeference_is_not_compared(root):
 
 @pytest.mark.parametrize('relative', [RGB_2_10, DSM_2_10, LABEL_2_10])
 def test_truncated_file_is_refused_when_built(root, relative):
-    """A file cut in half (an interrupted copy) keeps a valid header; its
-    last block no longer decodes.
+    """A file cut in half keeps a valid header but not its last block.
+
+    As after an interrupted copy.
     """
     path = os.path.join(root, relative)
     with open(path, 'rb') as f:

@@ -1,7 +1,7 @@
 """MMSeg's ISPRS clip layout + dsm_dir: converter, datasets, MoBaNet runs.
 
-Fake original tiles (``fake_data.isprs_tiles``) of 150 x 140 pixels are cut into
-64 x 64 clips at MMSeg's stride argument 32 by
+Fake original tiles (``fake_data.isprs_tiles``) of 150 x 140 pixels are cut
+into 64 x 64 clips at MMSeg's stride argument 32 by
 ``tools/dataset_converters/isprs_multimodal.py``.
 """
 import argparse
@@ -238,8 +238,9 @@ def test_missing_dsm_names_the_converter(converted, tmp_path):
 
 def test_dsm_only_completes_existing_mmseg_clips(converted, converter,
                                                 tmp_path):
-    """--dsm-only next to MMSeg's folders: the same DSM clips, nothing else
-    written.
+    """--dsm-only next to MMSeg's folders.
+
+    The same DSM clips, nothing else written.
     """
     potsdam = converted['potsdam']
     root = str(tmp_path / 'mmseg_only')

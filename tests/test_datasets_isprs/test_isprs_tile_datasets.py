@@ -239,7 +239,8 @@ def test_dsm_one_column_short_is_padded_like_potsdam_3_13(
     moved = copy_root(root, tmp_path / 'p')
     height, width = FAKE_SIZE
     dsm = scenes['2_13']['dsm'][:, :-1, :-1]  # one row and column short
-    write_tile_raster(os.path.join(moved, '1_DSM', 'dsm_potsdam_02_13.tif'), dsm)
+    write_tile_raster(os.path.join(moved, '1_DSM', 'dsm_potsdam_02_13.tif'),
+                      dsm)
     with pytest.raises(ISPRSTileError, match='dsm'):
         ISPRSPotsdam(moved, tiles=['2_13'], dsm_edge_padding=0)
     ds = ISPRSPotsdam(moved, tiles=['2_13'])  # Potsdam default: 1

@@ -16,8 +16,10 @@ def build_context():
 
 
 def _hsi_scene_dataset_args(context):
-    """HSISceneDataset serves a scene from disk: the built-in demo scene,
-    written once into a temporary folder removed at exit.
+    """HSISceneDataset serves a scene from disk.
+
+    The built-in demo scene, written once into a temporary folder removed at
+    exit.
     """
     import atexit
     import shutil
@@ -36,8 +38,10 @@ REQUIRED_ARGS['HSISceneDataset'] = _hsi_scene_dataset_args
 
 
 def _isprs_roots(context):
-    """Potsdam: the package's demo tiles (small); Vaihingen: the fake areas
-    of the ISPRS data tests. Written once into a temporary folder.
+    """Small Potsdam and Vaihingen roots, written once into a temp folder.
+
+    Potsdam: the package's demo tiles; Vaihingen: the fake areas of the
+    ISPRS data tests (fake_data.isprs_tiles).
     """
     import atexit
     import os.path as osp
@@ -89,8 +93,9 @@ REQUIRED_ARGS['SparseLabelEncoderDecoder'] = dict(
 
 
 def _isprs_clip_args(context):
-    """The clip datasets read MMSeg's img_dir / ann_dir layout with a
-    dsm_dir beside them: one 8 x 8 clip, written once.
+    """One 8 x 8 clip in MMSeg's img_dir / ann_dir layout plus dsm_dir.
+
+    Written once, for the clip datasets.
     """
     import atexit
     import os
@@ -121,4 +126,5 @@ def _isprs_clip_args(context):
 REQUIRED_ARGS['ISPRSPotsdamClipsDataset'] = _isprs_clip_args
 REQUIRED_ARGS['ISPRSVaihingenClipsDataset'] = _isprs_clip_args
 # An auxiliary head has no default width (BaseDecodeHead's rule).
-REQUIRED_ARGS['MoBaNetAuxHead'] = dict(in_channels=8, channels=8, num_classes=3)
+REQUIRED_ARGS['MoBaNetAuxHead'] = dict(in_channels=8, channels=8,
+                                       num_classes=3)

@@ -1,5 +1,7 @@
-"""Fixtures of the large-scene inference tests (helpers in
-``inference_helpers.py``, rasters from ``fake_data.isprs_tiles``).
+"""Fixtures of the large-scene inference tests.
+
+Helpers are in ``inference_helpers.py``, rasters from
+``fake_data.isprs_tiles``.
 """
 import pytest
 import torch

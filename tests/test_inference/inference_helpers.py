@@ -56,8 +56,9 @@ ISPRS_TEST_DATASET = dict(type='ISPRSPotsdamDataset', data_root='unused',
 
 def probe_config_dict(num_classes=6, dataset=ISPRS_TEST_DATASET,
                       modality_channels=None):
-    """Config of the probe model; ``dataset=None`` leaves out the test
-    dataloader.
+    """Config of the probe model.
+
+    ``dataset=None`` leaves out the test dataloader.
     """
     from mmengine.config import Config
     modality_channels = modality_channels or dict(optical=3, dsm=1)
@@ -95,8 +96,9 @@ def probe_config_dict(num_classes=6, dataset=ISPRS_TEST_DATASET,
 
 
 def write_config_file(cfg, path):
-    """Write a Config as a Python config file, keeping dict order (unlike
-    ``Config.dump``, which sorts keys).
+    """Write a Config as a Python config file, keeping dict order.
+
+    Unlike ``Config.dump``, which sorts keys.
     """
     lines = [f'{key} = {value!r}' for key, value in cfg.to_dict().items()]
     path.write_text('\n'.join(lines) + '\n')

@@ -1,5 +1,6 @@
-"""Large-scene inference with the package's model families, from their own
-configs made tiny with ``cfg_options`` (random weights, CPU).
+"""Large-scene inference with the package's model families.
+
+From their own configs made tiny with ``cfg_options`` (random weights, CPU).
 
 Each family is tested where its configs exist in the tree; a family whose
 config is absent is skipped with the path it looked for.
@@ -48,7 +49,9 @@ def hsi_scene(tmp_path, height=32, width=44, bands=12, seed=0):
 
 def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
         repo_root, tmp_path):
-    """The pixelwise variant is per-pixel (every kernel 1x1), so tiled and
+    """Pixelwise SpectralMamba: tiled and whole-scene maps agree exactly.
+
+    The pixelwise variant is per-pixel (every kernel 1x1), so tiled and
     whole-scene maps agree exactly; normalisation (per-band min-max over the
     scene for both modalities) and the legend come from the config's
     HSISceneDataset.
@@ -89,9 +92,11 @@ def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
 
 def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
         repo_root, tmp_path):
-    """Patchwise (5x5 receptive field): pixels at least 2 pixels inside
-    every covering tile get the whole-scene logits, so the blend can only
-    differ within 2 pixels of an interior tile edge.
+    """Patchwise (5x5 receptive field).
+
+    Pixels at least 2 pixels inside every covering tile get the whole-scene
+    logits, so the blend can only differ within 2 pixels of an interior tile
+    edge.
     """
     from m3plugins.apis.tile_blending import tile_starts
     config = family_config(repo_root,
@@ -136,10 +141,11 @@ def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
 
 
 def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
-    """MoBaNet (global attention, so tiles are not equivariant): the tiled
-    map is georeferenced and complete, the normalisation is the ISPRS
-    contract, and a tile covering the scene is exactly one whole-scene
-    forward on the ISPRS dataset's own reading of the tile.
+    """MoBaNet (global attention, so tiles are not equivariant).
+
+    The tiled map is georeferenced and complete, the normalisation is the ISPRS
+    contract, and a tile covering the scene is exactly one whole-scene forward
+    on the ISPRS dataset's own reading of the tile.
     """
     from m3plugins.datasets.isprs.tiles import TileFiles, read_tile
     config = family_config(repo_root, 'mobanet/mobanet_demo.py')
@@ -163,8 +169,9 @@ def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
             ],
         })
     optical, dsm = make_scene(120, 130)
-    rasters = dict(optical=write_scene_raster(tmp_path / 'optical.tif', optical),
-                   dsm=write_scene_raster(tmp_path / 'dsm.tif', dsm))
+    rasters = dict(
+        optical=write_scene_raster(tmp_path / 'optical.tif', optical),
+        dsm=write_scene_raster(tmp_path / 'dsm.tif', dsm))
     tiled = infer_large_scene(
         model, rasters, str(tmp_path / 'tiled.tif'), tile_size=84,
         overlap=28, batch_size=4, save_probabilities=True, progress=False)
@@ -192,7 +199,9 @@ def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
 
 def test_m3amba_demo_fixed_crop_tiles_with_mixed_formats(repo_root,
                                                          tmp_path):
-    """M3amba's adapters are built for one crop size, so the default tile
+    """M3amba tiles at its crop size; HSI .mat with a LiDAR GeoTIFF.
+
+    M3amba's adapters are built for one crop size, so the default tile
     is the config's crop (16); HSI from a .mat and LiDAR from a
     georeferenced GeoTIFF: the map takes the GeoTIFF's georeferencing. The
     top-left 12 x 12 pixels are covered by the first tile only, so they

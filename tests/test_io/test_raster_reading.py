@@ -1,4 +1,6 @@
-"""read_raster: MATLAB v5 / v7.3, GeoTIFF, .npy, keys and failure messages;
+"""Whole reads and georeferences of raster files.
+
+read_raster: MATLAB v5 / v7.3, GeoTIFF, .npy, keys and failure messages;
 read_georeference: a GeoTIFF's transform and CRS.
 
 Moved here from the HSI dataset tests with the readers (m3plugins.io).
@@ -67,7 +69,8 @@ def test_key_selection(tmp_path, cube):
 def test_geotiff_bands_last_and_single_band_2d(tmp_path, cube):
     np.testing.assert_array_equal(
         read_raster(write_scene_geotiff(str(tmp_path / 'c.tif'), cube)), cube)
-    one = read_raster(write_scene_geotiff(str(tmp_path / 'o.tif'), cube[..., 0]))
+    one = read_raster(
+        write_scene_geotiff(str(tmp_path / 'o.tif'), cube[..., 0]))
     assert one.shape == (4, 5)
 
 

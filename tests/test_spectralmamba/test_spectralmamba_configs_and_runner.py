@@ -1,6 +1,7 @@
-"""SpectralMamba configs build; a few iterations train, validate and test
-through mmengine's Runner on a tiny generated scene in Houston2013's on-disk
-format, and testing writes the whole-scene class map.
+"""SpectralMamba configs build and run through mmengine's Runner.
+
+A few iterations train, validate and test on a tiny generated scene in
+Houston2013's on-disk format, and testing writes the whole-scene class map.
 """
 import os.path as osp
 
@@ -94,7 +95,8 @@ def test_runner_trains_validates_and_writes_the_class_map(
     data.mkdir()
     test_labels = _write_houston_layout(str(data))
     cfg = Config.fromfile(
-        osp.join(repo_root, 'configs/spectralmamba/spectralmamba_houston2013.py'))
+        osp.join(repo_root,
+                 'configs/spectralmamba/spectralmamba_houston2013.py'))
     scene = dict(type='Houston2013', root=str(data),
                  modalities=('hsi', 'lidar'), normalization='minmax',
                  band_counts=dict(hsi=12))
@@ -136,7 +138,8 @@ def test_class_map_writer_and_bad_inputs(tmp_path):
     rgb = colourise_class_map(np.array([[0, 1], [2, 2]]),
                               [(255, 0, 0), (0, 0, 255)])
     assert rgb.shape == (2, 2, 3)
-    assert rgb[0, 0].tolist() == [0, 0, 0] and rgb[1, 1].tolist() == [0, 0, 255]
+    assert rgb[0, 0].tolist() == [0, 0, 0]
+    assert rgb[1, 1].tolist() == [0, 0, 255]
     with pytest.raises(ValueError, match='labels must lie'):
         colourise_class_map(np.array([[3]]), [(1, 2, 3)])
     with pytest.raises(ValueError, match='palette colours'):
@@ -157,9 +160,10 @@ def test_class_map_writer_and_bad_inputs(tmp_path):
 
 
 def test_hook_writes_a_geotiff_for_a_georeferenced_scene(tmp_path):
-    """Houston2013 read from georeferenced contest GeoTIFFs: the hook finds
-    the scene's transform and CRS through the test dataset and writes the
-    stitched prediction as a GeoTIFF on the scene's grid.
+    """Houston2013 read from georeferenced contest GeoTIFFs.
+
+    The hook finds the scene's transform and CRS through the test dataset and
+    writes the stitched prediction as a GeoTIFF on the scene's grid.
     """
     from types import SimpleNamespace
 
@@ -213,6 +217,7 @@ def test_hook_writes_a_geotiff_for_a_georeferenced_scene(tmp_path):
 def test_hook_requires_window_metainfo():
     from mmseg.structures import SegDataSample
     sample = SegDataSample(metainfo=dict(img_shape=(2, 2)))
-    sample.pred_sem_seg = PixelData(data=torch.zeros(1, 2, 2, dtype=torch.long))
+    sample.pred_sem_seg = PixelData(
+        data=torch.zeros(1, 2, 2, dtype=torch.long))
     with pytest.raises(KeyError, match='window'):
         HSIClassMapHook().after_test_iter(None, 0, None, [sample])

@@ -13,7 +13,8 @@ Usage::
 package's whole-tile datasets (:mod:`m3plugins.datasets.isprs.potsdam`,
 :mod:`m3plugins.datasets.isprs.vaihingen`): Potsdam
 ``2_Ortho_RGB/top_potsdam_{R}_{C}_RGB.tif``,
-``1_DSM/dsm_potsdam_{RR}_{CC}.tif`` and ``5_Labels_all_noBoundary/top_potsdam_{R}_{C}_label_noBoundary.tif``;
+``1_DSM/dsm_potsdam_{RR}_{CC}.tif`` and
+``5_Labels_all_noBoundary/top_potsdam_{R}_{C}_label_noBoundary.tif``;
 Vaihingen ``top/top_mosaic_09cm_area{N}.tif``,
 ``dsm/dsm_09cm_matching_area{N}.tif`` and
 ``top_mosaic_09cm_area{N}_noBoundary.tif``. Every tile whose orthophoto is
@@ -167,8 +168,9 @@ def mmseg_clip_windows(height: int, width: int, clip_size: int,
 
 
 def mmseg_clip_name(city: str, tile: str, window: Window) -> str:
-    """MMSeg's clip file stem, e.g. ``2_10_0_0_512_512`` or
-    ``area1_512_0_1024_512`` (tile id, x0, y0, x1, y1).
+    """MMSeg's clip file stem (tile id, x0, y0, x1, y1).
+
+    For example ``2_10_0_0_512_512`` or ``area1_512_0_1024_512``.
     """
     prefix = tile if city == 'potsdam' else f'area{tile}'
     x0, y0 = int(window.col_off), int(window.row_off)
@@ -336,6 +338,14 @@ def convert(city: str, root: str, out_dir: str, clip_size: int = 512,
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (see the module docstring).
+
+    Args:
+        argv: Arguments; None: ``sys.argv[1:]``.
+
+    Returns:
+        argparse.Namespace: The options.
+    """
     parser = argparse.ArgumentParser(
         description='Cut ISPRS Potsdam / Vaihingen tiles into MMSeg\'s '
         '512 x 512 clips (img_dir, ann_dir) plus aligned DSM clips '
@@ -362,6 +372,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, int]:
+    """Convert the tiles named on the command line.
+
+    Args:
+        argv: Arguments; None: ``sys.argv[1:]``.
+
+    Returns:
+        dict[str, int]: Split -> number of clips written.
+    """
     args = parse_args(argv)
     out_dir = args.out_dir or os.path.join('data', args.city)
     counts = convert(args.city, args.original_root, out_dir,
