@@ -57,6 +57,7 @@ from .raster_reading import (
     GEOTIFF_SUFFIXES,
     RasterReadError,
     open_geotiff,
+    read_edge_padded,
     read_raster,
     split_mat_key,
 )
@@ -174,12 +175,9 @@ class ModalityRaster:
         :func:`open_modality_rasters`) are read past their last row /
         column.
         """
-        rows = np.minimum(np.arange(row, row + height), self.height - 1)
-        cols = np.minimum(np.arange(col, col + width), self.width - 1)
-        inside = self.read(int(rows[0]), int(cols[0]),
-                           int(rows[-1] - rows[0] + 1),
-                           int(cols[-1] - cols[0] + 1), nodata_as_nan)
-        return inside[np.ix_(rows - rows[0], cols - cols[0])]
+        return read_edge_padded(
+            lambda *window: self.read(*window, nodata_as_nan),
+            (self.height, self.width), row, col, height, width)
 
     def close(self) -> None:
         """Release the file handle (GeoTIFF) or the array."""

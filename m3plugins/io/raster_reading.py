@@ -31,7 +31,7 @@ Example:
 import os
 import os.path as osp
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -40,7 +40,8 @@ import numpy as np
 __all__ = [
     'RasterReadError', 'RasterHeader', 'read_raster', 'read_raster_header',
     'read_raster_shape', 'list_mat_keys',
-    'open_geotiff', 'check_decodes_to_end', 'split_mat_key',
+    'open_geotiff', 'check_decodes_to_end', 'read_edge_padded',
+    'split_mat_key',
     'RASTER_SUFFIXES', 'GEOTIFF_SUFFIXES', 'IMAGE_SUFFIXES'
 ]
 
@@ -108,6 +109,34 @@ def open_geotiff(path: str, what: str = '') -> Iterator:
             'truncated or corrupt; download it again.') from e
     with src:
         yield src
+
+
+def read_edge_padded(read: Callable[[int, int, int, int], np.ndarray],
+                     raster_size: tuple[int, int], row: int, col: int,
+                     height: int, width: int) -> np.ndarray:
+    """Read a window that may reach past a raster's bottom / right edge.
+
+    The missing rows / columns repeat the raster's last row / column: the
+    rule for a modality allowed to fall a few pixels short of the others
+    (the official Potsdam ``dsm_potsdam_03_13.tif`` is one column short).
+
+    Args:
+        read: ``read(row, col, height, width)`` of a window inside the
+            raster, returning (height, width[, C]).
+        raster_size: (H, W) of the raster.
+        row: Top row of the window (inside the raster).
+        col: Left column of the window (inside the raster).
+        height: Rows of the window.
+        width: Columns of the window.
+
+    Returns:
+        np.ndarray: (height, width[, C]) window.
+    """
+    rows = np.minimum(np.arange(row, row + height), raster_size[0] - 1)
+    cols = np.minimum(np.arange(col, col + width), raster_size[1] - 1)
+    inside = read(int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1),
+                  int(cols[-1] - cols[0] + 1))
+    return inside[np.ix_(rows - rows[0], cols - cols[0])]
 
 
 def check_decodes_to_end(src, path: str, what: str = '') -> None:

@@ -63,6 +63,7 @@ from m3plugins.io.raster_reading import (
     RasterReadError,
     check_decodes_to_end,
     open_geotiff,
+    read_edge_padded,
 )
 
 from ..normalization import (
@@ -363,16 +364,14 @@ def _read_dsm_padded(src, window: Window | None,
     if (src.height, src.width) == tuple(shape):
         return _dsm_as_float(_read(src, window, 'dsm', files.tile, files.dsm,
                                    1))
-    rows = np.minimum(
-        np.arange(window.row_off, window.row_off + window.height),
-        src.height - 1)
-    cols = np.minimum(
-        np.arange(window.col_off, window.col_off + window.width),
-        src.width - 1)
-    inside = Window(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1),
-                    int(rows[-1] - rows[0] + 1))
-    block = _dsm_as_float(_read(src, inside, 'dsm', files.tile, files.dsm, 1))
-    return block[np.ix_(rows - rows[0], cols - cols[0])]
+    def read_inside(row: int, col: int, height: int,
+                    width: int) -> np.ndarray:
+        return _dsm_as_float(_read(src, Window(col, row, width, height),
+                                   'dsm', files.tile, files.dsm, 1))
+
+    return read_edge_padded(read_inside, (src.height, src.width),
+                            int(window.row_off), int(window.col_off),
+                            int(window.height), int(window.width))
 
 
 def read_tile(
