@@ -25,8 +25,9 @@ from m3plugins.io import CLASS_MAP_NODATA, RasterAlignmentError
 
 
 def whole_image_logits(model, optical, dsm):
-    """One forward over the whole scene, normalised like the dataset:
-    optical raw, DSM min-max over the scene.
+    """One forward over the whole scene, normalised like the dataset.
+
+    Optical raw, DSM min-max over the scene.
     """
     dsm01 = (dsm - dsm.min()) / (dsm.max() - dsm.min())
     stacked = np.concatenate(
@@ -135,7 +136,8 @@ def test_misaligned_inputs_are_rejected_before_any_output(
     with pytest.raises(RasterAlignmentError, match='dsm_shifted.tif'):
         infer_large_scene(probe_model, dict(rasters, dsm=shifted),
                           str(tmp_path / 'never.tif'), progress=False)
-    other_crs = write_scene_raster(tmp_path / 'dsm_wgs.tif', dsm, crs='EPSG:4326')
+    other_crs = write_scene_raster(tmp_path / 'dsm_wgs.tif', dsm,
+                                   crs='EPSG:4326')
     with pytest.raises(RasterAlignmentError, match='CRS'):
         infer_large_scene(probe_model, dict(rasters, dsm=other_crs),
                           str(tmp_path / 'never.tif'), progress=False)
@@ -157,8 +159,10 @@ def dataset_reference_logits(model, optical_path, dsm_path):
 
 def test_matches_the_isprs_dataset_reading_including_dsm_nodata(
         probe_model, scene_pair, tmp_path):
-    """DSM nodata (declared value and NaN) is left out of the statistics and
-    set to 0 after scaling, exactly as the ISPRS dataset reads a tile.
+    """DSM nodata is handled exactly as the ISPRS dataset reads a tile.
+
+    Nodata (declared value and NaN) is left out of the statistics and set
+    to 0 after scaling.
     """
     rasters, (_, dsm) = scene_pair
     holed = dsm.copy()
@@ -178,9 +182,11 @@ def test_matches_the_isprs_dataset_reading_including_dsm_nodata(
 
 def test_potsdam_dsm_one_column_short_is_edge_padded_like_the_dataset(
         probe_model, scene_pair, tmp_path):
-    """Potsdam's dsm_potsdam_03_13.tif is one column short: the ISPRS
-    dataset (dsm_edge_padding, default 1 for Potsdam) repeats its last
-    column, and so does inference; two columns short is an error.
+    """A DSM one column short is edge-padded as the ISPRS dataset does.
+
+    Potsdam's dsm_potsdam_03_13.tif is one column short: the ISPRS dataset
+    (dsm_edge_padding, default 1 for Potsdam) repeats its last column, and
+    so does inference; two columns short is an error.
     """
     from m3plugins.datasets.isprs.tiles import TileFiles, read_tile
     rasters, (_, dsm) = scene_pair
@@ -295,7 +301,9 @@ def test_config_contract_lookups():
 
 
 def test_dumped_config_with_reordered_modalities_warns(tmp_path):
-    """Mmengine's Config.dump sorts dict keys: modality_channels of a dumped
+    """A dumped config with reordered modality_channels warns.
+
+    Mmengine's Config.dump sorts dict keys: modality_channels of a dumped
     config no longer match the dataset's stacking order.
     """
     from mmengine.config import Config
