@@ -1,4 +1,4 @@
-"""Run the built-in demos: generate the data, train, evaluate, save predictions.
+"""Run the built-in demos: generate the data, train, test, save predictions.
 
 Nothing is downloaded. The data is generated deterministically by
 :mod:`m3plugins.demo` under ``data/m3plugins_demo/`` (once; later runs reuse
@@ -7,10 +7,19 @@ it), then each demo config is trained and tested with MMSeg's engine
 Metrics are printed at the end; checkpoints, logs and prediction images go to
 ``work_dirs/demo/<demo>/``.
 
+Offline, MoBaNet's and M3amba's frozen foundation towers (DINOv2 ViT,
+CLIP ViT-B/32) are small and randomly initialised: the demos then show the
+pipeline and the trainable parts at work, not the papers' accuracy (the
+notice printed at the end says what they can and cannot show).
+``--tower-weights FILE`` runs one of them with the real tower, its weights
+read from a local file.
+
 Examples:
     python tools/demo.py                       # every demo
     python tools/demo.py --demo spectralmamba  # one demo
     python tools/demo.py --data-only           # only write the demo data
+    python tools/demo.py --demo mobanet --tower-weights dinov2_vits14.pth
+    python tools/demo.py --demo m3amba --tower-weights open_clip_model.bin
 """
 import argparse
 import json
@@ -18,10 +27,14 @@ import os.path as osp
 import sys
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import build_runner
 from m3plugins.demo import DemoFolderNotEmptyError, prepare_demo_data
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -39,10 +52,43 @@ DEMOS = OrderedDict(
 # predictions on; HSI scenes are not, and their configs' HSIClassMapHook
 # writes the whole-scene class map (PNG with legend + class raster) instead.
 PAINTS_SAMPLES = {'mobanet'}
+# The real tower of each demo with a frozen foundation model, for
+# --tower-weights: it replaces the demo's small random one (whose
+# model_kwargs shrink it), with the channel count the demo's neck expects.
+# DINOv2 ViT-S/14 (official dinov2_vits14_pretrain.pth or a timm state
+# dict) and CLIP ViT-B/32 (an open_clip checkpoint; for OpenAI's own file
+# add model_kwargs.force_quick_gelu=True with --cfg-options).
+REAL_TOWERS = dict(
+    mobanet=(dict(source='timm', name='vit_small_patch14_dinov2',
+                  model_kwargs=dict()), dict(in_channels=384)),
+    m3amba=(dict(source='open_clip', name='ViT-B-32', model_kwargs=dict()),
+            None),
+)
+TOWER_NOTICE = """\
+About the frozen towers: MoBaNet's DINOv2 ViT and M3amba's CLIP ViT-B/32
+are frozen foundation models that the papers load pretrained. Offline, the
+demos build them small and with RANDOM weights (pretrained=None; nothing
+is downloaded).
+  What the demos can show: the whole pipeline works end to end (data,
+  training, inference, metrics, prediction maps), and the trainable parts
+  (adapters, fusion, heads) learn the demo scene on top of random frozen
+  features.
+  What they cannot show: the papers' accuracy, or anything that depends on
+  pretrained features; these numbers are no measure of either method.
+  With real weights from a local file (the full-size tower, slower):
+    python tools/demo.py --demo mobanet --tower-weights dinov2_vits14.pth
+    python tools/demo.py --demo m3amba --tower-weights open_clip_model.bin
+  which sets model.backbone.foundation_model.pretrained=FILE (plus the
+  real tower's size); add --cfg-options to change anything else."""
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (``argv``, default ``sys.argv[1:]``), checked."""
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=TOWER_NOTICE)
     parser.add_argument(
         '--demo',
         nargs='+',
@@ -55,18 +101,69 @@ def parse_args() -> argparse.Namespace:
         '--data-only', action='store_true', help='only generate the data')
     parser.add_argument(
         '--list', action='store_true', help='list the demos and exit')
-    return parser.parse_args()
+    parser.add_argument(
+        '--tower-weights',
+        metavar='FILE',
+        help='local weight file of the real frozen tower (DINOv2 ViT-S/14 '
+        'for mobanet, CLIP ViT-B/32 for m3amba) instead of the small '
+        'random one; needs a single --demo mobanet or m3amba')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries of every demo run, e.g. '
+        'randomness.seed=1')
+    args = parser.parse_args(argv)
+    if args.tower_weights and (len(args.demo) != 1
+                               or args.demo[0] not in REAL_TOWERS):
+        parser.error('--tower-weights needs exactly one of --demo '
+                     f'{" / ".join(REAL_TOWERS)}')
+    return args
 
 
-def run_demo(name: str, work_dir: str) -> dict:
-    """Train and test one demo; returns its test metrics."""
+def load_demo_config(name: str, tower_weights: str | None = None,
+                     cfg_options: dict | None = None) -> 'Config':
+    """The demo's config with the real tower and overrides applied.
+
+    Args:
+        name: A key of ``DEMOS``.
+        tower_weights: Local weight file of the real tower (see
+            ``REAL_TOWERS``); ``None`` keeps the demo's small random tower.
+        cfg_options: ``--cfg-options`` entries, merged last.
+
+    Returns:
+        Config: The config to train and test.
+    """
     from mmengine.config import Config
-    config, _, _ = DEMOS[name]
-    cfg = Config.fromfile(osp.join(REPO, config))
+    cfg = Config.fromfile(osp.join(REPO, DEMOS[name][0]))
+    if tower_weights is not None:
+        tower, neck = REAL_TOWERS[name]
+        cfg.model.backbone.foundation_model = dict(
+            tower, pretrained=tower_weights)
+        if neck is not None:
+            cfg.model.neck.update(neck)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def random_towers(cfgs: dict[str, 'Config']) -> list[str]:
+    """Names of the demos whose frozen tower has random weights."""
+    return [
+        name for name, cfg in cfgs.items()
+        if 'foundation_model' in cfg.model.get('backbone', {})
+        and not cfg.model.backbone.foundation_model.get('pretrained')
+    ]
+
+
+def run_demo(name: str, work_dir: str, tower_weights: str | None = None,
+             cfg_options: dict | None = None) -> dict:
+    """Train and test one demo; returns its test metrics."""
+    cfg = load_demo_config(name, tower_weights, cfg_options)
     cfg.work_dir = osp.join(work_dir, name)
     build_runner(cfg).train()
 
-    test_cfg = Config.fromfile(osp.join(REPO, config))
+    test_cfg = load_demo_config(name, tower_weights, cfg_options)
     test_cfg.work_dir = cfg.work_dir
     test_cfg.load_from = osp.join(
         cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
@@ -80,6 +177,7 @@ def run_demo(name: str, work_dir: str) -> dict:
 
 
 def main() -> None:
+    """Generate the data, run the demos, print their metrics."""
     args = parse_args()
     if args.list:
         for name, (config, data, what) in DEMOS.items():
@@ -97,7 +195,8 @@ def main() -> None:
     results = OrderedDict()
     for name in args.demo:
         start = time.perf_counter()
-        metrics = run_demo(name, args.work_dir)
+        metrics = run_demo(name, args.work_dir, args.tower_weights,
+                           args.cfg_options)
         results[name] = dict(
             metrics={k: round(float(v), 4) for k, v in metrics.items()
                      if isinstance(v, (int, float))},
@@ -107,6 +206,13 @@ def main() -> None:
     for name, result in results.items():
         print(f'{name}: {DEMOS[name][2]}')
         print(json.dumps(result, indent=2))
+    random = random_towers({
+        name: load_demo_config(name, args.tower_weights, args.cfg_options)
+        for name in results
+    })
+    if random:
+        print(f'\nRandom frozen tower in: {", ".join(random)}.')
+        print(TOWER_NOTICE)
 
 
 if __name__ == '__main__':
