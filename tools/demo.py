@@ -26,6 +26,7 @@ import json
 import os.path as osp
 import sys
 import time
+import warnings
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -206,10 +207,13 @@ def main() -> None:
     for name, result in results.items():
         print(f'{name}: {DEMOS[name][2]}')
         print(json.dumps(result, indent=2))
-    random = random_towers({
-        name: load_demo_config(name, args.tower_weights, args.cfg_options)
-        for name in results
-    })
+    with warnings.catch_warnings():  # config reloading warns again
+        warnings.simplefilter('ignore')
+        random = random_towers({
+            name: load_demo_config(name, args.tower_weights,
+                                   args.cfg_options)
+            for name in results
+        })
     if random:
         print(f'\nRandom frozen tower in: {", ".join(random)}.')
         print(TOWER_NOTICE)
