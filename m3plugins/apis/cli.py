@@ -108,7 +108,7 @@ def build_runner(cfg: Config):
     """Build mmengine's Runner, or the config's ``runner_type``.
 
     The run gets its own visualizer (see :func:`give_run_its_own_visualizer`)
-    and a :class:`~m3plugins.engine.ModalityLayoutCheckHook` (unless the
+    and a :class:`~m3plugins.engine.DataContractCheckHook` (unless the
     config lists one), which compares the dataset's modality layout with
     the model's when each loop starts.
     """
@@ -119,9 +119,9 @@ def build_runner(cfg: Config):
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    if not any(type(hook).__name__ == 'ModalityLayoutCheckHook'
+    if not any(type(hook).__name__ == 'DataContractCheckHook'
                for hook in runner.hooks):
-        runner.register_hook(dict(type='ModalityLayoutCheckHook'))
+        runner.register_hook(dict(type='DataContractCheckHook'))
     return runner
 
 

@@ -3,5 +3,5 @@ from .hsi_class_map_hook import HSIClassMapHook  # noqa: F401
 from .modality_conditional_random_masking_hook import (
     ModalityConditionalRandomMaskingHook,  # noqa: F401,E501
 )
-from .modality_layout_check_hook import ModalityLayoutCheckHook  # noqa: F401
+from .data_contract_check_hook import DataContractCheckHook  # noqa: F401
 from .rng_state_checkpoint_hook import RNGStateCheckpointHook  # noqa: F401

@@ -69,10 +69,10 @@ def _runner_with(model_layout, data_layout, loop='train'):
 
 
 def test_layout_hook_compares_dataset_and_model():
-    from m3plugins.engine.modality_layout_check_hook import (
-        ModalityLayoutCheckHook,
+    from m3plugins.engine.data_contract_check_hook import (
+        DataContractCheckHook,
     )
-    hook = ModalityLayoutCheckHook()
+    hook = DataContractCheckHook()
     with pytest.raises(ModalityError,
                        match=r'^hsi has 143 bands, the model expects 144 .*'
                        r'in the val dataset'):
@@ -90,10 +90,10 @@ def test_layout_hook_compares_dataset_and_model():
 
 
 def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
-    from m3plugins.engine.modality_layout_check_hook import (
-        ModalityLayoutCheckHook,
+    from m3plugins.engine.data_contract_check_hook import (
+        DataContractCheckHook,
     )
-    hook = ModalityLayoutCheckHook()
+    hook = DataContractCheckHook()
     layout = dict(optical=3, dsm=1)
     runner = _runner_with(layout, dict(optical=3))
     with pytest.raises(ModalityError, match=r"missing \['dsm'\]"):
@@ -117,7 +117,7 @@ def test_build_runner_registers_the_layout_hook_once(tmp_path):
     cfg = Config.fromfile(osp.join(repo, 'configs', 'mobanet',
                                    'mobanet_demo.py'))
     cfg.work_dir = str(tmp_path)
-    cfg.custom_hooks = [dict(type='ModalityLayoutCheckHook')]
+    cfg.custom_hooks = [dict(type='DataContractCheckHook')]
     runner = build_runner(cfg)
     names = [type(h).__name__ for h in runner.hooks]
-    assert names.count('ModalityLayoutCheckHook') == 1
+    assert names.count('DataContractCheckHook') == 1

@@ -13,7 +13,7 @@ test loop starts and names each modality that disagrees with both counts::
 
 ``m3plugins.apis.cli.build_runner`` (``tools/train.py``, ``tools/test.py``,
 ``tools/demo.py``) registers it on every runner; configs run through
-mmengine's Runner directly can add ``dict(type='ModalityLayoutCheckHook')``
+mmengine's Runner directly can add ``dict(type='DataContractCheckHook')``
 to ``custom_hooks``.
 
 A model that fills in missing modalities itself (``MoBaNetSegmentor`` with
@@ -40,7 +40,7 @@ from m3plugins.utils.modalities import (
     ordered_modality_channels,
 )
 
-__all__ = ['ModalityLayoutCheckHook', 'model_modality_channels',
+__all__ = ['DataContractCheckHook', 'model_modality_channels',
            'dataset_modality_channels']
 
 
@@ -118,7 +118,7 @@ def check_data_against_model(data_layout: ModalityLayout,
 
 
 @HOOKS.register_module()
-class ModalityLayoutCheckHook(Hook):
+class DataContractCheckHook(Hook):
     """Before each loop, check the dataset's modality layout against the
     model's (see the module docstring).
     """
