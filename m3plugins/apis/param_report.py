@@ -21,6 +21,7 @@ class ParamCounts:
 
     @property
     def total(self) -> int:
+        """Number of parameters, trainable and frozen together."""
         return self.trainable + self.frozen
 
 

@@ -47,6 +47,7 @@ class TileSharing:
 
     @property
     def distributed(self) -> bool:
+        """Whether more than one process shares the tiles."""
         return self.world_size > 1
 
     @property
@@ -95,8 +96,13 @@ class TileSharing:
         return box[0]
 
     def same_weights(self, model: torch.nn.Module) -> None:
-        """Gives every rank rank 0's parameters and buffers (a model with
-        random initial weights would otherwise differ per process).
+        """Give every rank rank 0's parameters and buffers.
+
+        A model with random initial weights would otherwise differ per
+        process.
+
+        Args:
+            model: The model whose state dict is broadcast in place.
         """
         if not self.distributed:
             return

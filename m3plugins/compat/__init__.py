@@ -31,7 +31,9 @@ __all__ = [
 
 
 def apply_compat_patches() -> None:
-    """Install the mmcv-lite ``mmcv.ops`` stand-in, the checkpoint allowlist,
+    """Install the compatibility fixes the pinned host stack needs.
+
+    These are the mmcv-lite ``mmcv.ops`` stand-in, the checkpoint allowlist,
     clear checkpoint loading errors, atomic local checkpoint writes, the CPU
     fallback of mmengine's distributed launchers, one log line for all
     frozen parameters of an optimizer build and, where the host needs it,

@@ -67,9 +67,7 @@ class NotACheckpointError(ValueError):
 
 
 class CheckpointModelMismatchError(ValueError):
-    """A checkpoint's weights do not belong to the model they are loaded
-    into.
-    """
+    """A checkpoint's weights do not belong to the model loading them."""
 
 
 def _strip_torch_advice(message: str) -> str:
@@ -167,8 +165,10 @@ def load_local_checkpoint(filename: str, map_location=None) -> dict:
 
 
 def load_from_local(filename: str, map_location=None) -> dict:
-    """The registered local scheme (mmengine logs the name after
-    ``load_from_``); see :func:`load_local_checkpoint`.
+    """Load a local checkpoint through the registered local scheme.
+
+    mmengine logs the name after ``load_from_``; see
+    :func:`load_local_checkpoint`.
     """
     return load_local_checkpoint(filename, map_location)
 

@@ -36,6 +36,14 @@ class FrozenParameterLogFilter(logging.Filter):
         self.names: list[str] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Hold back (and remember) a "requires_grad=False" warning.
+
+        Args:
+            record: The log record mmengine's logger is about to emit.
+
+        Returns:
+            bool: False for a held-back warning, True for any other record.
+        """
         match = _SKIPPED.match(str(record.msg))
         if match is None:
             return True
@@ -51,8 +59,10 @@ class FrozenParameterLogFilter(logging.Filter):
 
 
 def install_frozen_parameter_log_summary() -> None:
-    """Collapse the per-parameter warnings of mmengine's optimizer
-    constructor into one line per optimizer build (idempotent).
+    """Collapse the optimizer constructor's frozen-parameter warnings.
+
+    mmengine's optimizer constructor warns once per frozen parameter; after
+    this call it logs one line per optimizer build instead (idempotent).
     """
     from mmengine.logging import MMLogger
     from mmengine.optim import DefaultOptimWrapperConstructor

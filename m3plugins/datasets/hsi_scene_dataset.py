@@ -84,13 +84,14 @@ reduced (H, W) uint8 map of ``split``), ``windows`` ((N, 4) int array),
 ``metainfo`` (``classes``, ``palette`` of the scene).
 """
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from ..structures import DataContract
 from .hsi import HSI_SCENES, HSIScene
 
 __all__ = ['HSISceneDataset', 'PROTOCOLS', 'crop_grid', 'patch_windows']
@@ -240,7 +241,9 @@ class HSISceneDataset(BaseSegDataset):
                 f'[{self.scene.num_classes}, 255] (labels are uint8).')
         self.scene_labels = self._reduced_labels(
             self.scene.label_maps[split], ignore_index)
-        scene_meta = self.scene.metainfo
+        scene_meta = type(self.scene).declared_contract(
+            self.scene.modalities, self.scene.normalization,
+            self.scene.modality_channels, ignore_index).to_metainfo()
         if metainfo is not None and 'classes' in metainfo and \
                 tuple(metainfo['classes']) != scene_meta['classes']:
             raise ValueError(
@@ -271,14 +274,7 @@ class HSISceneDataset(BaseSegDataset):
         if cache_scene and key in _SCENE_CACHE:
             _SCENE_CACHE.move_to_end(key)
             return _SCENE_CACHE[key]
-        scene_type = cfg.pop('type')
-        scene_cls = scene_type if isinstance(scene_type, type) else \
-            HSI_SCENES.get(scene_type)
-        if scene_cls is None:
-            raise KeyError(
-                f'Unknown scene type {scene_type!r}; registered scenes: '
-                f'{sorted(HSI_SCENES.module_dict)}.')
-        built = scene_cls(**cfg)
+        built = HSISceneDataset._scene_class(cfg.pop('type'))(**cfg)
         if cache_scene:
             _SCENE_CACHE[key] = built
             while len(_SCENE_CACHE) > _SCENE_CACHE_SIZE:
@@ -286,9 +282,26 @@ class HSISceneDataset(BaseSegDataset):
         return built
 
     @staticmethod
+    def _scene_class(scene_type: str | type) -> type:
+        """The scene class a config's ``type`` names (a name or a class).
+
+        Raises:
+            KeyError: For a name no scene is registered under (lists them).
+        """
+        if isinstance(scene_type, type):
+            return scene_type
+        scene_class = HSI_SCENES.get(scene_type)
+        if scene_class is None:
+            raise KeyError(
+                f'Unknown scene type {scene_type!r}; registered scenes: '
+                f'{sorted(HSI_SCENES.module_dict)}.')
+        return scene_class
+
+    @staticmethod
     def clear_scene_cache() -> None:
-        """Forget the scenes shared between datasets of this process (frees
-        their memory once no dataset refers to them).
+        """Forget the scenes shared between this process's datasets.
+
+        Frees their memory once no dataset refers to them.
         """
         _SCENE_CACHE.clear()
 
@@ -341,6 +354,37 @@ class HSISceneDataset(BaseSegDataset):
     def modality_channels(self) -> dict[str, int]:
         """Modality -> channel count, in stacking order."""
         return dict(self.scene.modality_channels)
+
+    @classmethod
+    def contract_from_config(
+            cls,
+            cfg: Mapping[str, Any],
+            modality_channels: Mapping[str, int] | None = None
+    ) -> DataContract:
+        """The data contract a config of this dataset declares, no files read.
+
+        Args:
+            cfg: The dataset's config (``scene=dict(type=..., modalities=...,
+                normalization=..., band_counts=...)``, ``ignore_index``).
+            modality_channels: Bands per modality where known (the
+                model's layout); else the scene's ``band_counts`` or its
+                class's ``modality_bands``.
+
+        Returns:
+            DataContract: As the built dataset's ``metainfo`` holds it.
+        """
+        scene = cfg['scene']
+        ignore_index = int(cfg.get('ignore_index', 255))
+        if isinstance(scene, HSIScene):
+            return type(scene).declared_contract(
+                scene.modalities, scene.normalization,
+                scene.modality_channels, ignore_index)
+        scene_class = cls._scene_class(scene['type'])
+        channels = dict(scene.get('band_counts') or {})
+        channels.update(modality_channels or {})
+        return scene_class.declared_contract(
+            scene.get('modalities'), scene.get('normalization'), channels,
+            ignore_index)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}({type(self.scene).__name__}, split='

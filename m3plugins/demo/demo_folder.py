@@ -43,9 +43,7 @@ _LEGACY_KEYS = frozenset({'version', 'seed', 'tile_size', 'tiles', 'md5'})
 
 
 class DemoFolderNotEmptyError(FileExistsError):
-    """A demo generator was pointed at a folder holding someone else's
-    files.
-    """
+    """A demo generator was pointed at a folder with someone else's files."""
 
 
 def file_md5(path: str) -> str:

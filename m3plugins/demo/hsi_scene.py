@@ -17,8 +17,9 @@ neither modality alone suffices and fusion pays off:
   to groups as (0, 1, 2, 0, 3, 1, 2): classes 1/4, 2/6 and 3/7 share their
   endmembers and differ only in the mean abundance of the mix (0.42 vs
   0.58, with a spatially smooth spread of up to +-0.5), so the HSI alone
-  confuses them. Each pixel is scaled by a smooth illumination field (0.85-1.15) and
-  gets white noise (sigma 0.02). Reflectance-like values, float32.
+  confuses them. Each pixel is scaled by a smooth illumination field
+  (0.85-1.15) and gets white noise (sigma 0.02). Reflectance-like values,
+  float32.
 * LiDAR: heights (0, 0, 0, 6, 6, 15, 15) m per class plus smooth (1 m) and
   white (0.3 m) noise: the LiDAR alone only tells three height levels, and
   classes of one level are spectrally distinct.

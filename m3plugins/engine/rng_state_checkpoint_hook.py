@@ -52,8 +52,10 @@ def restore_rng_state(state: dict) -> None:
 
 
 class _RestoreBeforeNextFetch:
-    """Wraps a loop's data iterator: restores a random state once, right
-    before the first batch after mmengine has skipped ``skip`` batches.
+    """Wrap a loop's data iterator to restore a random state once.
+
+    The state is restored right before the first batch after mmengine has
+    skipped ``skip`` batches.
     """
 
     def __init__(self, loop: IterBasedTrainLoop, skip: int,
@@ -142,14 +144,37 @@ class RNGStateCheckpointHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
+        """Capture the random states if an iteration checkpoint is due.
+
+        Args:
+            runner: The runner of the training.
+            batch_idx: Index of the batch in the epoch (unused).
+            data_batch: The batch (unused).
+            outputs: The train step's outputs (unused).
+        """
         if self._checkpoint_due(runner, by_epoch=False):
             self._capture(runner)
 
     def after_train_epoch(self, runner) -> None:
+        """Capture the random states if an epoch checkpoint is due.
+
+        Args:
+            runner: The runner of the training.
+        """
         if self._checkpoint_due(runner, by_epoch=True):
             self._capture(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Store the captured states in ``checkpoint['meta']``.
+
+        Only states captured at the checkpoint's own iteration (or epoch)
+        are stored.
+
+        Args:
+            runner: The runner of the training.
+            checkpoint: The checkpoint dict about to be saved; changed in
+                place.
+        """
         if self._captured is None:
             return
         meta = checkpoint.setdefault('meta', {})
@@ -159,18 +184,45 @@ class RNGStateCheckpointHook(Hook):
 
     # ---- validation inside training ---------------------------------------
     def before_val(self, runner) -> None:
+        """Remember the random states before validation.
+
+        Args:
+            runner: The runner of the training.
+        """
         self._val_state = capture_rng_state()
 
     def after_val(self, runner) -> None:
+        """Restore the random states remembered before validation.
+
+        Args:
+            runner: The runner of the training.
+        """
         if self._val_state is not None:
             restore_rng_state(self._val_state)
             self._val_state = None
 
     # ---- resuming -----------------------------------------------------------
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the random states of a resumed checkpoint for later.
+
+        Args:
+            runner: The runner of the training.
+            checkpoint: The loaded checkpoint dict.
+        """
         self._resumed = checkpoint.get('meta', {}).get(META_KEY)
 
     def before_train(self, runner) -> None:
+        """Arrange for this rank's saved states to return on resume.
+
+        An iteration-based loop gets them back right before the first new
+        batch, after mmengine has skipped the batches already trained; an
+        epoch-based loop at once, before the next epoch's loader. Without
+        saved states (or with another number of processes) a warning says
+        the run will not continue bit for bit.
+
+        Args:
+            runner: The runner of the training.
+        """
         saved, self._resumed = self._resumed, None
         if runner.iter == 0 and runner.epoch == 0:
             return  # a fresh run (load_from only loads weights)

@@ -1,10 +1,16 @@
 """Operators: the selective scan and its scan geometry."""
 from .cross_scan import NUM_DIRECTIONS, cross_merge, cross_scan
 from .selective_scan import (
-                             SCAN_BACKENDS,
-                             ScanBackendUnavailable,
-                             mamba_ssm_available,
-                             selective_scan,
+    SCAN_BACKENDS,
+    ScanBackendUnavailable,
+    mamba_ssm_available,
+    selective_scan,
 )
 from .selective_scan_chunked import selective_scan_chunked
 from .selective_scan_reference import selective_scan_reference
+
+__all__ = [
+    'NUM_DIRECTIONS', 'cross_merge', 'cross_scan', 'SCAN_BACKENDS',
+    'ScanBackendUnavailable', 'mamba_ssm_available', 'selective_scan',
+    'selective_scan_chunked', 'selective_scan_reference'
+]

@@ -1,4 +1,4 @@
-"""Houston2013 (2013 IEEE GRSS Data Fusion Contest): HSI + LiDAR, 15 classes."""
+"""Houston2013 (2013 GRSS Data Fusion Contest): HSI + LiDAR, 15 classes."""
 from .scene import HSI_SCENES, HSIScene
 
 
@@ -29,10 +29,14 @@ class Houston2013(HSIScene):
 
     .. code-block:: text
 
-        HSI.mat     (key HSI,     349 x 1905 x 144)  | 2013_IEEE_GRSS_DF_Contest_CASI.tif
-        LiDAR.mat   (key LiDAR,   349 x 1905)        | 2013_IEEE_GRSS_DF_Contest_LiDAR.tif
-        TRLabel.mat (key TRLabel, 349 x 1905 uint8)  | 2013_IEEE_GRSS_DF_Contest_Samples_TR.tif
-        TSLabel.mat (key TSLabel, 349 x 1905 uint8)  | 2013_IEEE_GRSS_DF_Contest_Samples_VA.tif
+        HSI.mat     (key HSI,     349 x 1905 x 144)
+          or 2013_IEEE_GRSS_DF_Contest_CASI.tif
+        LiDAR.mat   (key LiDAR,   349 x 1905)
+          or 2013_IEEE_GRSS_DF_Contest_LiDAR.tif
+        TRLabel.mat (key TRLabel, 349 x 1905 uint8)
+          or 2013_IEEE_GRSS_DF_Contest_Samples_TR.tif
+        TSLabel.mat (key TSLabel, 349 x 1905 uint8)
+          or 2013_IEEE_GRSS_DF_Contest_Samples_VA.tif
 
     ``.mat`` files may be MATLAB v5 or v7.3; a file holding a single variable
     is read whatever its key. No md5 is listed: the files circulate in

@@ -31,9 +31,12 @@ class IndianPines(HSIScene):
 
     .. code-block:: text
 
-        Indian_pines_corrected.mat (key indian_pines_corrected, 145 x 145 x 200)
-          or Indian_pines.mat      (key indian_pines,           145 x 145 x 220)
-        Indian_pines_gt.mat        (key indian_pines_gt,        145 x 145)
+        Indian_pines_corrected.mat (key indian_pines_corrected)
+          or Indian_pines.mat      (key indian_pines)
+        Indian_pines_gt.mat        (key indian_pines_gt)
+
+    The image is 145 x 145 x 200 (corrected) or 145 x 145 x 220 bands, the
+    ground truth 145 x 145.
 
     Citation: M. F. Baumgardner, L. L. Biehl, D. A. Landgrebe, "220 Band
     AVIRIS Hyperspectral Image Data Set: June 12, 1992 Indian Pine Test Site

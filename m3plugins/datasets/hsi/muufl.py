@@ -1,4 +1,4 @@
-"""MUUFL Gulfport: HSI + 2 LiDAR rasters, 11 classes, seeded per-class split."""
+"""MUUFL Gulfport: HSI + 2 LiDAR rasters, 11 classes, seeded class split."""
 from .scene import HSI_SCENES, HSIScene
 
 

@@ -8,13 +8,12 @@ reproducibly: the same map, counts and seed always give the same split, on
 every platform (NumPy's ``PCG64`` generator).
 """
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 
 __all__ = ['sample_per_class', 'per_class_counts']
 
-TrainPerClass = Union[int, float, Sequence[int]]
+TrainPerClass = int | float | Sequence[int]
 
 
 def per_class_counts(label_map: np.ndarray, num_classes: int) -> np.ndarray:
@@ -69,8 +68,8 @@ def sample_per_class(gt: np.ndarray,
         num_classes: K.
         train_per_class: Training pixels per class: an int (same for all), a
             float in (0, 1) (fraction of each class, rounded, at least one),
-            or a sequence of K ints. A class with no more pixels than asked gives half of
-            them (at least one), so it keeps test pixels.
+            or a sequence of K ints. A class with no more pixels than asked
+            gives half of them (at least one), so it keeps test pixels.
         seed: Seed of the generator.
 
     Returns:

@@ -68,6 +68,7 @@ from m3plugins.io.raster_reading import (
     read_raster,
     read_raster_header,
 )
+from m3plugins.structures import DataContract, ModalitySpec
 from m3plugins.utils.modalities import (
     ModalityError,
     modality_layout_mismatch,
@@ -81,6 +82,9 @@ from ..normalization import (
     resolve_normalization,
 )
 from .sampling import TrainPerClass, per_class_counts, sample_per_class
+
+#: The ``normalization`` a scene applies when none is given.
+DEFAULT_NORMALIZATION = 'minmax'
 
 __all__ = ['HSI_SCENES', 'HSIScene', 'SceneFile']
 
@@ -182,7 +186,8 @@ class HSIScene(NonGeoDataset):
                  root: str | os.PathLike = 'data',
                  split: str = 'train',
                  modalities: Sequence[str] | None = None,
-                 normalization: str | Mapping[str, str] = 'minmax',
+                 normalization: str | Mapping[str, str] = (
+                     DEFAULT_NORMALIZATION),
                  train_per_class: TrainPerClass | None = None,
                  seed: int = 0,
                  split_files: Sequence[str] | None = None,
@@ -508,9 +513,65 @@ class HSIScene(NonGeoDataset):
 
     @property
     def metainfo(self) -> dict[str, Any]:
-        """MMSeg-style metainfo: class names and palette."""
-        return dict(classes=tuple(self.classes),
-                    palette=[list(c) for c in self.palette])
+        """MMSeg-style metainfo plus the scene's data contract.
+
+        Keys: ``classes``, ``palette`` and the contract's ``modalities`` /
+        ``ignore_index`` / ``tile_size`` (see
+        :class:`m3plugins.structures.DataContract`).
+        """
+        return self.data_contract.to_metainfo()
+
+    @property
+    def data_contract(self) -> DataContract:
+        """The contract of this scene as read: the bands found in its files."""
+        return self.declared_contract(self.modalities, self.normalization,
+                                      self.modality_channels)
+
+    @classmethod
+    def declared_contract(
+            cls,
+            modalities: Sequence[str] | None = None,
+            normalization: str | Mapping[str, str] | None = None,
+            modality_channels: Mapping[str, int] | None = None,
+            ignore_index: int = 255) -> DataContract:
+        """The contract of a scene built with these arguments, no files read.
+
+        Args:
+            modalities: The scene's ``modalities`` argument (None: the
+                class's ``default_modalities``).
+            normalization: Its ``normalization`` argument (None: the
+                default, :data:`DEFAULT_NORMALIZATION`).
+            modality_channels: Bands per modality where known (the files'
+                or the model's); otherwise the class's ``modality_bands``.
+            ignore_index: Label of the unscored pixels (unlabelled, other
+                split), as ``HSISceneDataset`` sets it.
+
+        Returns:
+            DataContract: Per-band statistics over the whole ``'scene'``,
+            no no-data filling.
+
+        Raises:
+            ValueError: If a modality's band count is known from neither.
+        """
+        modalities = tuple(modalities or cls.default_modalities)
+        methods = resolve_normalization(
+            DEFAULT_NORMALIZATION if normalization is None else normalization,
+            modalities)
+        channels = dict(modality_channels or {})
+        specs = []
+        for modality in modalities:
+            bands = channels.get(modality, cls.modality_bands.get(modality))
+            if not bands:
+                raise ValueError(
+                    f'{cls.__name__}: the band count of {modality!r} is '
+                    'not declared; give the model\'s modality_channels.')
+            specs.append(
+                ModalitySpec(modality, int(bands), methods[modality],
+                             statistics_scope='scene'))
+        return DataContract(modalities=tuple(specs),
+                            classes=tuple(cls.classes),
+                            palette=tuple(tuple(c) for c in cls.palette),
+                            ignore_index=int(ignore_index))
 
     def class_counts(self, split: str | None = None) -> np.ndarray:
         """Labeled pixels per class (K,) of ``split`` (default: own split)."""

@@ -78,6 +78,15 @@ class LoadHSISceneWindow(BaseTransform):
         self.with_label = with_label
 
     def transform(self, results: dict) -> dict:
+        """Cut the image (and label) window out of the scene.
+
+        Args:
+            results: The result dict with the required keys above.
+
+        Returns:
+            dict: ``results`` with the added keys above and the scene arrays
+            removed.
+        """
         image = results.pop('scene_image')
         labels = results.pop('scene_labels', None)
         window = results['window']
