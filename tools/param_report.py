@@ -7,7 +7,8 @@ the frozen parameters got no gradient and no optimizer state.
 
 Examples:
     python tools/param_report.py configs/mobanet_potsdam.py
-    python tools/param_report.py configs/mobanet_potsdam.py --meta  # counts only
+    python tools/param_report.py configs/mobanet_potsdam.py \
+        --meta  # counts only
     python tools/param_report.py configs/m3amba/m3amba_houston2013.py \
         --input-shape 145 32 32
 
@@ -48,6 +49,19 @@ def infer_input_shape(cfg) -> tuple:
 
 
 def random_batch(cfg, shape, batch_size: int) -> dict:
+    """A random batch in the form ``model.train_step`` takes.
+
+    Args:
+        cfg: The config; its decode head's ``num_classes`` bounds the random
+            labels (2 if unset).
+        shape: The input shape ``(C, H, W)``.
+        batch_size: Number of samples N.
+
+    Returns:
+        dict: ``inputs``, N float tensors of shape (C, H, W) in [0, 255),
+        and ``data_samples``, N ``SegDataSample`` with (1, H, W) random
+        ``gt_sem_seg`` labels.
+    """
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
     num_classes = cfg.model.decode_head.get('num_classes', 2)
@@ -65,6 +79,11 @@ def random_batch(cfg, shape, batch_size: int) -> dict:
 
 
 def parse_args():
+    """Parse the command line of the parameter report.
+
+    Returns:
+        argparse.Namespace: The config path and the report options.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('--meta', action='store_true',
@@ -82,6 +101,12 @@ def parse_args():
 
 
 def main() -> int:
+    """Print the parameter report and run the optimizer-step check.
+
+    Returns:
+        int: The exit status: 1 if a frozen parameter got a gradient or an
+        optimizer state, otherwise 0.
+    """
     args = parse_args()
     from mmengine.logging import MMLogger
     from mmseg.registry import MODELS

@@ -1,8 +1,8 @@
 """Test (evaluate) a checkpoint with MMSeg's engine; MMSeg's arguments.
 
 Example:
-    python tools/test.py configs/mobanet_potsdam.py work_dirs/x/iter_50000.pth \
-        --show-dir vis
+    python tools/test.py configs/mobanet_potsdam.py \
+        work_dirs/x/iter_50000.pth --show-dir vis
 """
 import argparse
 
@@ -17,6 +17,12 @@ from m3plugins.apis.cli import (
 
 
 def parse_args() -> argparse.Namespace:
+    """Parse the command line of the test tool.
+
+    Returns:
+        argparse.Namespace: The config and checkpoint paths, the output and
+        display options, ``--tta`` and the common arguments.
+    """
     parser = argparse.ArgumentParser(description='Test a segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -63,6 +69,7 @@ def enable_visualization(cfg, show: bool, show_dir, wait_time: float) -> None:
 
 
 def main() -> None:
+    """Load the config and checkpoint, apply the command line and test."""
     args = parse_args()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint

@@ -16,6 +16,12 @@ from m3plugins.apis.cli import (
 
 
 def parse_args() -> argparse.Namespace:
+    """Parse the command line of the training tool.
+
+    Returns:
+        argparse.Namespace: The config path, ``--resume``, the AMP options
+        and the common arguments (work dir, launcher, config options).
+    """
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
@@ -35,6 +41,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    """Load the config, apply the command line and run the training."""
     args = parse_args()
     cfg = load_config(args)
     if args.amp:
