@@ -39,6 +39,12 @@ FAMILIES = {
 
 
 def parse_args() -> argparse.Namespace:
+    """Parse the command line of the DDP benchmark.
+
+    Returns:
+        argparse.Namespace: The family, process count, iterations, warm-up,
+        threads per process and device.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--family', choices=list(FAMILIES),
                         default='spectralmamba')
@@ -76,8 +82,18 @@ def iteration_times(work_dir: str) -> list:
 
 def train(config: str, nproc: int, iters: int, threads: int, device: str,
           cwd: str) -> list:
-    """Trains ``iters`` iterations on ``nproc`` processes; returns the
-    logged iteration times.
+    """Train ``iters`` iterations on ``nproc`` processes.
+
+    Args:
+        config: Path of the demo config.
+        nproc: Number of processes (1: a plain ``tools/train.py`` run).
+        iters: Training iterations.
+        threads: ``OMP_NUM_THREADS`` of each process.
+        device: ``'cpu'`` (CUDA hidden) or ``'cuda'``.
+        cwd: Working folder; the work dir is ``work_<nproc>`` inside it.
+
+    Returns:
+        list: The logged iteration times (s), in iteration order.
     """
     work_dir = osp.join(cwd, f'work_{nproc}')
     options = [
@@ -108,6 +124,7 @@ def train(config: str, nproc: int, iters: int, threads: int, device: str,
 
 
 def main() -> None:
+    """Train on 1 and N processes and print the throughput of each."""
     args = parse_args()
     import m3plugins  # noqa: F401
     from m3plugins.demo import prepare_demo_data

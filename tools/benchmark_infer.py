@@ -45,6 +45,15 @@ DEFAULT_CONFIG = osp.join(
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line of the inference benchmark.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        argparse.Namespace: The model, scene and tiling options, the repeats
+        and (in a child process) ``run_mode``.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=DEFAULT_CONFIG,
                         help='optical + DSM model config (default: the '
@@ -124,6 +133,17 @@ def _cfg_options(pairs):
 
 
 def run_tiled(args, paths, out_path) -> dict:
+    """Time :func:`infer_large_scene` on the scene.
+
+    Args:
+        args: The parsed command line.
+        paths: ``optical`` and ``dsm`` GeoTIFF paths.
+        out_path: Where the class map GeoTIFF goes.
+
+    Returns:
+        dict: ``seconds``, ``rss_after_model_kb``, ``tile_size``,
+        ``overlap`` and ``num_tiles``.
+    """
     from m3plugins.apis.large_scene_inference import (
         infer_large_scene,
         load_segmentor,
@@ -143,7 +163,17 @@ def run_tiled(args, paths, out_path) -> dict:
 
 
 def run_baseline(args, paths, out_path) -> dict:
-    """Whole rasters in memory + MMSeg's slide_inference, same crop/stride."""
+    """Whole rasters in memory + MMSeg's slide_inference, same crop/stride.
+
+    Args:
+        args: The parsed command line.
+        paths: ``optical`` and ``dsm`` GeoTIFF paths.
+        out_path: Where the class map GeoTIFF goes.
+
+    Returns:
+        dict: ``seconds``, ``rss_after_model_kb``, ``tile_size`` and
+        ``overlap``.
+    """
     import rasterio
     import torch
     from mmseg.structures import SegDataSample
@@ -201,6 +231,11 @@ def run_baseline(args, paths, out_path) -> dict:
 
 
 def child(args) -> None:
+    """Run one mode in this process and print its result as JSON.
+
+    Args:
+        args: The parsed command line, with ``run_mode`` and ``work_dir``.
+    """
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -216,6 +251,20 @@ def child(args) -> None:
 
 
 def spawn(args, mode: str, argv) -> dict:
+    """Run one mode in a fresh process and read back its result.
+
+    Args:
+        args: The parsed command line (its ``work_dir`` is passed on).
+        mode: ``'tiled'`` or ``'baseline'``.
+        argv: The parent's arguments, without ``--work-dir``.
+
+    Returns:
+        dict: The child's result (see :func:`run_tiled`,
+        :func:`run_baseline`) plus its ``peak_rss_kb``.
+
+    Raises:
+        SystemExit: If the child process fails.
+    """
     command = [sys.executable, osp.abspath(__file__), *argv, '--run-mode',
                mode, '--work-dir', args.work_dir]
     completed = subprocess.run(command, stdout=subprocess.PIPE, text=True)
@@ -227,6 +276,11 @@ def spawn(args, mode: str, argv) -> dict:
 
 
 def main(argv=None) -> None:
+    """Write the scene, run each mode ``--repeats`` times, print figures.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.run_mode:

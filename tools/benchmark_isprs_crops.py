@@ -92,6 +92,7 @@ def time_rounds(fn, crops: int, repeats: int) -> list:
 
 
 def main() -> None:
+    """Write the tile(s), time both crop paths and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--size', type=int, default=6000)
     parser.add_argument('--crop', type=int, default=256)

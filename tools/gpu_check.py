@@ -1,4 +1,4 @@
-"""One-command GPU check: CUDA tests, scan benchmark, one step per model family.
+"""One-command GPU check: CUDA tests, scan benchmark, a step per model family.
 
 On one CUDA device, within about 6 minutes, prints:
 
@@ -50,22 +50,32 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FAMILIES = {
     'mobanet': ('configs/mobanet_potsdam.py', 8, 256, 256, None),
     'm3amba': ('configs/m3amba/m3amba_houston2013.py', 64, 32, 32, None),
-    'spectralmamba': ('configs/spectralmamba/spectralmamba_houston2013.py', 1, 349, 1905,
-                      2832),
+    'spectralmamba': ('configs/spectralmamba/spectralmamba_houston2013.py',
+                      1, 349, 1905, 2832),
 }
 #: Seconds each part may take (about 6 minutes in all).
-TIME_LIMITS = dict(tests=110, benchmark=100, mobanet=60, m3amba=45, spectralmamba=45)
+TIME_LIMITS = dict(tests=110, benchmark=100, mobanet=60, m3amba=45,
+                   spectralmamba=45)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line of the GPU check.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        argparse.Namespace: The families to run, the parts to skip, the
+        repeats and (in a family's subprocess) ``family_child``.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--families', nargs='+', choices=sorted(FAMILIES),
                         default=list(FAMILIES))
     parser.add_argument('--skip-tests', action='store_true')
     parser.add_argument('--skip-benchmark', action='store_true')
     parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--family-child', choices=sorted(FAMILIES), default=None,
-                        help=argparse.SUPPRESS)
+    parser.add_argument('--family-child', choices=sorted(FAMILIES),
+                        default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -73,18 +83,31 @@ def input_channels(cfg) -> int:
     """Channels of the stacked model input, from the config's modalities."""
     from m3plugins.utils.modalities import ordered_modality_channels
     model = cfg.model
-    modalities = model.get('modality_channels') or model.backbone.get('modality_channels')
+    modalities = (model.get('modality_channels')
+                  or model.backbone.get('modality_channels'))
     if modalities:
         return sum(ordered_modality_channels(modalities).values())
     return len(model.data_preprocessor['mean'])
 
 
 def random_labels(batch, height, width, num_classes, labeled, generator):
-    """``(batch, 1, H, W)`` labels, 255 (ignored) outside ``labeled`` random
-    pixels per input (10 % of the pixels when ``labeled`` is None).
+    """Random labels on a few random pixels per input, 255 elsewhere.
+
+    Args:
+        batch: Number of inputs N.
+        height: Input height H.
+        width: Input width W.
+        num_classes: Labels are drawn from ``0..num_classes - 1``.
+        labeled: Labeled pixels per input (None: 10 % of the pixels).
+        generator: The ``torch.Generator`` of the draws.
+
+    Returns:
+        torch.Tensor: (N, 1, H, W) int64 labels, 255 (ignored) outside the
+        ``labeled`` random pixels of each input.
     """
     import torch
-    labels = torch.randint(0, num_classes, (batch, 1, height, width), generator=generator)
+    labels = torch.randint(0, num_classes, (batch, 1, height, width),
+                           generator=generator)
     count = labeled if labeled is not None else max(1, height * width // 10)
     keep = torch.zeros(batch, height * width, dtype=torch.bool)
     for row in keep:
@@ -94,8 +117,14 @@ def random_labels(batch, height, width, num_classes, labeled, generator):
 
 
 def family_child(name: str, repeats: int) -> None:
-    """Builds one family's model on CUDA and prints its training and
-    inference figures (runs in a subprocess).
+    """Build one family's model on CUDA and print its step figures.
+
+    Runs in a subprocess; prints the median time, throughput and peak memory
+    of a bf16 training step and a bf16 inference.
+
+    Args:
+        name: The family, a key of :data:`FAMILIES`.
+        repeats: Timed runs after one warm-up; the median is printed.
     """
     import torch
     from mmengine.config import Config
@@ -122,8 +151,10 @@ def family_child(name: str, repeats: int) -> None:
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     channels = input_channels(cfg)
     generator = torch.Generator().manual_seed(0)
-    inputs = torch.rand(batch, channels, height, width, generator=generator).cuda()
-    labels = random_labels(batch, height, width, cfg.model.decode_head.num_classes, labeled,
+    inputs = torch.rand(batch, channels, height, width,
+                        generator=generator).cuda()
+    labels = random_labels(batch, height, width,
+                           cfg.model.decode_head.num_classes, labeled,
                            generator).cuda()
     meta = dict(img_shape=(height, width), ori_shape=(height, width),
                 pad_shape=(height, width))
@@ -149,9 +180,11 @@ def family_child(name: str, repeats: int) -> None:
             else:
                 model(inputs, mode='tensor')
 
-    unit, per_call = (('pixels', height * width) if whole_scene else ('images', batch))
-    print(f'[{name}] {config}: batch {batch} x {channels} x {height} x {width}, '
-          f'{sum(p.numel() for p in model.parameters()) / 1e6:.3f}M parameters, '
+    unit, per_call = (('pixels', height * width) if whole_scene
+                      else ('images', batch))
+    num_params = sum(p.numel() for p in model.parameters())
+    print(f'[{name}] {config}: batch {batch} x {channels} x {height} x '
+          f'{width}, {num_params / 1e6:.3f}M parameters, '
           f'bf16 autocast, medians of {repeats} after one warm-up', flush=True)
     for label, fn in (('train step', train_step), ('inference', infer)):
         fn()
@@ -165,12 +198,13 @@ def family_child(name: str, repeats: int) -> None:
             times.append(time.perf_counter() - start)
         seconds = statistics.median(times)
         peak = torch.cuda.max_memory_allocated() / 2**30
-        print(f'  {label:<11} {seconds * 1e3:9.1f} ms  {per_call / seconds:12.1f} {unit}/s  '
+        print(f'  {label:<11} {seconds * 1e3:9.1f} ms  '
+              f'{per_call / seconds:12.1f} {unit}/s  '
               f'max_memory_allocated {peak:6.2f} GiB', flush=True)
 
 
 def run_part(title: str, cmd: list, limit: int) -> bool:
-    """Runs one part in a subprocess, streaming its output; True on success."""
+    """Run one part in a subprocess, streaming its output; True on success."""
     print(f'\n===== {title} (limit {limit} s) =====', flush=True)
     start = time.perf_counter()
     try:
@@ -179,11 +213,21 @@ def run_part(title: str, cmd: list, limit: int) -> bool:
         status = 'OK' if ok else f'FAILED (exit status {proc.returncode})'
     except subprocess.TimeoutExpired:
         ok, status = False, 'FAILED (time limit)'
-    print(f'----- {title}: {status} in {time.perf_counter() - start:.0f} s', flush=True)
+    print(f'----- {title}: {status} in '
+          f'{time.perf_counter() - start:.0f} s', flush=True)
     return ok
 
 
 def main(argv=None) -> int:
+    """Run the GPU check's parts (or, as a subprocess, one family).
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        int: The exit status: 0 when every part passed or there is no CUDA
+        device, 1 otherwise.
+    """
     args = parse_args(argv)
     import torch
     if args.family_child:
@@ -192,24 +236,26 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         print('no CUDA device: skipped')
         return 0
-    print(f'GPU check on {torch.cuda.get_device_name()} (torch {torch.__version__}, '
-          f'CUDA {torch.version.cuda})', flush=True)
+    print(f'GPU check on {torch.cuda.get_device_name()} '
+          f'(torch {torch.__version__}, CUDA {torch.version.cuda})',
+          flush=True)
     results = {}
     if not args.skip_tests:
         results['CUDA tests'] = run_part(
             'CUDA tests (pytest tests/test_ops -k cuda)',
-            [sys.executable, '-m', 'pytest', '-q', '-rs', '-p', 'no:cacheprovider',
-             'tests/test_ops', '-k', 'cuda'], TIME_LIMITS['tests'])
+            [sys.executable, '-m', 'pytest', '-q', '-rs', '-p',
+             'no:cacheprovider', 'tests/test_ops', '-k', 'cuda'],
+            TIME_LIMITS['tests'])
     if not args.skip_benchmark:
         results['scan benchmark'] = run_part(
             'selective scan benchmark (tools/benchmark_scan.py --device cuda)',
-            [sys.executable, osp.join(REPO, 'tools', 'benchmark_scan.py'), '--device',
-             'cuda'], TIME_LIMITS['benchmark'])
+            [sys.executable, osp.join(REPO, 'tools', 'benchmark_scan.py'),
+             '--device', 'cuda'], TIME_LIMITS['benchmark'])
     for name in args.families:
         results[name] = run_part(
             f'{name}: bf16 training step and inference',
-            [sys.executable, osp.abspath(__file__), '--family-child', name, '--repeats',
-             str(args.repeats)], TIME_LIMITS[name])
+            [sys.executable, osp.abspath(__file__), '--family-child', name,
+             '--repeats', str(args.repeats)], TIME_LIMITS[name])
     print('\n===== summary =====')
     for title, ok in results.items():
         print(f'  {title:<16} {"OK" if ok else "FAILED"}')
