@@ -56,6 +56,15 @@ DEFAULT_CONFIG = 'configs/spectralmamba/spectralmamba_houston2013.py'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line of the HSI benchmark.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        argparse.Namespace: The config, scene size, labeled pixels, baseline
+        and training options, device, threads and seed.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--height', type=int, default=349)
@@ -154,6 +163,14 @@ def _sync(device):
 
 
 def run_whole(args, queue):
+    """Time whole-scene inference (runs in a subprocess).
+
+    Args:
+        args: The parsed command line.
+        queue: Receives a dict: median ``seconds``, ``peak_mb``,
+            ``scanned`` pixel sequences per pass and ``pred``, the (L,)
+            predicted classes at the L labeled pixels.
+    """
     _, model, scene, rows, cols = _build(args)
     scanned = _count_scanned_pixels(model)
     metas = _metas(args.height, args.width)
@@ -178,6 +195,18 @@ def run_whole(args, queue):
 
 
 def run_patches(args, queue):
+    """Time per-pixel patch classification (runs in a subprocess).
+
+    Args:
+        args: The parsed command line.
+        queue: Receives a dict: ``sample``, the (S,) indices of the timed
+            labeled pixels, and per patch batch B (1 and
+            ``--patch-batch``) a dict of ``seconds_per_pixel``,
+            ``scanned_per_pixel``, ``peak_mb`` and ``pred`` (S,).
+
+    Raises:
+        ValueError: If the patch is smaller than the receptive field.
+    """
     import torch.nn.functional as F
     _, model, scene, rows, cols = _build(args)
     scanned = _count_scanned_pixels(model)
@@ -246,6 +275,17 @@ def _training_labels(size, num_classes, fraction, block, protocol,
 
 
 def run_training(args, queue):
+    """Time training iterations on random windows (runs in a subprocess).
+
+    With ``args.dense_training`` the config's segmentor is replaced by
+    MMSeg's ``EncoderDecoder`` (the dense baseline).
+
+    Args:
+        args: The parsed command line.
+        queue: Receives a dict: median ``iters_per_s``, ``batch``, window
+            ``size``, ``protocol``, ``segmentor`` and ``scanned_fraction``
+            (scanned pixel sequences over all of the grid).
+    """
     from mmengine.optim import build_optim_wrapper
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
@@ -268,8 +308,8 @@ def run_training(args, queue):
         lefts = torch.randint(0, args.width - size, (batch, ),
                               generator=generator)
         inputs = torch.cat([
-            scene[..., t:t + size, l:l + size]
-            for t, l in zip(tops.tolist(), lefts.tolist())
+            scene[..., top:top + size, left:left + size]
+            for top, left in zip(tops.tolist(), lefts.tolist())
         ])
         samples = []
         for _ in range(batch):
@@ -309,6 +349,14 @@ def _in_subprocess(target, args):
 
 
 def main(argv=None) -> dict:
+    """Run every mode in its own subprocess and print the comparison.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        dict: The headline figures (also printed as JSON).
+    """
     args = parse_args(argv)
     print(f'Scene {args.height} x {args.width}, {args.labeled} labeled '
           f'pixels, config {args.config}, device {args.device}, threads '

@@ -42,6 +42,15 @@ CUDA_CONFIG = 'configs/m3amba/m3amba_houston2013.py'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line of the M3amba benchmark.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        argparse.Namespace: The CPU and CUDA configs, batch size, repeats,
+        warm-up, threads and the measured and baseline scan backends.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', default=CPU_CONFIG,
                         help='config measured on CPU (default: the demo)')
@@ -66,11 +75,29 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_config(path: str):
+    """Load a config; a relative path is taken from the repository root.
+
+    Args:
+        path: The config path.
+
+    Returns:
+        mmengine.config.Config: The loaded config.
+    """
     from mmengine.config import Config
     return Config.fromfile(path if osp.isabs(path) else osp.join(REPO, path))
 
 
 def build_model(cfg, backend: str, device: torch.device):
+    """Build the config's model with a scan backend and random weights.
+
+    Args:
+        cfg: The config; pretrained-weight sources are removed.
+        backend: The neck's ``scan_backend``.
+        device: Where the model goes.
+
+    Returns:
+        torch.nn.Module: The initialised segmentor (seed 0) on ``device``.
+    """
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
@@ -176,6 +203,20 @@ def report(title: str, cfg_path: str, device: torch.device, batch: int,
            ours: dict[str, float], baseline: dict[str, float] | None,
            backend: str, baseline_backend: str,
            peak_mem_gib: float | None = None) -> None:
+    """Print the median times of one measurement as a small table.
+
+    Args:
+        title: Heading of the table.
+        cfg_path: The measured config.
+        device: The measured device.
+        batch: The batch size.
+        ours: Median seconds of ``'train'`` and ``'infer'`` with the
+            measured backend.
+        baseline: The same for the baseline backend, or None.
+        backend: Name of the measured backend.
+        baseline_backend: Name of the baseline backend.
+        peak_mem_gib: Peak CUDA memory (GiB), if measured.
+    """
     print(f'\n== {title}: {cfg_path} on {device} (batch {batch}) ==')
     print(f'{"":24}{"train step":>14}{"inference":>14}')
     print(f'{"scan " + backend:24}{ours["train"] * 1e3:>11.1f} ms'
@@ -193,6 +234,13 @@ def report(title: str, cfg_path: str, device: torch.device, batch: int,
 
 
 def run(cfg_path: str, device: torch.device, args) -> None:
+    """Measure one config on one device and print the table.
+
+    Args:
+        cfg_path: The config.
+        device: The device to measure on.
+        args: The parsed command line.
+    """
     cfg = load_config(cfg_path)
     batch = args.batch_size or cfg.train_dataloader.batch_size
     backends = [args.backend]
@@ -206,6 +254,14 @@ def run(cfg_path: str, device: torch.device, args) -> None:
 
 
 def main(argv=None) -> int:
+    """Measure on CPU and, when available, on CUDA.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        int: The exit status, 0.
+    """
     args = parse_args(argv)
     from mmengine.logging import MMLogger
 
