@@ -188,6 +188,23 @@ class DataContract:
             tile_size=None if self.tile_size is None else list(
                 self.tile_size))
 
+    def add_to_metainfo(self, metainfo: dict[str, Any]) -> dict[str, Any]:
+        """Write the contract's keys into a dataset's ``metainfo``, in place.
+
+        ``classes`` and ``palette`` already there are kept (MMSeg's
+        ``metainfo`` argument may rename or recolour them); the contract's
+        own keys (:data:`CONTRACT_METAINFO_KEYS`) are set.
+
+        Returns:
+            The same ``metainfo``.
+        """
+        values = self.to_metainfo()
+        for key in ('classes', 'palette'):
+            metainfo.setdefault(key, values[key])
+        for key in CONTRACT_METAINFO_KEYS:
+            metainfo[key] = values[key]
+        return metainfo
+
     @classmethod
     def from_metainfo(cls, metainfo: Mapping[str, Any] | None
                       ) -> 'DataContract | None':

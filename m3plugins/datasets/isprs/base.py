@@ -30,16 +30,31 @@ from ...io.file_discovery import (
     locate_files,
     missing_data_report,
 )
+from ...structures import DataContract, ModalitySpec
 from ...utils.modalities import stack_modalities
 from ..normalization import NORMALIZATION_METHODS
-from .classes import ISPRS_CLASSES, indices_to_colour_labels
-from .tiles import TileFiles, check_tile, read_tile, tile_shape
+from .classes import (
+    IGNORE_INDEX,
+    ISPRS_CLASSES,
+    ISPRS_PALETTE,
+    indices_to_colour_labels,
+)
+from .tiles import (
+    DSM_NODATA_FILL,
+    TileFiles,
+    check_tile,
+    read_tile,
+    tile_shape,
+)
 
 __all__ = ['ISPRSMultimodalTiles', 'LABEL_KINDS']
 
 #: ``'noBoundary'``: eroded labels, boundaries ignored (the papers' protocol);
 #: ``'full'``: every pixel labelled.
 LABEL_KINDS = ('noBoundary', 'full')
+#: How the DSM is scaled per tile when no ``dsm_normalization`` is given
+#: (MoBaNet, arXiv 2603.17705: min-max per tile).
+DEFAULT_DSM_NORMALIZATION = 'minmax'
 
 class ISPRSMultimodalTiles:
     """Mixin: optical + DSM + label tiles of an ISPRS 2D labelling benchmark.
@@ -70,7 +85,7 @@ class ISPRSMultimodalTiles:
                  tiles: Sequence[str] | None = None,
                  optical: str | None = None,
                  label_kind: str = 'noBoundary',
-                 dsm_normalization: str = 'minmax',
+                 dsm_normalization: str = DEFAULT_DSM_NORMALIZATION,
                  dsm_edge_padding: int | None = None,
                  transforms: Callable[[dict[str, Tensor]],
                                       dict[str, Tensor]] | None = None,
@@ -268,6 +283,55 @@ class ISPRSMultimodalTiles:
             'm3plugins.demo.isprs_tiles.make_demo_isprs).',
             summary=f'{len(incomplete)} of {len(self.tiles)} requested '
             'tiles are incomplete')
+
+    # -- data contract -----------------------------------------------------
+    @classmethod
+    def declared_contract(cls,
+                          optical: str | None = None,
+                          dsm_normalization: str = DEFAULT_DSM_NORMALIZATION,
+                          dsm_edge_padding: int | None = None,
+                          ignore_index: int = IGNORE_INDEX) -> DataContract:
+        """The contract of tiles read with these arguments, no files read.
+
+        Args:
+            optical: Optical variant (None: :attr:`default_optical`).
+            dsm_normalization: DSM scaling per tile.
+            dsm_edge_padding: Tolerated DSM shortfall (None: the
+                benchmark's :attr:`default_dsm_edge_padding`).
+            ignore_index: Label of the boundary / unknown pixels.
+
+        Returns:
+            DataContract: Optical bands as read (``'none'``: the model's
+            data preprocessor standardises them), then the DSM scaled per
+            ``'tile'`` with no-data set to :data:`DSM_NODATA_FILL`; the six
+            ISPRS classes and colours.
+
+        Raises:
+            ValueError: For an unknown variant or normalisation.
+        """
+        optical = optical or cls.default_optical
+        cls._check_choice('optical', optical, cls.optical_variants)
+        cls._check_choice('dsm_normalization', dsm_normalization,
+                          NORMALIZATION_METHODS)
+        padding = cls.default_dsm_edge_padding if dsm_edge_padding is None \
+            else int(dsm_edge_padding)
+        return DataContract(
+            modalities=(
+                ModalitySpec('optical', len(cls.optical_variants[optical]),
+                             'none', statistics_scope='tile'),
+                ModalitySpec('dsm', 1, dsm_normalization,
+                             statistics_scope='tile',
+                             nodata_fill=DSM_NODATA_FILL,
+                             edge_padding=padding)),
+            classes=tuple(cls.classes),
+            palette=tuple(ISPRS_PALETTE),
+            ignore_index=int(ignore_index))
+
+    @property
+    def data_contract(self) -> DataContract:
+        """The contract of these tiles (see :meth:`declared_contract`)."""
+        return self.declared_contract(self.optical, self.dsm_normalization,
+                                      self.dsm_edge_padding)
 
     # -- samples -----------------------------------------------------------
     @property

@@ -44,12 +44,15 @@ colours, :mod:`m3plugins.datasets.isprs.classes`), so the paper-protocol
 metric of the ISPRS configs (5 classes without clutter) applies unchanged.
 """
 import os
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from ...io.file_discovery import MissingDataError, missing_data_report
+from ...structures import DataContract, ModalitySpec
+from .base import DEFAULT_DSM_NORMALIZATION
 from .classes import IGNORE_INDEX, ISPRS_CLASSES, ISPRS_PALETTE
 
 __all__ = [
@@ -97,6 +100,9 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
         with_dsm: Attach and check the DSM clips; False serves optical
             clips only (no ``dsm_dir`` needed).
         dsm_suffix: File suffix of the DSM clips.
+        dsm_normalization: How the converter scaled the DSM clips (per
+            source tile; its ``--dsm-normalization``), declared in the data
+            contract so inference scales a large scene the same way.
         img_suffix: Suffix of the optical clips (MMSeg: ``.png``).
         seg_map_suffix: Suffix of the label clips (MMSeg: ``.png``).
         reduce_zero_label: MMSeg's label 0 is the eroded boundary; True
@@ -120,6 +126,7 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
                      img_path='img_dir/train', seg_map_path='ann_dir/train'),
                  with_dsm: bool = True,
                  dsm_suffix: str = '.tif',
+                 dsm_normalization: str = DEFAULT_DSM_NORMALIZATION,
                  img_suffix: str = '.png',
                  seg_map_suffix: str = '.png',
                  reduce_zero_label: bool = True,
@@ -127,6 +134,7 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
         data_prefix = dict(data_prefix)
         self.with_dsm = with_dsm
         self.dsm_suffix = dsm_suffix
+        self.dsm_normalization = dsm_normalization
         if with_dsm and not data_prefix.get('dsm_path'):
             data_prefix['dsm_path'] = _dsm_prefix_from_optical(
                 data_prefix.get('img_path', ''))
@@ -137,6 +145,40 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
             seg_map_suffix=seg_map_suffix,
             reduce_zero_label=reduce_zero_label,
             **kwargs)
+        self.contract_from_config(
+            dict(with_dsm=with_dsm, dsm_normalization=dsm_normalization,
+                 ignore_index=self.ignore_index)).add_to_metainfo(
+                     self._metainfo)
+
+    @classmethod
+    def contract_from_config(
+            cls,
+            cfg: Mapping[str, Any],
+            modality_channels: Mapping[str, int] | None = None
+    ) -> DataContract:
+        """The data contract a config of this dataset declares, no files read.
+
+        Args:
+            cfg: The dataset's config (``with_dsm``, ``dsm_normalization``,
+                ``ignore_index``).
+            modality_channels: Unused: MMSeg's clips have 3 optical bands.
+
+        Returns:
+            DataContract: 3 optical bands as read (``'none'``), then, with
+            ``with_dsm``, the DSM clip scaled per source ``'tile'`` by the
+            converter (no-data already filled there).
+        """
+        specs = [ModalitySpec('optical', 3, 'none', statistics_scope='tile')]
+        if cfg.get('with_dsm', True):
+            specs.append(ModalitySpec(
+                'dsm', 1,
+                cfg.get('dsm_normalization', DEFAULT_DSM_NORMALIZATION),
+                statistics_scope='tile'))
+        return DataContract(modalities=tuple(specs),
+                            classes=tuple(ISPRS_CLASSES),
+                            palette=tuple(ISPRS_PALETTE),
+                            ignore_index=int(cfg.get('ignore_index',
+                                                     IGNORE_INDEX)))
 
     @property
     def modality_channels(self) -> dict:

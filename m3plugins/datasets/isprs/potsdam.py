@@ -129,16 +129,19 @@ class ISPRSPotsdam(ISPRSMultimodalTiles, Potsdam2D):
         return os.path.join(self.root, *parts)
 
     def optical_candidates(self, tile: str) -> list[str]:
+        """Paths tried for the optical file of ``tile``, layout first."""
         name = f'top_potsdam_{tile}_{self.optical}.tif'
         return [self._path(self.optical_folders[self.optical], name),
                 self._path(name)]
 
     def dsm_candidates(self, tile: str) -> list[str]:
+        """Paths tried for the DSM file of ``tile``, layout first."""
         row, col = _tile_key(tile)
         name = f'dsm_potsdam_{row:02d}_{col:02d}.tif'
         return [self._path('1_DSM', name), self._path(name)]
 
     def label_candidates(self, tile: str) -> list[str]:
+        """Paths tried for the label file of ``tile``, layout first."""
         if self.label_kind == 'noBoundary':
             name = f'top_potsdam_{tile}_label_noBoundary.tif'
             return [self._path('5_Labels_all_noBoundary', name),
@@ -147,6 +150,7 @@ class ISPRSPotsdam(ISPRSMultimodalTiles, Potsdam2D):
         return [self._path(name), self._path('5_Labels_all', name)]
 
     def archives_needed(self) -> list[tuple[str, str]]:
+        """(archive, what it gives) rows for the missing-data report."""
         folder = self.optical_folders[self.optical]
         rows = [
             ('1_DSM.rar', 'gives 1_DSM/dsm_potsdam_{RR}_{CC}.tif'),

@@ -79,6 +79,9 @@ __all__ = [
     'dsm_statistics', 'read_tile'
 ]
 
+#: Value DSM no-data pixels get after scaling (left out of the statistics).
+DSM_NODATA_FILL = 0.0
+
 #: Rows per strip when computing DSM statistics of a whole tile.
 _STATISTICS_STRIP_ROWS = 512
 
@@ -432,7 +435,7 @@ def read_tile(
     if dsm_stats is None and dsm_normalization != 'none':
         dsm_stats = dsm_statistics(files.dsm)
     dsm = normalize(dsm, dsm_normalization, dsm_stats)
-    dsm[~np.isfinite(dsm)] = 0
+    dsm[~np.isfinite(dsm)] = DSM_NODATA_FILL
     label = None
     if rgb is not None:
         label = colour_labels_to_indices(np.moveaxis(rgb, 0, -1))

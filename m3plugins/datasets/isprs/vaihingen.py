@@ -85,13 +85,16 @@ class ISPRSVaihingen(ISPRSMultimodalTiles, Vaihingen2D):
         return os.path.join(self.root, *parts)
 
     def optical_candidates(self, tile: str) -> list[str]:
+        """Paths tried for the optical file of ``tile``, layout first."""
         return [self._path('top', f'top_mosaic_09cm_area{tile}.tif')]
 
     def dsm_candidates(self, tile: str) -> list[str]:
+        """Paths tried for the DSM file of ``tile``, layout first."""
         name = f'dsm_09cm_matching_area{tile}.tif'
         return [self._path('dsm', name), self._path(name)]
 
     def label_candidates(self, tile: str) -> list[str]:
+        """Paths tried for the label file of ``tile``, layout first."""
         if self.label_kind == 'noBoundary':
             name = f'top_mosaic_09cm_area{tile}_noBoundary.tif'
             return [self._path(name), self._path('eroded', name)]
@@ -99,6 +102,7 @@ class ISPRSVaihingen(ISPRSMultimodalTiles, Vaihingen2D):
         return [self._path(name), self._path('gts_for_participants', name)]
 
     def archives_needed(self) -> list[tuple[str, str]]:
+        """(archive, what it gives) rows for the missing-data report."""
         rows = [('ISPRS_semantic_labeling_Vaihingen.zip',
                  'gives top/top_mosaic_09cm_area{N}.tif and '
                  'dsm/dsm_09cm_matching_area{N}.tif')]
