@@ -3,8 +3,11 @@
 One package per model family, each holding its backbone, neck, heads,
 segmentor, losses and the layers only it uses: :mod:`.spectralmamba`,
 :mod:`.m3amba` and :mod:`.mobanet`. :mod:`.foundation` holds the frozen
-foundation-model wrapper that M3amba and MoBaNet share.
+foundation-model wrapper that M3amba and MoBaNet share;
+:mod:`.data_preprocessors` the multimodal data preprocessor that owns the
+modality layout (and MoBaNet's MCRM).
 """
-from . import foundation, m3amba, mobanet, spectralmamba
+from . import data_preprocessors, foundation, m3amba, mobanet, spectralmamba
 
-__all__ = ['foundation', 'm3amba', 'mobanet', 'spectralmamba']
+__all__ = ['data_preprocessors', 'foundation', 'm3amba', 'mobanet',
+           'spectralmamba']
