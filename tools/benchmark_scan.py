@@ -1,4 +1,4 @@
-"""Benchmark of the selective scan: medians and ratios against named baselines.
+"""Benchmark of the selective scan: medians and ratios against baselines.
 
 Prints, in one run (forward + backward unless noted, medians of --repeats):
 
@@ -35,8 +35,8 @@ Example::
 
     python tools/benchmark_scan.py                 # quick default run
     python tools/benchmark_scan.py --sections issue m3amba --repeats 5
-    python tools/benchmark_scan.py --threads 1   # stable figures on a shared machine
-    python tools/benchmark_scan.py --device cuda  # GPU: triton vs torch vs mamba-ssm
+    python tools/benchmark_scan.py --threads 1   # stable on a shared machine
+    python tools/benchmark_scan.py --device cuda  # triton/torch/mamba-ssm
 
 Wall-clock and process-CPU medians are both printed: on a machine shared with
 other jobs, OpenMP threads wait for each other and wall time with several
@@ -64,7 +64,26 @@ SECTIONS = ('issue', 'm3amba', 'spectral', 'inference', 'autocast', 'cuda')
 
 def make_inputs(batch, channels, length, state, groups, device='cpu',
                 dtype=torch.float32, seed=0):
-    """Scan inputs like an SS2D layer's: softplus steps, grouped B/C, D, bias."""
+    """Scan inputs like an SS2D layer's.
+
+    Softplus steps, grouped B/C, D and a step bias; all require grad.
+
+    Args:
+        batch: Batch size.
+        channels: Channels D.
+        length: Sequence length L.
+        state: State size N.
+        groups: Groups G of B and C.
+        device: Where the tensors go.
+        dtype: Dtype of the activations u, delta, B, C (the parameters stay
+            fp32, as in SS2D).
+        seed: Seed of the generator.
+
+    Returns:
+        list[torch.Tensor]: ``u`` (batch, D, L), ``delta`` (batch, D, L),
+        ``A`` (D, N), ``B`` and ``C`` (batch, G, N, L), ``D`` (D,) and the
+        step bias (D,).
+    """
     gen = torch.Generator().manual_seed(seed)
     u = torch.randn(batch, channels, length, generator=gen)
     delta = torch.randn(batch, channels, length, generator=gen) * 0.5 - 2
@@ -84,6 +103,16 @@ def make_inputs(batch, channels, length, state, groups, device='cpu',
 
 
 def call(fn, inputs):
+    """Call a scan on :func:`make_inputs` tensors (no gate, softplus steps).
+
+    Args:
+        fn: A function with :func:`m3plugins.ops.selective_scan`'s
+            positional signature.
+        inputs: ``[u, delta, A, B, C, D, delta_bias]``.
+
+    Returns:
+        torch.Tensor: The scan output, (batch, D, L).
+    """
     u, delta, A, B, C, D, bias = inputs
     return fn(u, delta, A, B, C, D, None, bias, True)
 
@@ -115,14 +144,25 @@ def mamba_ref_algorithm(u, delta, A, B, C, D, z, delta_bias, delta_softplus):
 
 
 def sync(device):
+    """Wait for the CUDA device's queued work (nothing to wait for on CPU).
+
+    Args:
+        device: ``'cpu'`` or ``'cuda'``.
+    """
     if device == 'cuda':
         torch.cuda.synchronize()
 
 
 class Timing(float):
-    """Median wall-clock seconds (the float value) with the median process CPU seconds."""
+    """Median wall-clock seconds (the float value) and process CPU seconds.
+
+    Args:
+        wall: Median wall-clock seconds, the float value.
+        cpu: Median process CPU seconds, the ``cpu`` attribute.
+    """
 
     def __new__(cls, wall, cpu):
+        """Make the float ``wall`` that carries ``cpu`` along."""
         obj = super().__new__(cls, wall)
         obj.cpu = cpu
         return obj
@@ -155,10 +195,25 @@ def time_fwd_bwd(fn, inputs, repeats, device='cpu', autocast_dtype=None):
 
 
 def ours(device='cpu'):
+    """The package's scan with the chunked torch backend.
+
+    Args:
+        device: Unused; the backend is the same on every device.
+
+    Returns:
+        Callable: ``selective_scan`` with ``backend='torch'``.
+    """
     return lambda *a: selective_scan(*a, backend='torch')
 
 
 def line(name, seconds, note=''):
+    """Print one result line: name, wall seconds, CPU seconds, note.
+
+    Args:
+        name: What was timed.
+        seconds: Seconds, a :class:`Timing` to show the CPU time too.
+        note: Text at the end of the line.
+    """
     cpu = getattr(seconds, 'cpu', None)
     cpu = f'(cpu {cpu:8.3f} s)' if cpu is not None else ' ' * 17
     print(f'  {name:<56s} {seconds:9.3f} s {cpu}  {note}', flush=True)
@@ -173,15 +228,18 @@ def ratio(slow, fast):
 
 
 def _extrapolate(measured, length, clock):
-    """Least-squares ``t = a*L + b*L^2`` through the measured points, at ``length``.
+    """Least-squares ``t = a*L + b*L^2`` through the measured points.
+
+    Evaluated at ``length``.
 
     The selective_scan_ref algorithm does O(L) work per step forward and, in
     backward, each step's indexing fills a full ``(B, D, L, N)`` gradient:
     O(L^2) in all.
     """
     Ls = torch.tensor(sorted(measured), dtype=torch.float64)
-    ts = torch.tensor([measured[int(v)] if clock == 'wall' else measured[int(v)].cpu
-                       for v in Ls.tolist()], dtype=torch.float64)
+    ts = torch.tensor([measured[int(v)] if clock == 'wall'
+                       else measured[int(v)].cpu for v in Ls.tolist()],
+                      dtype=torch.float64)
     design = torch.stack([Ls, Ls**2], dim=1)
     coef = torch.linalg.lstsq(design, ts[:, None]).solution.flatten()
     coef = coef.clamp(min=0)
@@ -189,10 +247,19 @@ def _extrapolate(measured, length, clock):
 
 
 def section_issue(args):
-    b, d, l, n = 8, 192, 1024, 16
-    print(f'[issue] fwd+bwd fp32 CPU, B={b} D={d} L={l} N={n} (B/C 1 group), '
-          f'{torch.get_num_threads()} threads')
-    inputs = make_inputs(b, d, l, n, 1)
+    """Time the issue shape: ours vs the careful loop vs the ref algorithm.
+
+    Args:
+        args: The parsed command line (``repeats``, ``ref_lengths``).
+
+    Returns:
+        dict: ``[wall, cpu]`` seconds of ``ours``, ``careful_loop`` and
+        ``ref_algorithm_extrapolated`` (measured if L was timed).
+    """
+    b, d, seq_len, n = 8, 192, 1024, 16
+    print(f'[issue] fwd+bwd fp32 CPU, B={b} D={d} L={seq_len} N={n} '
+          f'(B/C 1 group), {torch.get_num_threads()} threads')
+    inputs = make_inputs(b, d, seq_len, n, 1)
     t_ours = time_fwd_bwd(ours(), inputs, args.repeats)
     t_loop = time_fwd_bwd(selective_scan_reference, inputs, args.repeats)
     line('m3plugins chunked scan (backend=torch)', t_ours)
@@ -200,19 +267,24 @@ def section_issue(args):
          f'ours is {ratio(t_loop, t_ours)} faster')
     measured = {}
     for length in sorted(set(args.ref_lengths)):
-        measured[length] = time_fwd_bwd(mamba_ref_algorithm, make_inputs(b, d, length, n, 1), 1)
-        line(f'selective_scan_ref algorithm, measured at L={length}', measured[length],
-             f'ours is {ratio(measured[length], t_ours)} faster' if length == l else '')
-    if l not in measured:
+        measured[length] = time_fwd_bwd(
+            mamba_ref_algorithm, make_inputs(b, d, length, n, 1), 1)
+        line(f'selective_scan_ref algorithm, measured at L={length}',
+             measured[length],
+             f'ours is {ratio(measured[length], t_ours)} faster'
+             if length == seq_len else '')
+    if seq_len not in measured:
         longest = max(measured)
-        linear = Timing(measured[longest] * l / longest, measured[longest].cpu * l / longest)
-        line(f'  ... linear extrapolation to L={l} (a lower bound)', linear,
-             f'ours is >= {ratio(linear, t_ours)} faster')
+        linear = Timing(measured[longest] * seq_len / longest,
+                        measured[longest].cpu * seq_len / longest)
+        line(f'  ... linear extrapolation to L={seq_len} (a lower bound)',
+             linear, f'ours is >= {ratio(linear, t_ours)} faster')
         if len(measured) >= 2:
-            fit = Timing(_extrapolate(measured, l, 'wall'), _extrapolate(measured, l, 'cpu'))
-            line(f'  ... a*L + b*L^2 fit, extrapolated to L={l}', fit,
+            fit = Timing(_extrapolate(measured, seq_len, 'wall'),
+                         _extrapolate(measured, seq_len, 'cpu'))
+            line(f'  ... a*L + b*L^2 fit, extrapolated to L={seq_len}', fit,
                  f'ours is {ratio(fit, t_ours)} faster')
-    t_ref = measured.get(l) or linear
+    t_ref = measured.get(seq_len) or linear
     return dict(ours=[t_ours, t_ours.cpu], careful_loop=[t_loop, t_loop.cpu],
                 ref_algorithm_extrapolated=[t_ref, t_ref.cpu])
 
@@ -227,17 +299,22 @@ def _proc_status_kib(field):
 
 
 def memory_child(spec):
-    """Runs in a fresh subprocess: prints one JSON line of byte counts.
+    """Print one JSON line of byte counts (runs in a fresh subprocess).
 
     Peak memory: after the inputs exist, the kernel's peak-RSS mark (VmHWM)
     is reset by writing 5 to /proc/self/clear_refs, so the growth measured is
     that of this one forward+backward alone.
+
+    Args:
+        spec: The shape ``(batch, D, L, N, groups)``.
     """
-    b, d, l, n, g = spec
-    # Warm up threads/allocator with a tiny call so one-time costs are not counted.
+    b, d, seq_len, n, g = spec
+    # Warm up threads/allocator with a tiny call so one-time costs are not
+    # counted.
     call(ours(), make_inputs(1, g, 2, n, g)).sum().backward()
-    inputs = make_inputs(b, d, l, n, g)
-    io_bytes = sum(t.numel() * t.element_size() for t in inputs) + b * d * l * 4
+    inputs = make_inputs(b, d, seq_len, n, g)
+    io_bytes = (sum(t.numel() * t.element_size() for t in inputs)
+                + b * d * seq_len * 4)
     with open('/proc/self/clear_refs', 'w') as f:
         f.write('5')
     start_kib = _proc_status_kib('VmRSS')
@@ -251,19 +328,32 @@ def memory_child(spec):
         y = call(ours(), inputs)
     y.sum().backward()
     peak_kib = _proc_status_kib('VmHWM')
-    print(json.dumps(dict(io_bytes=io_bytes, rss_growth=(peak_kib - start_kib) * 1024,
-                          saved_bytes=sum(saved), history_bytes=b * d * l * n * 4)))
+    print(json.dumps(dict(io_bytes=io_bytes,
+                          rss_growth=(peak_kib - start_kib) * 1024,
+                          saved_bytes=sum(saved),
+                          history_bytes=b * d * seq_len * n * 4)))
 
 
 def section_m3amba(args):
-    b, d, l, n, g = 2, 4 * 768, 1024, 16, 4
-    print(f'[m3amba] SS2D scan fwd+bwd fp32 CPU, B={b} D={d} ({g} groups) L={l} N={n}')
-    inputs = make_inputs(b, d, l, n, g)
+    """Time M3amba's SS2D scan shape and measure its memory.
+
+    Args:
+        args: The parsed command line (``repeats``).
+
+    Returns:
+        dict: ``ours`` (a :class:`Timing`) and, unless the memory
+        subprocess failed, its byte counts (see :func:`memory_child`).
+    """
+    b, d, seq_len, n, g = 2, 4 * 768, 1024, 16, 4
+    print(f'[m3amba] SS2D scan fwd+bwd fp32 CPU, B={b} D={d} ({g} groups) '
+          f'L={seq_len} N={n}')
+    inputs = make_inputs(b, d, seq_len, n, g)
     t_ours = time_fwd_bwd(ours(), inputs, args.repeats)
     line('m3plugins chunked scan (backend=torch)', t_ours)
     del inputs
-    cmd = [sys.executable, osp.abspath(__file__), '--memory-child', f'{b},{d},{l},{n},{g}',
-           '--threads', str(torch.get_num_threads())]
+    cmd = [sys.executable, osp.abspath(__file__), '--memory-child',
+           f'{b},{d},{seq_len},{n},{g}', '--threads',
+           str(torch.get_num_threads())]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         print('  memory subprocess failed:', proc.stderr[-2000:])
@@ -271,31 +361,45 @@ def section_m3amba(args):
     mem = json.loads(proc.stdout.strip().splitlines()[-1])
     mib = 2.0**20
     io = mem['io_bytes']
-    print(f'  op inputs+output: {io / mib:.1f} MiB; the (B,D,L,N) fp32 state history '
-          f'(never built here) would be {mem["history_bytes"] / mib:.1f} MiB')
-    print(f'  peak RSS growth during one fwd+bwd once the inputs exist (VmHWM reset, fresh '
-          f'process): {mem["rss_growth"] / mib:.1f} MiB = {mem["rss_growth"] / io:.2f}x '
-          'inputs+output (includes the input gradients it returns)')
-    print(f'  bytes saved for backward (saved_tensors_hooks): {mem["saved_bytes"] / mib:.1f} MiB '
+    print(f'  op inputs+output: {io / mib:.1f} MiB; the (B,D,L,N) fp32 state '
+          f'history (never built here) would be '
+          f'{mem["history_bytes"] / mib:.1f} MiB')
+    print(f'  peak RSS growth during one fwd+bwd once the inputs exist (VmHWM '
+          f'reset, fresh process): {mem["rss_growth"] / mib:.1f} MiB = '
+          f'{mem["rss_growth"] / io:.2f}x inputs+output (includes the input '
+          'gradients it returns)')
+    print(f'  bytes saved for backward (saved_tensors_hooks): '
+          f'{mem["saved_bytes"] / mib:.1f} MiB '
           f'= {mem["saved_bytes"] / io:.2f}x inputs+output')
     return dict(ours=t_ours, **mem)
 
 
 def section_spectral(args):
+    """Time SpectralMamba-like short spectral sequences, three ways.
+
+    Args:
+        args: The parsed command line (``repeats``, ``spectral_lengths``).
+
+    Returns:
+        dict: Per length L, the :class:`Timing` of ``ours``,
+        ``careful_loop`` and ``ref_algorithm``.
+    """
     b, d, n = 256, 64, 16
-    print(f'[spectral] SpectralMamba-like fwd+bwd fp32 CPU, B={b} pixels D={d} N={n}')
+    print(f'[spectral] SpectralMamba-like fwd+bwd fp32 CPU, B={b} pixels '
+          f'D={d} N={n}')
     result = {}
-    for l in args.spectral_lengths:
-        inputs = make_inputs(b, d, l, n, 1)
+    for seq_len in args.spectral_lengths:
+        inputs = make_inputs(b, d, seq_len, n, 1)
         t_ours = time_fwd_bwd(ours(), inputs, args.repeats)
         t_loop = time_fwd_bwd(selective_scan_reference, inputs, args.repeats)
         t_ref = time_fwd_bwd(mamba_ref_algorithm, inputs, args.repeats)
-        line(f'L={l}: m3plugins chunked scan', t_ours)
-        line(f'L={l}: careful sequential autograd loop', t_loop,
+        line(f'L={seq_len}: m3plugins chunked scan', t_ours)
+        line(f'L={seq_len}: careful sequential autograd loop', t_loop,
              f'ours is {ratio(t_loop, t_ours)} faster')
-        line(f'L={l}: selective_scan_ref algorithm', t_ref,
+        line(f'L={seq_len}: selective_scan_ref algorithm', t_ref,
              f'ours is {ratio(t_ref, t_ours)} faster')
-        result[l] = dict(ours=t_ours, careful_loop=t_loop, ref_algorithm=t_ref)
+        result[seq_len] = dict(ours=t_ours, careful_loop=t_loop,
+                               ref_algorithm=t_ref)
     return result
 
 
@@ -313,28 +417,36 @@ def time_no_grad(fn, repeats):
 
 
 def section_inference(args):
-    """SpectralMamba whole-scene shape, forward only: the forward-only path
-    vs the autograd function's forward (the path used before it existed).
+    """Time SpectralMamba's whole-scene shape, forward only.
 
-    Inputs are laid out as SpectralS6Block's inference path passes them:
-    ``(P, D, L)`` views of channels-last ``(P, L, D)`` projections.
+    Compares the forward-only path with the autograd function's forward (the
+    path used before it existed). Inputs are laid out as SpectralS6Block's
+    inference path passes them: ``(P, D, L)`` views of channels-last
+    ``(P, L, D)`` projections.
+
+    Args:
+        args: The parsed command line (``repeats``).
+
+    Returns:
+        dict: The :class:`Timing` of ``autograd_forward`` and ``no_grad``.
     """
     import importlib
     chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
-    p, d, l, n = 8192, 32, 7, 4
-    print(f'[inference] no-grad forward fp32 CPU, P={p} pixels D={d} L={l} '
-          f'N={n} (SpectralMamba pixel chunk)')
+    p, d, seq_len, n = 8192, 32, 7, 4
+    print(f'[inference] no-grad forward fp32 CPU, P={p} pixels D={d} '
+          f'L={seq_len} N={n} (SpectralMamba pixel chunk)')
     gen = torch.Generator().manual_seed(0)
-    xz = torch.randn(p, l, 2 * d, generator=gen)
+    xz = torch.randn(p, seq_len, 2 * d, generator=gen)
     u, z = xz.transpose(1, 2).chunk(2, dim=1)
-    delta = torch.randn(p, l, d, generator=gen).transpose(1, 2)
-    params = torch.randn(p, l, 2 * n, generator=gen)
+    delta = torch.randn(p, seq_len, d, generator=gen).transpose(1, 2)
+    params = torch.randn(p, seq_len, 2 * n, generator=gen)
     B, C = params[..., :n].transpose(1, 2), params[..., n:].transpose(1, 2)
     A = -torch.rand(d, n, generator=gen) - 0.5
     D, bias = torch.randn(d, generator=gen), torch.randn(d, generator=gen)
     args_ = (u, delta, A, B, C, D, z, bias, True)
     t_old = time_no_grad(
-        lambda: chunked._ChunkedSelectiveScan.apply(*args_, None, None), args.repeats)
+        lambda: chunked._ChunkedSelectiveScan.apply(*args_, None, None),
+        args.repeats)
     t_new = time_no_grad(lambda: selective_scan(*args_, backend='torch'),
                          args.repeats)
     line('autograd-function forward (before)', t_old)
@@ -344,16 +456,25 @@ def section_inference(args):
 
 
 def section_autocast(args):
-    b, d, l, n = 8, 192, 1024, 16
-    print(f'[autocast] fwd+bwd CPU, B={b} D={d} L={l} N={n}: half-precision '
-          'activations under autocast, fp32 state')
-    t32 = time_fwd_bwd(ours(), make_inputs(b, d, l, n, 1), args.repeats)
+    """Time the issue shape with bf16 and fp16 activations under autocast.
+
+    Args:
+        args: The parsed command line (``repeats``).
+
+    Returns:
+        dict: The :class:`Timing` of ``fp32`` and of each half dtype.
+    """
+    b, d, seq_len, n = 8, 192, 1024, 16
+    print(f'[autocast] fwd+bwd CPU, B={b} D={d} L={seq_len} N={n}: '
+          'half-precision activations under autocast, fp32 state')
+    t32 = time_fwd_bwd(ours(), make_inputs(b, d, seq_len, n, 1), args.repeats)
     line('fp32', t32)
     result = dict(fp32=t32)
     for dtype in (torch.bfloat16, torch.float16):
-        inputs = make_inputs(b, d, l, n, 1, dtype=dtype)
+        inputs = make_inputs(b, d, seq_len, n, 1, dtype=dtype)
         t = time_fwd_bwd(ours(), inputs, args.repeats, autocast_dtype=dtype)
-        line(f'{dtype} under torch.autocast("cpu")', t, f'{ratio(t, t32)} the fp32 time')
+        line(f'{dtype} under torch.autocast("cpu")', t,
+             f'{ratio(t, t32)} the fp32 time')
         result[str(dtype)] = t
     return result
 
@@ -362,7 +483,8 @@ def section_autocast(args):
 #: do not report a memory clock and bus width.
 PEAK_BANDWIDTH_BY_NAME = (
     ('H200', 4.8e12), ('H100 PCIe', 2.0e12), ('H100', 3.35e12),
-    ('A100-SXM4-80GB', 2.039e12), ('A100 80GB PCIe', 1.935e12), ('A100', 1.555e12),
+    ('A100-SXM4-80GB', 2.039e12), ('A100 80GB PCIe', 1.935e12),
+    ('A100', 1.555e12),
     ('L40S', 0.864e12), ('L4', 0.3e12), ('A10', 0.6e12), ('V100', 0.9e12),
     ('RTX 4090', 1.008e12), ('RTX 3090', 0.936e12),
 )
@@ -371,7 +493,8 @@ PEAK_BANDWIDTH_BY_NAME = (
 CUDA_SHAPES = (
     ('issue', (8, 192, 1024, 16, 1)),
     ('m3amba', (2, 4 * 768, 1024, 16, 4)),
-    ('pieces', (65536, 32, 7, 4, 1)),   # SpectralMamba-like: many short sequences
+    # SpectralMamba-like: many short sequences.
+    ('pieces', (65536, 32, 7, 4, 1)),
 )
 
 
@@ -393,9 +516,17 @@ def peak_bandwidth(device=None):
 
 
 def scan_traffic_bytes(inputs):
-    """Bytes a forward+backward must move at least: the forward reads u,
-    delta, B, C and writes the output; the backward reads them and the
-    output gradient and writes their gradients (parameters are negligible).
+    """Bytes a forward+backward must move at least.
+
+    The forward reads u, delta, B, C and writes the output; the backward
+    reads them and the output gradient and writes their gradients
+    (parameters are negligible).
+
+    Args:
+        inputs: :func:`make_inputs` tensors ``[u, delta, A, B, C, ...]``.
+
+    Returns:
+        int: Three times the activation bytes plus twice the output bytes.
     """
     u, delta, _, B, C = inputs[:5]
     activations = sum(t.numel() * t.element_size() for t in (u, delta, B, C))
@@ -404,9 +535,18 @@ def scan_traffic_bytes(inputs):
 
 
 def section_cuda(args):
-    """GPU: the Triton kernels, the torch path and mamba-ssm (when it
-    imports), fp32 and bf16 activations, forward+backward medians, ratios
-    and achieved bandwidth.
+    """Time the scan backends on the GPU.
+
+    The Triton kernels, the torch path and mamba-ssm (when it imports), fp32
+    and bf16 activations: forward+backward medians, ratios and achieved
+    bandwidth.
+
+    Args:
+        args: The parsed command line (``repeats``, at least 10 used).
+
+    Returns:
+        dict | None: Per shape and dtype, the shape, the traffic bytes and
+        the seconds of each backend; None without a CUDA device.
     """
     if not torch.cuda.is_available():
         print('[cuda] skipped: no CUDA device')
@@ -414,11 +554,12 @@ def section_cuda(args):
     from m3plugins.ops.selective_scan import triton_available
     peak, source = peak_bandwidth()
     peak_text = f'{peak / 1e12:.2f} TB/s ({source})' if peak else 'unknown'
-    print(f'[cuda] fwd+bwd on {torch.cuda.get_device_name()}, peak DRAM bandwidth '
-          f'{peak_text}; mamba-ssm kernel '
-          f'{"available" if mamba_ssm_available() else "NOT importable"}, triton '
-          f'{"available" if triton_available() else "NOT importable"}')
-    backends = [b for b, ok in (('triton', triton_available()), ('torch', True),
+    print(f'[cuda] fwd+bwd on {torch.cuda.get_device_name()}, peak DRAM '
+          f'bandwidth {peak_text}; mamba-ssm kernel '
+          f'{"available" if mamba_ssm_available() else "NOT importable"}, '
+          f'triton {"available" if triton_available() else "NOT importable"}')
+    backends = [b for b, ok in (('triton', triton_available()),
+                                ('torch', True),
                                 ('mamba_ssm', mamba_ssm_available())) if ok]
     repeats = max(args.repeats, 10)
     result = {}
@@ -428,44 +569,73 @@ def section_cuda(args):
             traffic = scan_traffic_bytes(inputs)
             times = {}
             for backend in backends:
-                fn = lambda *a, _b=backend: selective_scan(*a, backend=_b)  # noqa: E731
+                fn = lambda *a, _b=backend: selective_scan(  # noqa: E731
+                    *a, backend=_b)
                 try:
                     times[backend] = time_fwd_bwd(fn, inputs, repeats, 'cuda')
                 except Exception as err:  # report and go on with the others
-                    print(f'  {name} {dtype}: {backend} failed: {type(err).__name__}: {err}')
+                    print(f'  {name} {dtype}: {backend} failed: '
+                          f'{type(err).__name__}: {err}')
                     continue
                 rate = traffic / times[backend]
-                share = f'{100 * rate / peak:5.1f}% of peak' if peak else '(peak unknown)'
+                share = (f'{100 * rate / peak:5.1f}% of peak' if peak
+                         else '(peak unknown)')
                 note = f'{rate / 1e9:8.1f} GB/s {share}'
                 if backend != 'triton' and 'triton' in times:
-                    note += f'; triton takes {times["triton"] / times[backend]:.2f}x its time'
-                line(f'{name} {shape} {str(dtype)[6:]}: {backend}', times[backend], note)
+                    note += (f'; triton takes '
+                             f'{times["triton"] / times[backend]:.2f}x its '
+                             'time')
+                line(f'{name} {shape} {str(dtype)[6:]}: {backend}',
+                     times[backend], note)
             result[f'{name}-{str(dtype)[6:]}'] = dict(
-                shape=shape, traffic_bytes=traffic, **{k: float(v) for k, v in times.items()})
+                shape=shape, traffic_bytes=traffic,
+                **{k: float(v) for k, v in times.items()})
             del inputs
             torch.cuda.empty_cache()
     return result
 
 
 def parse_args(argv=None):
+    """Parse the command line of the scan benchmark.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        argparse.Namespace: The sections, device, repeats, lengths, threads,
+        JSON path and (in the memory subprocess) ``memory_child``.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--sections', nargs='+', choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument('--sections', nargs='+', choices=SECTIONS,
+                        default=list(SECTIONS))
     parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
-                        help="'cuda': only the CUDA section (exits 0 with a message "
-                        "when there is no CUDA device); 'cpu': every other section")
-    parser.add_argument('--repeats', type=int, default=3, help='timed runs per median')
-    parser.add_argument('--ref-lengths', type=int, nargs='+', default=[128, 256],
-                        help='L values at which the selective_scan_ref algorithm is timed '
-                        '(include 1024 to measure the issue shape directly: about 80 s)')
-    parser.add_argument('--spectral-lengths', type=int, nargs='+', default=[6, 24])
+                        help="'cuda': only the CUDA section (exits 0 with a "
+                        "message when there is no CUDA device); 'cpu': every "
+                        'other section')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed runs per median')
+    parser.add_argument('--ref-lengths', type=int, nargs='+',
+                        default=[128, 256],
+                        help='L values at which the selective_scan_ref '
+                        'algorithm is timed (include 1024 to measure the '
+                        'issue shape directly: about 80 s)')
+    parser.add_argument('--spectral-lengths', type=int, nargs='+',
+                        default=[6, 24])
     parser.add_argument('--threads', type=int, default=None,
                         help='torch intra-op threads (default: torch default)')
-    parser.add_argument('--json', type=str, default=None, help='also write results here')
-    parser.add_argument('--memory-child', type=str, default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--json', type=str, default=None,
+                        help='also write results here')
+    parser.add_argument('--memory-child', type=str, default=None,
+                        help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
+    """Run the chosen sections (or the memory subprocess) and print results.
+
+    Args:
+        argv: The arguments (None: ``sys.argv[1:]``).
+    """
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -477,9 +647,9 @@ def main(argv=None):
     elif args.device == 'cpu':
         args.sections = [name for name in args.sections if name != 'cuda']
     load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, '
-          f'{os.cpu_count()} CPUs, load average {load}; wall-clock medians of '
-          f'{args.repeats} runs after one warm-up')
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} intra-op '
+          f'threads, {os.cpu_count()} CPUs, load average {load}; wall-clock '
+          f'medians of {args.repeats} runs after one warm-up')
     results = {}
     for name in args.sections:
         results[name] = globals()[f'section_{name}'](args)
