@@ -24,7 +24,9 @@ from mmseg.utils import register_all_modules  # noqa: E402
 from PIL import Image
 
 import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
+from m3plugins.datasets import declared_contract  # noqa: E402
 from m3plugins.io import MissingDataError  # noqa: E402
+from m3plugins.structures import DataContract  # noqa: E402
 
 register_all_modules(init_default_scope=True)
 
@@ -179,6 +181,13 @@ def test_dataset_stacks_optical_and_dsm(converted):
     assert info['dsm_path'].endswith(
         osp.join('dsm_dir', 'val', '2_13_0_0_64_64.tif'))
     assert info['modality_channels'] == {'optical': 3, 'dsm': 1}
+    # The data contract in metainfo, as its config declares it.
+    contract = DataContract.from_metainfo(ds.metainfo)
+    assert [(m.name, m.bands, m.normalization) for m in contract.modalities
+            ] == [('optical', 3, 'none'), ('dsm', 1, 'minmax')]
+    assert contract.num_classes == 6 and contract.ignore_index == 255
+    assert declared_contract(dict(
+        type='ISPRSPotsdamClipsDataset', data_root='nowhere')) == contract
     item = ds[0]
     inputs = item['inputs']
     assert inputs.shape == (4, CLIP, CLIP) and inputs.dtype == torch.float32
@@ -207,6 +216,8 @@ def test_optical_only_dataset_needs_no_dsm(converted, tmp_path):
                         osp.join(root, folder))
     ds = _dataset(root, with_dsm=False)
     assert ds.get_data_info(0)['modality_channels'] == {'optical': 3}
+    assert DataContract.from_metainfo(ds.metainfo).modality_channels == \
+        {'optical': 3}
     assert 'dsm_path' not in ds.get_data_info(0)
     assert ds[0]['inputs'].shape == (3, CLIP, CLIP)
 
