@@ -1,10 +1,11 @@
 """Test a checkpoint with all modalities, then with each one removed.
 
 Runs the config's test set once per setting (full input, then each modality
-of ``model.modality_channels`` zeroed through the model's
-``missing_modality`` switch, e.g. MoBaNet's ``MoBaNetSegmentor``) with
-MMSeg's engine, and prints the metrics side by side; the table also goes to
-``<work_dir>/modality_robustness.json``.
+of the data preprocessor's ``modality_channels`` zeroed through its
+``missing_modalities``, see
+:class:`~m3plugins.models.data_preprocessors.MultimodalSegDataPreProcessor`)
+with MMSeg's engine, and prints the metrics side by side; the table also
+goes to ``<work_dir>/modality_robustness.json``.
 
 Example:
     python tools/test_modality_robustness.py configs/mobanet_potsdam.py \
@@ -12,7 +13,7 @@ Example:
     # columns: full | without optical | without dsm
 
 The same single setting is available in ``tools/test.py`` with
-``--cfg-options model.missing_modality=dsm``.
+``--cfg-options model.data_preprocessor.missing_modalities="['dsm']"``.
 """
 import argparse
 import json
@@ -32,6 +33,7 @@ from m3plugins.utils.modalities import ordered_modality_channels
 
 
 def parse_args() -> argparse.Namespace:
+    """Command-line arguments (config, checkpoint, --remove, common)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -39,7 +41,7 @@ def parse_args() -> argparse.Namespace:
         '--remove',
         nargs='+',
         help='modalities to remove one at a time (default: each of '
-        'model.modality_channels)')
+        'model.data_preprocessor.modality_channels)')
     add_common_arguments(parser)
     return parser.parse_args()
 
@@ -67,31 +69,35 @@ def format_table(results: 'OrderedDict[str, dict]') -> str:
 
 
 def main() -> None:
+    """Test once per setting and print / write the table."""
     args = parse_args()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
-    channels = cfg.model.get('modality_channels')
+    preprocessor = cfg.model.get('data_preprocessor') or {}
+    channels = preprocessor.get('modality_channels')
     if not channels:
-        raise SystemExit('The config has no model.modality_channels; this '
-                         'tool needs a multimodal model with a '
-                         'missing_modality switch (e.g. MoBaNetSegmentor).')
+        raise SystemExit(
+            'The config has no model.data_preprocessor.modality_channels; '
+            'this tool needs a multimodal data preprocessor '
+            '(type=\'MultimodalSegDataPreProcessor\') to remove modalities.')
     channels = ordered_modality_channels(channels)
     remove = args.remove or list(channels)
     unknown = [m for m in remove if m not in channels]
     if unknown:
         raise SystemExit(f'--remove {unknown}: not among the modalities '
                          f'{list(channels)}.')
-    cfg.model.missing_modality = None
+    preprocessor.missing_modalities = []
     results = OrderedDict()
     with exit_cleanly_on_missing_data():
         runner = build_runner(cfg)
         model = getattr(runner.model, 'module', runner.model)
-        if not hasattr(model, 'missing_modality'):
-            raise SystemExit(f'{type(model).__name__} has no '
-                             'missing_modality switch.')
-        settings = [('full', None)] + [(f'without {m}', m) for m in remove]
-        for label, modality in settings:
-            model.missing_modality = modality
+        if not hasattr(model.data_preprocessor, 'missing_modalities'):
+            raise SystemExit(
+                f'{type(model.data_preprocessor).__name__} has no '
+                'missing_modalities switch.')
+        settings = [('full', [])] + [(f'without {m}', [m]) for m in remove]
+        for label, missing in settings:
+            model.data_preprocessor.missing_modalities = missing
             runner.logger.info(f'Modality robustness: testing {label}')
             results[label] = dict(runner.test())
     table = format_table(results)

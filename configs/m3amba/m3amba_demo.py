@@ -26,8 +26,9 @@ tiny_clip = dict(
     text_cfg=dict(context_length=8, vocab_size=64, width=16, heads=2,
                   layers=1))
 model = dict(
-    modality_channels=[('hsi', 144), ('lidar', 1)],
-    data_preprocessor=dict(size=crop_size),
+    data_preprocessor=dict(
+        modality_channels=[('hsi', 144), ('lidar', 1)],
+        size=crop_size),
     backbone=dict(
         crop_size=crop_size,
         embed_dims=embed_dims,

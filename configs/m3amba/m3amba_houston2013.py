@@ -8,5 +8,5 @@ _base_ = [
 ]
 custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
 model = dict(
-    modality_channels=[('hsi', 144), ('lidar', 1)],
+    data_preprocessor=dict(modality_channels=[('hsi', 144), ('lidar', 1)]),
     decode_head=dict(num_classes=15))

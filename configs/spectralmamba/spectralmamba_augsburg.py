@@ -9,5 +9,5 @@ _base_ = [
 ]
 custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
 model = dict(
-    backbone=dict(modality_channels=[('hsi', 180), ('sar', 4)]),
+    data_preprocessor=dict(modality_channels=[('hsi', 180), ('sar', 4)]),
     decode_head=dict(num_classes=7))

@@ -17,7 +17,7 @@ scene = dict(
     modalities=('hsi', 'lidar'),
     normalization='minmax')
 model = dict(
-    backbone=dict(modality_channels=[('hsi', 144), ('lidar', 1)]),
+    data_preprocessor=dict(modality_channels=[('hsi', 144), ('lidar', 1)]),
     decode_head=dict(num_classes=7))
 # The classic patch protocol: 140 training pixels, one 5 x 5 patch each
 # (= the model's receptive field, so no computation is wasted on context

@@ -8,5 +8,5 @@ _base_ = [
 ]
 custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
 model = dict(
-    backbone=dict(modality_channels=[('hsi', 103)]),
+    data_preprocessor=dict(modality_channels=[('hsi', 103)]),
     decode_head=dict(num_classes=9))

@@ -35,10 +35,10 @@ def test_cpia_injects_t_plus_affine_prompt():
     a, b = torch.randn(3, 5, 16), torch.randn(3, 5, 16)
     shared = cpia.prompt(a, b)
     out_a, out_b = cpia(a, b)
-    torch.testing.assert_close(out_a,
-                               a + shared + shared * cpia.gamma_a + cpia.beta_a)
-    torch.testing.assert_close(out_b,
-                               b + shared + shared * cpia.gamma_b + cpia.beta_b)
+    torch.testing.assert_close(
+        out_a, a + shared + shared * cpia.gamma_a + cpia.beta_a)
+    torch.testing.assert_close(
+        out_b, b + shared + shared * cpia.gamma_b + cpia.beta_b)
 
 
 def test_cpia_is_affine_by_default_and_activation_is_optional():

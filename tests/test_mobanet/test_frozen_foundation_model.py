@@ -1,4 +1,4 @@
-"""FrozenFoundationModel: both sources, freezing, weight files, offline tags."""
+"""FrozenFoundationModel: sources, freezing, weight files, offline tags."""
 import pytest
 import torch
 from torch import nn
@@ -81,7 +81,8 @@ def test_frozen_and_stays_in_eval(builder):
     parent.train()
     model = parent[0]
     assert model.training  # the wrapper follows the flag ...
-    assert not any(m.training for m in model.tower.modules())  # ... not the tower
+    # ... not the tower
+    assert not any(m.training for m in model.tower.modules())
     assert not any(p.requires_grad for p in model.parameters())
     copy = model.make_patch_embed_copy()
     assert all(p.requires_grad for p in copy.parameters())

@@ -59,7 +59,8 @@ def test_frozen_tower_trainable_copy_and_eval_mode(backbone):
     copy = backbone.dsm_patch_embed
     assert all(p.requires_grad for p in copy.parameters())
     torch.testing.assert_close(copy.proj.weight, tower.patch_embed.proj.weight)
-    assert copy.proj.weight.data_ptr() != tower.patch_embed.proj.weight.data_ptr()
+    assert copy.proj.weight.data_ptr() != \
+        tower.patch_embed.proj.weight.data_ptr()
     backbone.zero_grad(set_to_none=True)
     optical, dsm = backbone(torch.rand(2, 4, 28, 28))
     (sum(m.sum() for m in optical) + sum(m.sum() for m in dsm)).backward()

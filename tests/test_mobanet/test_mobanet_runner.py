@@ -4,7 +4,6 @@ import os.path as osp
 import pytest
 import torch
 from fake_data.isprs_tiles import write_fake_potsdam
-from mmengine.hooks import Hook  # noqa: E402  (after m3plugins)
 from mmengine.runner import Runner  # noqa: E402
 from mobanet_helpers import tiny_demo_config
 
@@ -18,16 +17,16 @@ def trained(tmp_path_factory):
     cfg = tiny_demo_config(root, work_dir, max_iters=4)
     runner = Runner.from_cfg(cfg)
     masked = []
-
-    class RecordMasking(Hook):
-        """Runs after MCRM (LOW < NORMAL) and records what it masked."""
-
-        def before_train_iter(self, runner, batch_idx, data_batch=None):
-            masked.append([s.metainfo.get('mcrm_modality')
-                           for s in data_batch['data_samples']])
-
-    runner.register_hook(RecordMasking(), priority='LOW')
     model = runner.model
+    masking = model.data_preprocessor.mcrm
+
+    def record_masking(inputs, data_samples=None):
+        done = masking(inputs, data_samples)
+        masked.append([done.get(i, (None, ))[0]
+                       for i in range(len(inputs))])
+        return done
+
+    model.data_preprocessor.mcrm = record_masking
     tower_before = {k: v.clone() for k, v in
                     model.backbone.foundation.state_dict().items()}
     trainable_before = model.neck.projections[0][0].weight.clone()
@@ -41,8 +40,8 @@ def trained(tmp_path_factory):
 def test_training_updates_only_trainable_parts(trained):
     runner = trained['runner']
     model = runner.model
-    hooks = [type(h).__name__ for h in runner.hooks]
-    assert 'ModalityConditionalRandomMaskingHook' in hooks
+    assert type(model.data_preprocessor).__name__ == \
+        'MultimodalSegDataPreProcessor'
     # Batch 4 at ratio 0.25: one sample per iteration, DSM (n // 2 = 0
     # optical), in every one of the 4 iterations and nowhere else.
     assert len(trained['masked']) == 4
@@ -68,10 +67,10 @@ def test_validation_reports_paper_metrics(trained):
 def test_test_without_dsm_from_the_config_switch(trained):
     cfg = trained['cfg'].copy()
     cfg.load_from = osp.join(trained['work_dir'], 'iter_4.pth')
-    cfg.model.missing_modality = 'dsm'
+    cfg.model.data_preprocessor.missing_modalities = ['dsm']
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
-    assert runner.model.missing_modality == ['dsm']
+    assert runner.model.data_preprocessor.missing_modalities == ['dsm']
     assert 'mIoU' in metrics
 
 

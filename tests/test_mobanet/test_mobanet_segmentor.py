@@ -1,4 +1,4 @@
-"""MoBaNetSegmentor: losses, hard-pixel aux targets, alignment, modality switch."""
+"""MoBaNetSegmentor: losses, hard-pixel aux targets, alignment, layout."""
 import pytest
 import torch
 from mmengine.config import Config
@@ -63,7 +63,8 @@ def test_aux_targets_keep_only_hard_pixels(model, monkeypatch):
     # A main head that is right on the left half of every image only.
     def main_head(feats):
         logits = torch.nn.functional.one_hot(
-            labels[:, 0].long().clamp(max=5), 6).permute(0, 3, 1, 2).float() * 10
+            labels[:, 0].long().clamp(max=5), 6).permute(
+                0, 3, 1, 2).float() * 10
         logits[..., logits.shape[-1] // 2:] = logits[
             ..., logits.shape[-1] // 2:].roll(1, dims=1)
         return logits
@@ -81,8 +82,8 @@ def test_aux_loss_is_zero_without_hard_pixels(model, monkeypatch):
     model.train()
     data = preprocess(model, make_batch(), True)
     labels = torch.stack([s.gt_sem_seg.data[0] for s in data['data_samples']])
-    perfect = torch.nn.functional.one_hot(labels.long().clamp(max=5), 6).permute(
-        0, 3, 1, 2).float() * 10
+    perfect = torch.nn.functional.one_hot(
+        labels.long().clamp(max=5), 6).permute(0, 3, 1, 2).float() * 10
     monkeypatch.setattr(model, '_aligned_logits',
                         lambda x, size: perfect if x.shape[1] == 6 and
                         x.shape[-1] != perfect.shape[-1] else x)
@@ -108,37 +109,29 @@ def test_logits_match_the_input_size(model):
     assert results[0].pred_sem_seg.data.shape == (1, 50, 60)
 
 
-def test_missing_modality_switch(model):
-    model.eval()
-    data = preprocess(model, make_batch(), False)
-    inputs = data['inputs']
-    with torch.no_grad():
-        full = model(inputs, mode='tensor')
-        zeroed = inputs.clone()
-        zeroed[:, 3:] = 0
-        expected = model(zeroed, mode='tensor')
-        model.missing_modality = 'dsm'
-        try:
-            without_dsm = model(inputs, mode='tensor')
-        finally:
-            model.missing_modality = None
-    torch.testing.assert_close(without_dsm, expected)
-    assert not torch.allclose(without_dsm, full)
-    assert model.missing_modality == []
-    with pytest.raises(ValueError, match="not among the modalities"):
-        model.missing_modality = 'lidar'
+def test_layout_comes_from_the_data_preprocessor():
+    cfg = tiny_model_cfg()
+    cfg.backbone.pop('modality_channels')
+    cfg.data_preprocessor.modality_channels = [('rgb', 3), ('height', 1)]
+    model = MODELS.build(cfg)
+    assert list(model.modality_channels.items()) == [('rgb', 3),
+                                                     ('height', 1)]
+    assert list(model.backbone.modality_channels) == ['rgb', 'height']
 
 
-def test_missing_modality_from_cfg_options():
-    cfg = Config(dict(model=tiny_model_cfg()))
-    cfg.merge_from_dict({'model.missing_modality': 'optical'})
-    model = MODELS.build(cfg.model)
-    assert model.missing_modality == ['optical']
-    inputs = torch.rand(1, 4, 28, 28)
-    assert torch.equal(model.remove_missing_modalities(inputs)[:, :3],
-                       torch.zeros(1, 3, 28, 28))
-    assert torch.equal(model.remove_missing_modalities(inputs)[:, 3:],
-                       inputs[:, 3:])
+def test_explicit_layouts_must_agree_with_the_preprocessor():
+    cfg = tiny_model_cfg()  # the backbone repeats the same layout: fine
+    assert list(MODELS.build(cfg).backbone.modality_channels) == [
+        'optical', 'dsm']
+    cfg.backbone.modality_channels = [('optical', 3), ('dsm', 2)]
+    with pytest.raises(ValueError, match=r'backbone.modality_channels .*'
+                       r'optical=3, dsm=1'):
+        MODELS.build(cfg)
+    cfg = tiny_model_cfg(modality_channels=[('dsm', 1), ('optical', 3)])
+    with pytest.raises(ValueError, match=r'MoBaNetSegmentor.modality_channels'
+                       r' \(dsm=1, optical=3\) disagrees with '
+                       r'data_preprocessor.modality_channels'):
+        MODELS.build(cfg)
 
 
 def test_bad_input_names_the_modality(model):

@@ -1,4 +1,4 @@
-"""Parameter counts (ViT-L/B/S vs the official counts) and the frozen-tower step check."""
+"""Parameter counts (ViT-L/B/S vs official) and the frozen-tower step."""
 import copy
 import os.path as osp
 import runpy

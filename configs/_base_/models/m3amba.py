@@ -5,17 +5,20 @@
 # cross-entropy + cosine consistency (decode head). Paper sizes: width 384,
 # 9 layers, d_state 16, expand 2, dt_rank 24, MLP ratio 4, drop-path 0.1;
 # about 70.8M trainable parameters for Houston2013 (tools/param_report.py).
-# Leaf configs set modality_channels, num_classes and the data.
+# Leaf configs set the modality layout (data_preprocessor.modality_channels),
+# num_classes and the data.
 crop_size = (32, 32)  # official protocol; the adapters' Linear maps to H * W
-# The scene datasets normalise (per-band min-max over the scene), so the
-# preprocessor only stacks; crops already have crop_size (MMSeg's training
-# batch needs a size); labels are padded with 255 (ignored).
+# The modality layout is declared once, here: the segmentor passes it on to
+# backbone, neck and head; order = channel stacking order. The scene
+# datasets normalise (per-band min-max over the scene), so the preprocessor
+# only stacks; crops already have crop_size (MMSeg's training batch needs a
+# size); labels are padded with 255 (ignored).
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='MultimodalSegDataPreProcessor',
+    modality_channels=[('hsi', 144), ('lidar', 1)],
     size=crop_size,
     mean=None,
     std=None,
-    bgr_to_rgb=False,
     pad_val=0,
     seg_pad_val=255)
 lambda_ce = 1.0  # lambda1 (not public; our choice)
@@ -23,8 +26,6 @@ lambda_consistency = 1.0  # lambda2 (not public; our choice)
 model = dict(
     type='M3amba',
     data_preprocessor=data_preprocessor,
-    # Passed on to backbone, neck and head; order = channel stacking order.
-    modality_channels=[('hsi', 144), ('lidar', 1)],
     backbone=dict(
         type='M3ambaCLIPAdapterBackbone',
         crop_size=crop_size,

@@ -5,32 +5,41 @@
 # Trainable: 8.98M (7.80M without the auxiliary heads); frozen 304.37M.
 # Weights: pretrained='lvd142m' downloads timm's DINOv2 weights; offline,
 # pass a local file instead (the error names the file and where to get it).
-# Stacking order of the input channels; (name, channels) pairs keep their
-# order when mmengine dumps the config (dict keys get sorted).
-modality_channels = [('optical', 3), ('dsm', 1)]
 num_classes = 6
 # SyncBN as MMSeg's multi-GPU configs: one set of statistics over all ranks
 # (mmengine turns it back into BN in a single process).
 norm_cfg = dict(type='SyncBN', requires_grad=True)
+# The modality layout is declared here once (the segmentor passes it on to
+# the backbone): stacking order of the input channels, as (name, channels)
+# pairs, which keep their order when mmengine dumps the config.
 # Optical: the tower's ImageNet statistics on 0-255 pixels; DSM: already
 # min-max scaled to [0, 1] per tile by the dataset, so left as it is.
+# MCRM (training only): 25 % of each batch, half optical / half DSM,
+# num_blocks rectangles (official default 1) of 10-30 % of the crop each,
+# aspect 0.5-2, zero after normalisation.
+# Missing-modality tests: --cfg-options
+# model.data_preprocessor.missing_modalities="['dsm']".
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='MultimodalSegDataPreProcessor',
+    modality_channels=[('optical', 3), ('dsm', 1)],
     mean=[123.675, 116.28, 103.53, 0.0],
     std=[58.395, 57.12, 57.375, 1.0],
-    bgr_to_rgb=False,
+    missing_modalities=[],
+    mcrm=dict(
+        ratio=0.25,
+        area_range=(0.1, 0.3),
+        aspect_range=(0.5, 2.0),
+        num_blocks=1,  # rectangles per masked sample (official default)
+        modalities=None),
     pad_val=0,
     seg_pad_val=255,
     size=(256, 256))
 model = dict(
     type='MoBaNetSegmentor',
     data_preprocessor=data_preprocessor,
-    modality_channels=modality_channels,
-    missing_modality=None,
     aux_hard_pixels_only=True,
     backbone=dict(
         type='MoBaNetBackbone',
-        modality_channels=modality_channels,
         foundation_model=dict(
             source='timm',
             name='vit_large_patch14_dinov2',
@@ -93,17 +102,3 @@ model = dict(
     ],
     train_cfg=dict(),
     test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(32, 32)))
-# MCRM (training only): 25 % of each batch, half optical / half DSM,
-# num_blocks rectangles (official default 1) of 10-30 % of the crop each,
-# aspect 0.5-2, zero after normalisation.
-custom_hooks = [
-    dict(
-        type='ModalityConditionalRandomMaskingHook',
-        modality_channels=modality_channels,
-        modalities=None,
-        ratio=0.25,
-        area_range=(0.1, 0.3),
-        aspect_range=(0.5, 2.0),
-        num_blocks=1,  # rectangles per masked sample (official default)
-        fill_value=None)
-]

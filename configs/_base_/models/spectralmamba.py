@@ -1,13 +1,15 @@
 # SpectralMamba (Yao, Hong, Li, Chanussot, arXiv 2404.08489) as an MMSeg
 # EncoderDecoder: the backbone gives dense per-pixel features, a 1x1 FCNHead
-# classifies every pixel. Leaf configs set the modality channels and classes.
-# Normalisation (per-band min-max over the scene) is done by the dataset, so
-# the preprocessor only stacks (mean/std None) and pads labels with 255.
+# classifies every pixel. Leaf configs set the modality layout
+# (data_preprocessor.modality_channels, passed on to the backbone) and the
+# classes. Normalisation (per-band min-max over the scene) is done by the
+# dataset, so the preprocessor only stacks (mean/std None) and pads labels
+# with 255.
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='MultimodalSegDataPreProcessor',
+    modality_channels=[('hsi', 144)],
     mean=None,
     std=None,
-    bgr_to_rgb=False,
     pad_val=0,
     seg_pad_val=255,
     size_divisor=1)  # windows of one protocol share a size: no padding
@@ -19,7 +21,6 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='SpectralMamba',
-        modality_channels=[('hsi', 144)],
         variant='patchwise',  # or 'pixelwise': spectrum only, 1x1 everywhere
         spatial_kernel_size=3,  # receptive field 1 + 2 * (k - 1) = 5 pixels
         embed_dims=embed_dims,

@@ -171,14 +171,12 @@ class MultimodalSegDataPreProcessor(SegDataPreProcessor):
                 f'{list(self.modality_channels)}.')
         self._missing_modalities = names
 
-    def _channel_mask(self, present_only: bool) -> Tensor:
-        """(C,) bool: the channels of the modalities that are present."""
-        keep = []
+    def present_channels(self) -> Tensor:
+        """(sum C_m,) bool: True on the channels of present modalities."""
+        flags = []
         for name, channels in self.modality_channels.items():
-            missing = name in self._missing_modalities
-            if not (present_only and missing):
-                keep += [not missing] * channels
-        return torch.tensor(keep, dtype=torch.bool)
+            flags += [name not in self._missing_modalities] * channels
+        return torch.tensor(flags, dtype=torch.bool)
 
     def normalize_sample(self, image: Tensor) -> Tensor:
         """Float, normalised, missing modalities zeroed: (C, H, W).
@@ -199,25 +197,26 @@ class MultimodalSegDataPreProcessor(SegDataPreProcessor):
         image = image.float()
         total = sum(self.modality_channels.values())
         channels = image.shape[0]
+        present = self.present_channels().to(image.device)
+        num_present = int(present.sum())
         if channels == total:
             if self._enable_normalize:
                 image = (image - self.mean) / self.std
-            if not self._missing_modalities:
-                return image
-            image = image.clone()
-            image[~self._channel_mask(False).to(image.device)] = 0
+            if self._missing_modalities:
+                image = image.clone()
+                image[~present] = 0
             return image
-        present = self._channel_mask(True)
-        if not self._missing_modalities or channels != len(present):
+        if not self._missing_modalities or channels != num_present:
             if not self._enable_normalize and not self._missing_modalities:
                 return image
+            without = f' or {num_present} without ' \
+                f'{self._missing_modalities}' \
+                if self._missing_modalities else ''
             raise ModalityError(
                 f'Input has {channels} channels; the data preprocessor '
                 f'expects {total} '
                 f'({format_modality_layout(self.modality_channels)})'
-                + (f' or {len(present)} without {self._missing_modalities}'
-                   if self._missing_modalities else '') + '.')
-        present = present.to(image.device)
+                f'{without}.')
         if self._enable_normalize:
             image = (image - self.mean[present]) / self.std[present]
         full = image.new_zeros(total, *image.shape[1:])

@@ -1,37 +1,20 @@
 """M3amba as an MMSeg EncoderDecoder (arXiv 2503.06446)."""
-import copy
 from collections.abc import Mapping
 
 import torch
 from mmengine.config import ConfigDict
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, OptSampleList
+from mmseg.utils import OptConfigType, OptSampleList
 from torch import Tensor
 
 from m3plugins.utils.modalities import (
     ModalityError,
     ModalityLayout,
     check_modality_layout,
-    ordered_modality_channels,
 )
 
-
-def _with_value(cfg: ConfigType, key: str, value, owner: str) -> dict:
-    cfg = copy.deepcopy(cfg)
-    if key in cfg and cfg[key] is not None:
-        given = cfg[key]
-        same = (ordered_modality_channels(given) == value
-                if isinstance(value, Mapping)
-                else tuple(given) == tuple(value)
-                if isinstance(value, tuple) else given == value)
-        if not same:
-            raise ValueError(
-                f'M3amba sets {owner}.{key} from modality_channels to '
-                f'{value!r}, but the config gives {given!r}; remove it from '
-                f'{owner} or make it agree.')
-    cfg[key] = value
-    return cfg
+from ..data_preprocessors import modality_channels_for_model, with_part_value
 
 
 @MODELS.register_module()
@@ -49,10 +32,13 @@ class M3amba(EncoderDecoder):
       and cosine consistency),
 
     so training, ``predict``, whole / slide inference, ``tools/test.py`` and
-    the metrics are MMSeg's own. ``modality_channels`` is given once here
-    and passed on to the backbone (``modality_channels``), the neck
-    (``num_modalities``) and the head (``modality_names``); a conflicting
-    value in a sub-config is an error.
+    the metrics are MMSeg's own. The modality layout is declared once, in
+    the data preprocessor (:class:`~m3plugins.models.data_preprocessors.
+    MultimodalSegDataPreProcessor`), and passed on to the backbone
+    (``modality_channels``), the neck (``num_modalities``) and the head
+    (``modality_names``); a conflicting value in a sub-config, or an
+    explicit ``modality_channels`` here that differs from the
+    preprocessor's, is an error naming both.
 
     Inputs are the usual channel-stacked batch (B, sum C_m, H, W) (see
     :mod:`m3plugins.utils.modalities`). Called directly, the model also
@@ -66,7 +52,8 @@ class M3amba(EncoderDecoder):
 
     Args:
         modality_channels: Modality name -> channel count, in stacking
-            order. Defaults to ``dict(hsi=144, lidar=1)`` (Houston2013).
+            order. Defaults to the data preprocessor's, else
+            ``dict(hsi=144, lidar=1)`` (Houston2013).
         backbone, neck, decode_head: Configs of the three parts. Default:
             the paper's (see above).
         test_cfg: MMSeg test config. Defaults to ``dict(mode='whole')``.
@@ -81,22 +68,23 @@ class M3amba(EncoderDecoder):
                  decode_head: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  **kwargs) -> None:
-        if modality_channels is None:
-            modality_channels = dict(hsi=144, lidar=1)
         backbone = backbone or dict(type='M3ambaCLIPAdapterBackbone')
         neck = neck or dict(type='M3ambaFusionNeck')
         decode_head = decode_head or dict(
             type='M3ambaHead', in_channels=384, num_classes=15)
         test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
-        channels = ordered_modality_channels(modality_channels)
+        channels = modality_channels_for_model(
+            modality_channels, kwargs.get('data_preprocessor'), 'M3amba',
+            default=dict(hsi=144, lidar=1))
         if len(channels) < 2:
             raise ValueError('M3amba fuses at least two modalities, got '
-                             f'{modality_channels!r}.')
-        backbone = _with_value(backbone, 'modality_channels', channels,
-                               'backbone')
-        neck = _with_value(neck, 'num_modalities', len(channels), 'neck')
-        decode_head = _with_value(decode_head, 'modality_names',
-                                  tuple(channels), 'decode_head')
+                             f'{list(channels.items())!r}.')
+        backbone = with_part_value(backbone, 'modality_channels', channels,
+                                   'backbone')
+        neck = with_part_value(neck, 'num_modalities', len(channels),
+                               'neck')
+        decode_head = with_part_value(decode_head, 'modality_names',
+                                      tuple(channels), 'decode_head')
         super().__init__(
             backbone=backbone,
             neck=neck,

@@ -5,7 +5,6 @@ MoBaNet (Li et al., arXiv 2603.17705; official code sauryeo/MoBaNet).
 import math
 from collections.abc import Sequence
 
-import torch
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
@@ -14,25 +13,21 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
-from m3plugins.utils.modalities import (
-    ModalityLayout,
-    ordered_modality_channels,
-    split_modalities,
-)
+from m3plugins.utils.modalities import ModalityLayout
 
+from ..data_preprocessors import modality_channels_for_model, with_part_value
 from .hard_pixel_targets import hard_pixel_targets
 
 
 @MODELS.register_module()
 class MoBaNetSegmentor(EncoderDecoder):
-    """EncoderDecoder for MoBaNet with hard-pixel aux heads and a modality
-    switch.
+    """EncoderDecoder for MoBaNet with hard-pixel auxiliary heads.
 
     * The decode head (UPerHead, 64 channels) reads the fused maps of the
       neck; auxiliary heads (:class:`MoBaNetAuxHead`, the official
       3x3 conv-BN-ReLU6 256, dropout 0.1, bias-free 1x1 conv; MMSeg's
-      ``FCNHead`` also works) read the stage-1 optical and DSM maps (``in_index`` into
-      the neck output, see
+      ``FCNHead`` also works) read the stage-1 optical and DSM maps
+      (``in_index`` into the neck output, see
       :class:`~m3plugins.models.mobanet.DifferenceGuidedGatedFusion`).
     * With ``aux_hard_pixels_only`` the auxiliary targets keep only the
       pixels the main head predicts wrongly in the same forward pass (its
@@ -44,22 +39,18 @@ class MoBaNetSegmentor(EncoderDecoder):
     * The backbone works on inputs padded to the patch multiple; logits are
       resized to the padded size and cropped back to the input, so pixels
       and features stay aligned (in training, whole and slide inference).
-    * ``missing_modality`` (a modality name, or a list of names) zeroes that
-      modality's channels of the normalised model input in every forward
-      pass, for robustness tests:
-      ``--cfg-options model.missing_modality=dsm``. The value 0 after the
-      data preprocessor's normalisation is the same "zeroed" input MCRM
-      produces during training. Inputs without the missing modality's
-      channels at all (a 3-channel optical batch with
-      ``missing_modality='dsm'``) get zero channels in its place, so data
-      without a DSM trains and tests the same model
-      (``configs/mobanet/mobanet_potsdam_clips_optical_only.py``).
+    * The modality layout is the data preprocessor's
+      (:class:`~m3plugins.models.data_preprocessors.
+      MultimodalSegDataPreProcessor`, declared once per config) and is
+      passed on to the backbone. Missing-modality evaluation and MCRM
+      live in that preprocessor too (``--cfg-options
+      model.data_preprocessor.missing_modalities="['dsm']"``).
 
     Args:
         modality_channels: Modality -> channels of the stacked input in
-            order (the backbone's layout), as (name, channels) pairs or a
-            dict.
-        missing_modality: ``None``, a modality name or a list of names.
+            order, as (name, channels) pairs or a dict. Defaults to the
+            data preprocessor's ``modality_channels``, else optical 3 +
+            DSM 1; an explicit value must agree with the preprocessor's.
         aux_hard_pixels_only: Train auxiliary heads on hard pixels only.
         **kwargs: :class:`mmseg.models.EncoderDecoder` arguments.
     """
@@ -75,79 +66,20 @@ class MoBaNetSegmentor(EncoderDecoder):
                  neck: dict | None = dict(
                      type='DifferenceGuidedGatedFusion'),
                  auxiliary_head=None,
-                 modality_channels: ModalityLayout = (('optical', 3), ('dsm', 1)),
-                 missing_modality=None,
+                 modality_channels: ModalityLayout | None = None,
                  aux_hard_pixels_only: bool = True,
                  **kwargs):
+        layout = modality_channels_for_model(
+            modality_channels, kwargs.get('data_preprocessor'),
+            'MoBaNetSegmentor', default=(('optical', 3), ('dsm', 1)))
+        backbone = with_part_value(backbone, 'modality_channels', layout,
+                                   'backbone')
         super().__init__(backbone=backbone, decode_head=decode_head,
                          neck=neck, auxiliary_head=auxiliary_head, **kwargs)
-        self.modality_channels = ordered_modality_channels(
-            modality_channels)
+        self.modality_channels = layout
         self.aux_hard_pixels_only = aux_hard_pixels_only
-        self.missing_modality = missing_modality
 
-    # ----------------------------------------------------- modality switch
-    @property
-    def missing_modality(self) -> list[str]:
-        """Names of the modalities zeroed in every forward pass."""
-        return list(self._missing_modality)
-
-    @missing_modality.setter
-    def missing_modality(self, value) -> None:
-        if value is None:
-            names = []
-        elif isinstance(value, str):
-            names = [value]
-        else:
-            names = list(value)
-        unknown = [n for n in names if n not in self.modality_channels]
-        if unknown:
-            raise ValueError(
-                f'missing_modality {unknown} not among the modalities '
-                f'{list(self.modality_channels)}.')
-        self._missing_modality = names
-
-    def remove_missing_modalities(self, inputs: Tensor) -> Tensor:
-        """Zero the channels of :attr:`missing_modality` (B, C, H, W).
-
-        A batch that holds only the present modalities' channels (e.g. the
-        3 optical channels with ``missing_modality='dsm'``: data without a
-        DSM) gets zero channels inserted where the missing ones belong.
-        """
-        if not self._missing_modality:
-            return inputs
-        present = sum(channels for name, channels in
-                      self.modality_channels.items()
-                      if name not in self._missing_modality)
-        if inputs.dim() == 4 and inputs.shape[1] == present:
-            parts = iter(torch.split(inputs, [
-                channels for name, channels in self.modality_channels.items()
-                if name not in self._missing_modality], dim=1))
-            return torch.cat([
-                inputs.new_zeros(inputs.shape[0], channels,
-                                 *inputs.shape[2:])
-                if name in self._missing_modality else next(parts)
-                for name, channels in self.modality_channels.items()], dim=1)
-        split_modalities(inputs, self.modality_channels, check_finite=False)
-        inputs = inputs.clone()
-        start = 0
-        for name, channels in self.modality_channels.items():
-            if name in self._missing_modality:
-                inputs[:, start:start + channels] = 0
-            start += channels
-        return inputs
-
-    # ------------------------------------------------------------ features
-    def extract_feat(self, inputs: Tensor) -> list[Tensor]:
-        """Neck output (fused, optical, DSM maps per stage).
-
-        Raises:
-            ModalityError: Wrong channel count or NaN / Inf (names the
-                modality).
-        """
-        inputs = self.remove_missing_modalities(inputs)
-        return super().extract_feat(inputs)
-
+    # ------------------------------------------------------------ logits
     def _aligned_logits(self, logits: Tensor, size: Sequence[int]) -> Tensor:
         """Resize logits of the padded grid to the padded input, then crop."""
         patch = self.backbone.patch_size

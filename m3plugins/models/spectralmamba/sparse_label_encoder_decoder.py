@@ -14,10 +14,12 @@ import torch
 from mmseg.models.decode_heads import FCNHead
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
-from mmseg.utils import SampleList
+from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
 from m3plugins.utils.pixel_masks import dilate_pixel_mask
+
+from ..data_preprocessors import modality_channels_for_model, with_part_value
 
 
 def fcn_head_margin(head: FCNHead) -> int:
@@ -60,20 +62,35 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
     further than ``feature_margin``. When the labels do not match the input
     size, or a batch has no labeled pixel, the full backbone runs.
 
+    When the data preprocessor declares the modality layout
+    (:class:`~m3plugins.models.data_preprocessors.
+    MultimodalSegDataPreProcessor`), it becomes the backbone's
+    ``modality_channels``; an explicit backbone value must agree with it.
+
     Args:
+        backbone (dict): Backbone config.
         feature_margin (int): Feature pixels a head output reads around its
             own position. Default: 0 (per-pixel heads).
         *args, **kwargs: Those of :class:`EncoderDecoder`.
 
     Raises:
         TypeError: If the backbone's ``forward`` has no ``output_mask``.
-        ValueError: With a neck, a negative margin, an ``FCNHead``
+        ValueError: With a backbone layout other than the data
+            preprocessor's, a neck, a negative margin, an ``FCNHead``
             reaching beyond ``feature_margin``, or an auxiliary head with
             another ``ignore_index``.
     """
 
-    def __init__(self, *args, feature_margin: int = 0, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, backbone: ConfigType, *args,
+                 feature_margin: int = 0, **kwargs):
+        layout = modality_channels_for_model(
+            None, kwargs.get('data_preprocessor'),
+            type(self).__name__)
+        if layout is not None:
+            backbone = with_part_value(backbone, 'modality_channels',
+                                       layout, 'backbone')
+        super().__init__(backbone, *args, **kwargs)
+        self.modality_channels = layout
         if feature_margin < 0:
             raise ValueError(
                 f'feature_margin must be >= 0, got {feature_margin}')
