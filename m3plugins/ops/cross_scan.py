@@ -33,7 +33,8 @@ def cross_scan(x: Tensor) -> Tensor:
         reversed, column-major reversed.
     """
     if x.dim() != 4:
-        raise ValueError(f'cross_scan expects (B, C, H, W), got {tuple(x.shape)}')
+        raise ValueError(
+            f'cross_scan expects (B, C, H, W), got {tuple(x.shape)}')
     batch, channels, height, width = x.shape
     # Written straight into the output: one copy per direction (plus the
     # flip's), instead of materialising the transpose, a stack and a cat.

@@ -72,7 +72,11 @@ def mamba_ssm_available() -> bool:
 
 @functools.cache
 def _load_triton() -> tuple:
-    """Imports the package's Triton scan once; returns ``(fn or None, reason)``."""
+    """Import the package's Triton scan once.
+
+    Returns:
+        tuple: ``(selective_scan_triton or None, reason it failed or '')``.
+    """
     try:
         from .selective_scan_triton import selective_scan_triton
     except Exception as err:  # ImportError, or a triton that cannot initialise
@@ -86,7 +90,7 @@ def triton_available() -> bool:
 
 
 def triton_interpreter_enabled() -> bool:
-    """Whether ``TRITON_INTERPRET=1`` is set (kernels then run on CPU tensors)."""
+    """Whether ``TRITON_INTERPRET=1`` is set (kernels run on CPU tensors)."""
     return os.environ.get('TRITON_INTERPRET', '') == '1'
 
 
@@ -122,7 +126,8 @@ def _check_inputs(u, delta, A, B, C, D, z, delta_bias) -> None:
                          f'{B.shape[1]} and {C.shape[1]}')
     for name, vec in (('D', D), ('delta_bias', delta_bias)):
         if vec is not None and vec.shape != (channels, ):
-            raise ValueError(f'{name} must be ({channels},), got {tuple(vec.shape)}')
+            raise ValueError(
+                f'{name} must be ({channels},), got {tuple(vec.shape)}')
     if z is not None and z.shape != u.shape:
         raise ValueError(f'z must have the shape of u {tuple(u.shape)}, '
                          f'got {tuple(z.shape)}')

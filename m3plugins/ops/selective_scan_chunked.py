@@ -1,6 +1,7 @@
 """Fast selective scan for CPUs: chunked recurrence with recomputing backward.
 
-Same semantics as :func:`m3plugins.ops.selective_scan_reference.selective_scan_reference`
+Same semantics as
+:func:`m3plugins.ops.selective_scan_reference.selective_scan_reference`
 (mamba-ssm's ``selective_scan_ref``; Gu & Dao, arXiv 2312.00752), written as a
 ``torch.autograd.Function`` with a hand-written backward:
 
@@ -58,14 +59,26 @@ INFERENCE_BLOCK_ELEMENTS = 1 << 17
 NO_GRAD_MAX_LENGTH = 16
 
 
-def default_chunk_size(batch: int, channels: int, state: int, length: int) -> int:
-    """Chunk length ``T`` for a ``(batch, channels, length)`` scan with state ``N``.
+def default_chunk_size(batch: int, channels: int, state: int,
+                       length: int) -> int:
+    """Chunk length ``T`` for a ``(batch, channels, length)`` scan.
 
     Measured on a 2-core CPU: 1 MiB buffers were fastest at
     (8, 192, 1024, 16); at (2, 3072, 1024, 16) one or two steps per chunk
     were slower than 5 to 10 (per-op overhead), hence :data:`MIN_CHUNK`, which
     also keeps the saved boundary states at most ``1 / MIN_CHUNK`` of the
     state history.
+
+    Args:
+        batch: Batch size.
+        channels: Channels D.
+        state: State size N.
+        length: Sequence length L.
+
+    Returns:
+        int: ``T`` in ``[1, length]``: as many steps as keep a
+        ``(T, batch, D, N)`` buffer under :data:`CHUNK_ELEMENTS` elements,
+        but at least :data:`MIN_CHUNK`.
     """
     per_step = max(1, batch * channels * state)
     return max(1, min(length, max(MIN_CHUNK, CHUNK_ELEMENTS // per_step)))
@@ -80,7 +93,8 @@ def blocks_for_cache(device: torch.device) -> bool:
     return torch.device(device).type == 'cpu'
 
 
-def default_row_block(batch: int, channels: int, state: int, chunk: int) -> int:
+def default_row_block(batch: int, channels: int, state: int,
+                      chunk: int) -> int:
     """Rows per block of the autograd path for chunk length ``chunk``.
 
     As many rows as keep a ``(chunk, rows, D, N)`` buffer under
@@ -89,6 +103,15 @@ def default_row_block(batch: int, channels: int, state: int, chunk: int) -> int:
     short sequences with many rows (SpectralMamba: pixels x ~7 pieces) are
     cut into cache-sized blocks instead of streaming ``(L, rows, D, N)``
     buffers of tens of MiB through memory.
+
+    Args:
+        batch: Rows (batch entries) in all.
+        channels: Channels D.
+        state: State size N.
+        chunk: Chunk length T.
+
+    Returns:
+        int: Rows per block, in ``[1, batch]``.
     """
     per_row = max(1, chunk * channels * state)
     return max(1, min(batch, max(MIN_ROW_BLOCK, CHUNK_ELEMENTS // per_row)))
@@ -169,13 +192,15 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
         with torch.autocast(u.device.type, enabled=False):
             batch, channels, length = u.shape
             state = A.shape[1]
-            T = chunk_size or default_chunk_size(batch, channels, state, length)
+            T = chunk_size or default_chunk_size(batch, channels, state,
+                                                 length)
             rows = row_block or (
                 default_row_block(batch, channels, state, T)
                 if blocks_for_cache(u.device) else batch)
             num_chunks = math.ceil(length / T)
             boundary = u.new_empty(
-                (max(num_chunks - 1, 0), batch, channels, state), dtype=compute)
+                (max(num_chunks - 1, 0), batch, channels, state),
+                dtype=compute)
             out = torch.empty_like(u)
             y_pre = u.new_empty(u.shape, dtype=compute) \
                 if z is not None else None
@@ -243,8 +268,9 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
 
 
 def _row_blocks(batch, rows, chunk, channels, groups, state, dtype, device):
-    """Yield ``(row slice, workspace)`` for blocks of ``rows`` rows; the
-    workspace is reused and only rebuilt for a smaller last block.
+    """Yield ``(row slice, workspace)`` for blocks of ``rows`` rows.
+
+    The workspace is reused and only rebuilt for a smaller last block.
     """
     work = None
     for r0 in range(0, batch, rows):
@@ -285,8 +311,10 @@ def _forward_rows(work, u, delta, A, B, C, D, delta_bias, delta_softplus,
 
 def _backward_rows(work, r, dout, u, delta, A, B, C, D, z, delta_bias,
                    delta_softplus, boundary, y_pre, compute, grads):
-    """Gradients of the rows ``r``: written into the ``r`` slices of
-    ``grads['du' | 'ddelta' | 'dB' | 'dC' | 'dz']``, summed into
+    """Gradients of the rows ``r``.
+
+    They are written into the ``r`` slices of
+    ``grads['du' | 'ddelta' | 'dB' | 'dC' | 'dz']`` and summed into
     ``grads['dA' | 'dD' | 'd_bias']``. ``B`` and ``C`` are grouped
     ``(batch, G, N, L)``; ``A`` and ``D`` are in the compute dtype.
     """
@@ -357,7 +385,7 @@ class _Workspace:
         return buf.view(n * b * self.groups, self.dg, N)
 
     def forward_chunk(self, dt, u, A, B, h0):
-        """States of one chunk; returns ``(decay, states)`` views of length n."""
+        """States of one chunk as ``(decay, states)`` views of length n."""
         n = dt.shape[0]
         decay, hs = self.decay[:n], self.states[:n]
         torch.mul(dt.unsqueeze(-1), A, out=decay)
@@ -381,14 +409,17 @@ class _Workspace:
         """
         n, b = hs.shape[:2]
         N = hs.shape[-1]
-        prod = torch.mul(hs.view(n, b, self.groups, self.dg, N), C.unsqueeze(3),
-                         out=self.decay[:n].view(n, b, self.groups, self.dg, N))
+        prod = torch.mul(
+            hs.view(n, b, self.groups, self.dg, N), C.unsqueeze(3),
+            out=self.decay[:n].view(n, b, self.groups, self.dg, N))
         torch.sum(prod.view(hs.shape), dim=-1, out=out)
 
     def backward_chunk(self, dt, u, A, B, C, dy, h0, carry, ddt, ddu, dB, dC,
                        dA):
-        """Gradients of one chunk, written into ``ddt, ddu, dB, dC`` (views)
-        and accumulated into ``dA``; returns ``dL/dh`` of the step before.
+        """Gradients of one chunk.
+
+        They are written into ``ddt, ddu, dB, dC`` (views) and accumulated
+        into ``dA``; returns ``dL/dh`` of the step before.
         """
         n, b = dt.shape[:2]
         N = A.shape[1]
@@ -422,7 +453,8 @@ class _Workspace:
             m[0].zero_()
         # The states are no longer needed: hs is scratch from here on.
         grouped = (n, b, self.groups, self.dg, N)
-        prod = torch.mul(dh.view(grouped), B.unsqueeze(3), out=hs.view(grouped))
+        prod = torch.mul(dh.view(grouped), B.unsqueeze(3),
+                         out=hs.view(grouped))
         torch.sum(prod.view(dh.shape), dim=-1, out=ddu)        # d(du) = dh . B
         torch.sum(torch.mul(m, A, out=hs), dim=-1, out=ddt)   # d(dt) from a_t
         dA.add_(torch.mul(m, dt.unsqueeze(-1), out=hs).sum((0, 1)))
@@ -472,7 +504,8 @@ def _scan_no_grad(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
             r1 = min(batch, r0 + step)
             n = r1 - r0
             u_b = u_cl[r0:r1]
-            dt = delta_cl[r0:r1] + bias if bias is not None else delta_cl[r0:r1].clone()
+            dt = (delta_cl[r0:r1] + bias if bias is not None
+                  else delta_cl[r0:r1].clone())
             if delta_softplus:
                 dt = softplus(dt)
             du = dt * u_b                                 # drive scale dt * u
@@ -516,9 +549,24 @@ def selective_scan_chunked(u: Tensor,
                            row_block: int | None = None) -> Tensor:
     """Chunked selective scan with a recomputing backward (any device).
 
+    Same semantics as :func:`m3plugins.ops.selective_scan`.
+
+    When no gradient is needed (grad mode off, or no input requires grad)
+    and ``L <= NO_GRAD_MAX_LENGTH``, a forward-only path runs instead of the
+    autograd function: same result up to float rounding, written for short
+    sequences with many rows (see :func:`_scan_no_grad`; ``chunk_size`` and
+    ``row_block`` do not apply there).
+
     Args:
-        u, delta, A, B, C, D, z, delta_bias, delta_softplus: As in
-            :func:`m3plugins.ops.selective_scan`.
+        u (Tensor): ``(batch, D, L)``.
+        delta (Tensor): ``(batch, D, L)``.
+        A (Tensor): Real, ``(D, N)``.
+        B (Tensor): ``(batch, N, L)`` or grouped ``(batch, G, N, L)``.
+        C (Tensor): Same layout as ``B``.
+        D (Tensor, optional): ``(D,)``.
+        z (Tensor, optional): ``(batch, D, L)``.
+        delta_bias (Tensor, optional): ``(D,)``.
+        delta_softplus (bool): Apply softplus to the biased ``delta``.
         chunk_size (int, optional): Steps per chunk; by default
             :func:`default_chunk_size`.
         row_block (int, optional): Rows (batch entries) per block of the
@@ -527,12 +575,6 @@ def selective_scan_chunked(u: Tensor,
 
     Returns:
         Tensor: ``(batch, D, L)`` in the dtype of ``u``.
-
-    When no gradient is needed (grad mode off, or no input requires grad)
-    and ``L <= NO_GRAD_MAX_LENGTH``, a forward-only path runs instead of the
-    autograd function: same result up to float rounding, written for short
-    sequences with many rows (see :func:`_scan_no_grad`; ``chunk_size`` and
-    ``row_block`` do not apply there).
     """
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')

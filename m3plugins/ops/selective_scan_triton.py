@@ -56,7 +56,8 @@ BACKWARD_WARPS = 8
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
-def default_block_sizes(channels_per_group: int, length: int, state: int) -> tuple:
+def default_block_sizes(channels_per_group: int, length: int,
+                        state: int) -> tuple:
     """``(block_d, block_t)`` of the default launch.
 
     ``block_t`` is the sequence length rounded up to a power of two, at most
@@ -64,6 +65,14 @@ def default_block_sizes(channels_per_group: int, length: int, state: int) -> tup
     :data:`TILE_ELEMENTS` elements with the channels of one group. Short
     sequences (SpectralMamba pieces) therefore get one tile and many channels
     per program, long ones (SS2D) several tiles of a few channels.
+
+    Args:
+        channels_per_group: Channels D / G that share one ``B``/``C`` group.
+        length: Sequence length L.
+        state: State size N.
+
+    Returns:
+        tuple: ``(block_d, block_t)``, both powers of two.
     """
     block_n = triton.next_power_of_2(state)
     block_t = min(MAX_BLOCK_T, triton.next_power_of_2(length))
@@ -73,13 +82,15 @@ def default_block_sizes(channels_per_group: int, length: int, state: int) -> tup
 
 
 def _grouped(BC: Tensor) -> Tensor:
-    """``(batch, N, L)`` -> a ``(batch, 1, N, L)`` view; grouped stays as is."""
+    """``(batch, N, L)`` -> ``(batch, 1, N, L)`` view; grouped stays as is."""
     return BC.unsqueeze(1) if BC.dim() == 3 else BC
 
 
-def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d, block_t,
-                    num_warps, store_states):
-    """Runs the forward kernel; returns ``(out, tile_states, (block_d, block_t))``.
+def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                    block_d, block_t, num_warps, store_states):
+    """Run the forward kernel.
+
+    Returns ``(out, tile_states, (block_d, block_t))``.
 
     ``tile_states`` is ``(batch, D, tiles - 1, N)`` float32 when
     ``store_states``, else None.
@@ -96,8 +107,9 @@ def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d
     num_tiles = triton.cdiv(length, block_t)
 
     out = torch.empty(u.shape, dtype=u.dtype, device=u.device)
-    tile_states = torch.empty((batch, channels, max(num_tiles - 1, 0), state),
-                              dtype=torch.float32, device=u.device) if store_states else None
+    tile_states = torch.empty(
+        (batch, channels, max(num_tiles - 1, 0), state),
+        dtype=torch.float32, device=u.device) if store_states else None
     # A kernel argument must point to memory: a stand-in when nothing is kept.
     states_arg = tile_states if store_states and tile_states.numel() else \
         out.new_empty((1, 1, 1, 1), dtype=torch.float32)
@@ -108,11 +120,13 @@ def _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d
             z_arg, delta_bias if delta_bias is not None else A,
             out, states_arg,
             length, state, per_group, blocks_per_group,
-            *u.stride(), *delta.stride(), *A.stride(), *B_g.stride(), *C_g.stride(),
-            *z_arg.stride(), *out.stride(), *states_arg.stride()[:3],
-            HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=bool(delta_softplus), STORE_STATES=store_states, BLOCK_D=block_d,
-            BLOCK_T=block_t, BLOCK_N=triton.next_power_of_2(state),
+            *u.stride(), *delta.stride(), *A.stride(), *B_g.stride(),
+            *C_g.stride(), *z_arg.stride(), *out.stride(),
+            *states_arg.stride()[:3],
+            HAS_D=D is not None, HAS_Z=z is not None,
+            HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
+            STORE_STATES=store_states, BLOCK_D=block_d, BLOCK_T=block_t,
+            BLOCK_N=triton.next_power_of_2(state),
             num_warps=num_warps or FORWARD_WARPS)
     return out, tile_states, (block_d, block_t)
 
@@ -121,11 +135,31 @@ class _TritonSelectiveScan(torch.autograd.Function):
     """Autograd function launching the forward and backward kernels."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d,
-                block_t, num_warps):
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                block_d, block_t, num_warps):
+        """Run the forward kernel, keeping the tile states for backward.
+
+        Args:
+            ctx: The autograd context.
+            u: ``(batch, D, L)``.
+            delta: ``(batch, D, L)``.
+            A: ``(D, N)``.
+            B: ``(batch, N, L)`` or ``(batch, G, N, L)``.
+            C: Same layout as ``B``.
+            D: ``(D,)`` or None.
+            z: ``(batch, D, L)`` or None.
+            delta_bias: ``(D,)`` or None.
+            delta_softplus: Apply softplus to the biased ``delta``.
+            block_d: Channels per program, or None for the default.
+            block_t: Time steps per tile, or None for the default.
+            num_warps: Warps per program, or None for the default.
+
+        Returns:
+            Tensor: ``(batch, D, L)`` in the dtype of ``u``.
+        """
         out, tile_states, (block_d, block_t) = _launch_forward(
-            u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d, block_t,
-            num_warps, store_states=True)
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d,
+            block_t, num_warps, store_states=True)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, tile_states)
         ctx.delta_softplus = bool(delta_softplus)
         ctx.blocks = (block_d, block_t, num_warps)
@@ -134,6 +168,17 @@ class _TritonSelectiveScan(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, dout):
+        """Run the backward kernel from the kept tile states.
+
+        Args:
+            ctx: The autograd context of :meth:`forward`.
+            dout: ``(batch, D, L)`` gradient of the output.
+
+        Returns:
+            tuple: Gradients of ``u, delta, A, B, C, D, z, delta_bias`` (in
+            their dtypes and shapes; None for absent ones), then None for
+            the four non-tensor arguments.
+        """
         u, delta, A, B, C, D, z, delta_bias, tile_states = ctx.saved_tensors
         block_d, block_t, num_warps = ctx.blocks
         batch, channels, length = u.shape
@@ -143,23 +188,29 @@ class _TritonSelectiveScan(torch.autograd.Function):
         per_group = channels // groups
         blocks_per_group = triton.cdiv(per_group, block_d)
         atomic_bc = blocks_per_group > 1
-        num_slots = max(1, min(batch, MAX_REDUCTION_SLOTS,
-                                MAX_REDUCTION_ELEMENTS // max(1, channels * state)))
+        num_slots = max(1, min(
+            batch, MAX_REDUCTION_SLOTS,
+            MAX_REDUCTION_ELEMENTS // max(1, channels * state)))
         device = u.device
-        if tile_states.numel() == 0:  # one tile: nothing kept; the kernel needs a pointer
-            tile_states = torch.empty((1, 1, 1, 1), dtype=torch.float32, device=device)
+        if tile_states.numel() == 0:
+            # One tile: nothing kept; the kernel needs a pointer.
+            tile_states = torch.empty((1, 1, 1, 1), dtype=torch.float32,
+                                      device=device)
 
         du = torch.empty(u.shape, dtype=u.dtype, device=device)
         ddelta = torch.empty(delta.shape, dtype=delta.dtype, device=device)
-        dz = torch.empty(z.shape, dtype=z.dtype, device=device) if z is not None else None
+        dz = (torch.empty(z.shape, dtype=z.dtype, device=device)
+              if z is not None else None)
         make_bc = torch.zeros if atomic_bc else torch.empty
         dB = make_bc(B_g.shape, dtype=torch.float32, device=device)
         dC = make_bc(C_g.shape, dtype=torch.float32, device=device)
-        dA_slots = torch.zeros((num_slots, channels, state), dtype=torch.float32, device=device)
-        dD_slots = torch.zeros((num_slots, channels), dtype=torch.float32, device=device) \
-            if D is not None else None
-        dbias_slots = torch.zeros((num_slots, channels), dtype=torch.float32, device=device) \
-            if delta_bias is not None else None
+        dA_slots = torch.zeros((num_slots, channels, state),
+                               dtype=torch.float32, device=device)
+        dD_slots = torch.zeros((num_slots, channels), dtype=torch.float32,
+                               device=device) if D is not None else None
+        dbias_slots = torch.zeros(
+            (num_slots, channels), dtype=torch.float32,
+            device=device) if delta_bias is not None else None
         z_arg = z if z is not None else u
         grid = (batch, groups * blocks_per_group)
         if batch * channels * length:
@@ -170,19 +221,24 @@ class _TritonSelectiveScan(torch.autograd.Function):
                 du, ddelta, dz if dz is not None else du, dB, dC, dA_slots,
                 dD_slots if dD_slots is not None else dA_slots,
                 dbias_slots if dbias_slots is not None else dA_slots,
-                length, state, channels, per_group, blocks_per_group, num_slots,
-                *u.stride(), *delta.stride(), *A.stride(), *B_g.stride(), *C_g.stride(),
-                *z_arg.stride(), *dout.stride(), *tile_states.stride()[:3],
-                HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-                SOFTPLUS=ctx.delta_softplus, ATOMIC_BC=atomic_bc, BLOCK_D=block_d,
-                BLOCK_T=block_t, BLOCK_N=triton.next_power_of_2(state),
+                length, state, channels, per_group, blocks_per_group,
+                num_slots,
+                *u.stride(), *delta.stride(), *A.stride(), *B_g.stride(),
+                *C_g.stride(), *z_arg.stride(), *dout.stride(),
+                *tile_states.stride()[:3],
+                HAS_D=D is not None, HAS_Z=z is not None,
+                HAS_BIAS=delta_bias is not None,
+                SOFTPLUS=ctx.delta_softplus, ATOMIC_BC=atomic_bc,
+                BLOCK_D=block_d, BLOCK_T=block_t,
+                BLOCK_N=triton.next_power_of_2(state),
                 num_warps=num_warps or BACKWARD_WARPS)
         else:
             dB.zero_()
             dC.zero_()
         dA = dA_slots.sum(0).to(A.dtype)
         dD = dD_slots.sum(0).to(D.dtype) if D is not None else None
-        dbias = dbias_slots.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
+        dbias = (dbias_slots.sum(0).to(delta_bias.dtype)
+                 if delta_bias is not None else None)
         dB = (dB if B.dim() == 4 else dB.squeeze(1)).to(B.dtype)
         dC = (dC if C.dim() == 4 else dC.squeeze(1)).to(C.dtype)
         return du, ddelta, dA, dB, dC, dD, dz, dbias, None, None, None, None
@@ -232,14 +288,17 @@ def selective_scan_triton(u: Tensor,
     for name, value in (('block_d', block_d), ('block_t', block_t)):
         if value is not None and (value < 1 or value & (value - 1)):
             raise ValueError(f'{name} must be a power of two, got {value}')
-    for name, tensor in zip(('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias'),
-                            (u, delta, A, B, C, D, z, delta_bias)):
+    names = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
+    for name, tensor in zip(names, (u, delta, A, B, C, D, z, delta_bias)):
         if tensor is not None and tensor.dtype not in SUPPORTED_DTYPES:
-            raise ValueError(f'the triton selective scan takes float32, bfloat16 or '
-                             f'float16 tensors, got {name} in {tensor.dtype}; use '
-                             "backend='torch' for other dtypes")
+            raise ValueError(
+                f'the triton selective scan takes float32, bfloat16 or '
+                f'float16 tensors, got {name} in {tensor.dtype}; use '
+                "backend='torch' for other dtypes")
     if not needs_grad(u, delta, A, B, C, D, z, delta_bias):
-        return _launch_forward(u, delta, A, B, C, D, z, delta_bias, delta_softplus, block_d,
-                               block_t, num_warps, store_states=False)[0]
-    return _TritonSelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                      block_d, block_t, num_warps)
+        return _launch_forward(u, delta, A, B, C, D, z, delta_bias,
+                               delta_softplus, block_d, block_t, num_warps,
+                               store_states=False)[0]
+    return _TritonSelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias,
+                                      delta_softplus, block_d, block_t,
+                                      num_warps)

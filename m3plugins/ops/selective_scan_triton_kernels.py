@@ -18,9 +18,9 @@ sequential dependency is one step per tile, not per time step.
 
 The forward kernel writes the state entering each tile but the first (that
 one is zero), ``(batch, D, tiles - 1, N)`` in float32, and nothing else for
-backward (nothing at all when ``STORE_STATES`` is off, for inference). The backward kernel walks the
-tiles in reverse: it recomputes the tile's states from that boundary state,
-solves the reverse recurrence of ``g_t = dL/dh_t``::
+backward (nothing at all when ``STORE_STATES`` is off, for inference). The
+backward kernel walks the tiles in reverse: it recomputes the tile's states
+from that boundary state, solves the reverse recurrence of ``g_t = dL/dh_t``::
 
     g_t = C_t dy_t + exp(dt_{t+1} A) g_{t+1}
 
@@ -45,9 +45,11 @@ import triton.language as tl
 
 
 @triton.jit
-def _linear_recurrence_combine(decay_first, drive_first, decay_second, drive_second):
-    """Composes two steps ``h -> decay * h + drive`` (first, then second)."""
-    return decay_first * decay_second, decay_second * drive_first + drive_second
+def _linear_recurrence_combine(decay_first, drive_first, decay_second,
+                               drive_second):
+    """Compose two steps ``h -> decay * h + drive`` (first, then second)."""
+    return (decay_first * decay_second,
+            decay_second * drive_first + drive_second)
 
 
 @triton.jit
@@ -70,8 +72,8 @@ def selective_scan_forward_kernel(
         stride_out_batch, stride_out_chan, stride_out_time,
         stride_states_batch, stride_states_chan, stride_states_tile,
         HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
-        SOFTPLUS: tl.constexpr, STORE_STATES: tl.constexpr, BLOCK_D: tl.constexpr,
-        BLOCK_T: tl.constexpr, BLOCK_N: tl.constexpr):
+        SOFTPLUS: tl.constexpr, STORE_STATES: tl.constexpr,
+        BLOCK_D: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_N: tl.constexpr):
     """Forward scan of one (batch entry, channel block); see the module doc.
 
     Writes ``out`` ``(batch, D, L)`` and, when ``STORE_STATES``, the float32
@@ -81,24 +83,30 @@ def selective_scan_forward_kernel(
     batch_idx = tl.program_id(0).to(tl.int64)
     block_idx = tl.program_id(1)
     group = block_idx // blocks_per_group
-    chan_in_group = (block_idx % blocks_per_group) * BLOCK_D + tl.arange(0, BLOCK_D)
+    chan_in_group = ((block_idx % blocks_per_group) * BLOCK_D
+                     + tl.arange(0, BLOCK_D))
     chan_mask = chan_in_group < channels_per_group
     chan = (group * channels_per_group + chan_in_group).to(tl.int64)
     state_idx = tl.arange(0, BLOCK_N)
     state_mask = state_idx < state_size
     step_in_tile = tl.arange(0, BLOCK_T)
 
-    A = tl.load(A_ptr + chan[:, None] * stride_A_chan + state_idx[None, :] * stride_A_state,
-                mask=chan_mask[:, None] & state_mask[None, :], other=0.0).to(tl.float32)
+    A = tl.load(A_ptr + chan[:, None] * stride_A_chan
+                + state_idx[None, :] * stride_A_state,
+                mask=chan_mask[:, None] & state_mask[None, :],
+                other=0.0).to(tl.float32)
     if HAS_BIAS:
-        bias = tl.load(bias_ptr + chan, mask=chan_mask, other=0.0).to(tl.float32)
+        bias = tl.load(bias_ptr + chan, mask=chan_mask,
+                       other=0.0).to(tl.float32)
     if HAS_D:
         skip = tl.load(D_ptr + chan, mask=chan_mask, other=0.0).to(tl.float32)
 
     u_rows = u_ptr + batch_idx * stride_u_batch + chan[:, None] * stride_u_chan
-    delta_rows = delta_ptr + batch_idx * stride_delta_batch + chan[:, None] * stride_delta_chan
+    delta_rows = (delta_ptr + batch_idx * stride_delta_batch
+                  + chan[:, None] * stride_delta_chan)
     z_rows = z_ptr + batch_idx * stride_z_batch + chan[:, None] * stride_z_chan
-    out_rows = out_ptr + batch_idx * stride_out_batch + chan[:, None] * stride_out_chan
+    out_rows = (out_ptr + batch_idx * stride_out_batch
+                + chan[:, None] * stride_out_chan)
     B_cols = (B_ptr + batch_idx * stride_B_batch + group * stride_B_group
               + state_idx[None, :] * stride_B_state)
     C_cols = (C_ptr + batch_idx * stride_C_batch + group * stride_C_group
@@ -118,19 +126,20 @@ def selective_scan_forward_kernel(
         chan_time_mask = chan_mask[:, None] & time_mask[None, :]
         time_state_mask = time_mask[:, None] & state_mask[None, :]
 
-        u = tl.load(u_rows + time[None, :] * stride_u_time, mask=chan_time_mask,
-                    other=0.0).to(tl.float32)
-        dt = tl.load(delta_rows + time[None, :] * stride_delta_time, mask=chan_time_mask,
-                     other=0.0).to(tl.float32)
+        u = tl.load(u_rows + time[None, :] * stride_u_time,
+                    mask=chan_time_mask, other=0.0).to(tl.float32)
+        dt = tl.load(delta_rows + time[None, :] * stride_delta_time,
+                     mask=chan_time_mask, other=0.0).to(tl.float32)
         if HAS_BIAS:
             dt += bias[:, None]
         if SOFTPLUS:
             dt = _softplus(dt)
-        dt = tl.where(chan_time_mask, dt, 0.0)  # padding: transition 1, drive 0
-        B = tl.load(B_cols + time[:, None] * stride_B_time, mask=time_state_mask,
-                    other=0.0).to(tl.float32)
-        C = tl.load(C_cols + time[:, None] * stride_C_time, mask=time_state_mask,
-                    other=0.0).to(tl.float32)
+        # Padding: transition 1, drive 0.
+        dt = tl.where(chan_time_mask, dt, 0.0)
+        B = tl.load(B_cols + time[:, None] * stride_B_time,
+                    mask=time_state_mask, other=0.0).to(tl.float32)
+        C = tl.load(C_cols + time[:, None] * stride_C_time,
+                    mask=time_state_mask, other=0.0).to(tl.float32)
 
         decay = tl.exp(dt[:, :, None] * A[:, None, :])
         drive = (dt * u)[:, :, None] * B[None, :, :]
@@ -142,14 +151,14 @@ def selective_scan_forward_kernel(
         if HAS_D:
             y += skip[:, None] * u
         if HAS_Z:
-            z = tl.load(z_rows + time[None, :] * stride_z_time, mask=chan_time_mask,
-                        other=0.0).to(tl.float32)
+            z = tl.load(z_rows + time[None, :] * stride_z_time,
+                        mask=chan_time_mask, other=0.0).to(tl.float32)
             y *= z * tl.sigmoid(z)
         tl.store(out_rows + time[None, :] * stride_out_time,
                  y.to(out_ptr.dtype.element_ty), mask=chan_time_mask)
         # Padded steps keep the state, so the tile's last slot is the carry.
-        state = tl.sum(tl.where(step_in_tile[None, :, None] == BLOCK_T - 1, states, 0.0),
-                       axis=1)
+        state = tl.sum(tl.where(step_in_tile[None, :, None] == BLOCK_T - 1,
+                                states, 0.0), axis=1)
 
 
 @triton.jit
@@ -158,7 +167,8 @@ def selective_scan_backward_kernel(
         dout_ptr, states_ptr,
         du_ptr, ddelta_ptr, dz_ptr, dB_ptr, dC_ptr, dA_slots_ptr, dD_slots_ptr,
         dbias_slots_ptr,
-        length, state_size, channels, channels_per_group, blocks_per_group, num_slots,
+        length, state_size, channels, channels_per_group, blocks_per_group,
+        num_slots,
         stride_u_batch, stride_u_chan, stride_u_time,
         stride_delta_batch, stride_delta_chan, stride_delta_time,
         stride_A_chan, stride_A_state,
@@ -168,8 +178,8 @@ def selective_scan_backward_kernel(
         stride_dout_batch, stride_dout_chan, stride_dout_time,
         stride_states_batch, stride_states_chan, stride_states_tile,
         HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
-        SOFTPLUS: tl.constexpr, ATOMIC_BC: tl.constexpr, BLOCK_D: tl.constexpr,
-        BLOCK_T: tl.constexpr, BLOCK_N: tl.constexpr):
+        SOFTPLUS: tl.constexpr, ATOMIC_BC: tl.constexpr,
+        BLOCK_D: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_N: tl.constexpr):
     """Backward of one (batch entry, channel block); see the module doc.
 
     ``du``, ``ddelta``, ``dz`` have the layout of a contiguous ``u``; ``dB``,
@@ -180,7 +190,8 @@ def selective_scan_backward_kernel(
     batch_idx = tl.program_id(0).to(tl.int64)
     block_idx = tl.program_id(1)
     group = block_idx // blocks_per_group
-    chan_in_group = (block_idx % blocks_per_group) * BLOCK_D + tl.arange(0, BLOCK_D)
+    chan_in_group = ((block_idx % blocks_per_group) * BLOCK_D
+                     + tl.arange(0, BLOCK_D))
     chan_mask = chan_in_group < channels_per_group
     chan = (group * channels_per_group + chan_in_group).to(tl.int64)
     state_idx = tl.arange(0, BLOCK_N)
@@ -188,31 +199,38 @@ def selective_scan_backward_kernel(
     step_in_tile = tl.arange(0, BLOCK_T)
     chan_state_mask = chan_mask[:, None] & state_mask[None, :]
 
-    A = tl.load(A_ptr + chan[:, None] * stride_A_chan + state_idx[None, :] * stride_A_state,
+    A = tl.load(A_ptr + chan[:, None] * stride_A_chan
+                + state_idx[None, :] * stride_A_state,
                 mask=chan_state_mask, other=0.0).to(tl.float32)
     if HAS_BIAS:
-        bias = tl.load(bias_ptr + chan, mask=chan_mask, other=0.0).to(tl.float32)
+        bias = tl.load(bias_ptr + chan, mask=chan_mask,
+                       other=0.0).to(tl.float32)
     if HAS_D:
         skip = tl.load(D_ptr + chan, mask=chan_mask, other=0.0).to(tl.float32)
 
     u_rows = u_ptr + batch_idx * stride_u_batch + chan[:, None] * stride_u_chan
-    delta_rows = delta_ptr + batch_idx * stride_delta_batch + chan[:, None] * stride_delta_chan
+    delta_rows = (delta_ptr + batch_idx * stride_delta_batch
+                  + chan[:, None] * stride_delta_chan)
     z_rows = z_ptr + batch_idx * stride_z_batch + chan[:, None] * stride_z_chan
-    dout_rows = dout_ptr + batch_idx * stride_dout_batch + chan[:, None] * stride_dout_chan
-    grad_rows = (batch_idx * channels + chan[:, None]) * length  # contiguous (batch, D, L)
+    dout_rows = (dout_ptr + batch_idx * stride_dout_batch
+                 + chan[:, None] * stride_dout_chan)
+    # Offsets into the contiguous (batch, D, L) gradients.
+    grad_rows = (batch_idx * channels + chan[:, None]) * length
     B_cols = (B_ptr + batch_idx * stride_B_batch + group * stride_B_group
               + state_idx[None, :] * stride_B_state)
     C_cols = (C_ptr + batch_idx * stride_C_batch + group * stride_C_group
               + state_idx[None, :] * stride_C_state)
     num_groups = tl.num_programs(1) // blocks_per_group
-    dBC_cols = ((batch_idx * num_groups + group) * state_size + state_idx[None, :]) * length
+    dBC_cols = ((batch_idx * num_groups + group) * state_size
+                + state_idx[None, :]) * length
     states_rows = (states_ptr + batch_idx * stride_states_batch
                    + chan[:, None] * stride_states_chan + state_idx[None, :])
 
     dA_total = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     dD_total = tl.zeros((BLOCK_D, ), dtype=tl.float32)
     dbias_total = tl.zeros((BLOCK_D, ), dtype=tl.float32)
-    state_grad_carry = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)  # g at next tile start
+    # g at the start of the next tile.
+    state_grad_carry = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
     num_tiles = tl.cdiv(length, BLOCK_T)
     for tiles_done in range(num_tiles):
         tile = num_tiles - 1 - tiles_done
@@ -223,8 +241,8 @@ def selective_scan_backward_kernel(
         next_time = time + 1
         next_mask = chan_mask[:, None] & (next_time < length)[None, :]
 
-        u = tl.load(u_rows + time[None, :] * stride_u_time, mask=chan_time_mask,
-                    other=0.0).to(tl.float32)
+        u = tl.load(u_rows + time[None, :] * stride_u_time,
+                    mask=chan_time_mask, other=0.0).to(tl.float32)
         dt_pre = tl.load(delta_rows + time[None, :] * stride_delta_time,
                          mask=chan_time_mask, other=0.0).to(tl.float32)
         dt_next = tl.load(delta_rows + next_time[None, :] * stride_delta_time,
@@ -239,12 +257,12 @@ def selective_scan_backward_kernel(
             dt = dt_pre
         dt = tl.where(chan_time_mask, dt, 0.0)
         dt_next = tl.where(next_mask, dt_next, 0.0)
-        B = tl.load(B_cols + time[:, None] * stride_B_time, mask=time_state_mask,
-                    other=0.0).to(tl.float32)
-        C = tl.load(C_cols + time[:, None] * stride_C_time, mask=time_state_mask,
-                    other=0.0).to(tl.float32)
-        dout = tl.load(dout_rows + time[None, :] * stride_dout_time, mask=chan_time_mask,
-                       other=0.0).to(tl.float32)
+        B = tl.load(B_cols + time[:, None] * stride_B_time,
+                    mask=time_state_mask, other=0.0).to(tl.float32)
+        C = tl.load(C_cols + time[:, None] * stride_C_time,
+                    mask=time_state_mask, other=0.0).to(tl.float32)
+        dout = tl.load(dout_rows + time[None, :] * stride_dout_time,
+                       mask=chan_time_mask, other=0.0).to(tl.float32)
 
         # Recompute the tile's states from the state entering it (zero at 0).
         state_in = tl.load(states_rows + (tile - 1) * stride_states_tile,
@@ -258,15 +276,15 @@ def selective_scan_backward_kernel(
 
         # Gate and skip: dy is dL/dy before the gate.
         if HAS_Z:
-            z = tl.load(z_rows + time[None, :] * stride_z_time, mask=chan_time_mask,
-                        other=0.0).to(tl.float32)
+            z = tl.load(z_rows + time[None, :] * stride_z_time,
+                        mask=chan_time_mask, other=0.0).to(tl.float32)
             y = tl.sum(states * C[None, :, :], axis=2)
             if HAS_D:
                 y += skip[:, None] * u
             sig = tl.sigmoid(z)
             dz = dout * y * sig * (1.0 + z * (1.0 - sig))
-            tl.store(dz_ptr + grad_rows + time[None, :], dz.to(dz_ptr.dtype.element_ty),
-                     mask=chan_time_mask)
+            tl.store(dz_ptr + grad_rows + time[None, :],
+                     dz.to(dz_ptr.dtype.element_ty), mask=chan_time_mask)
             dy = dout * z * sig
         else:
             dy = dout
@@ -281,12 +299,13 @@ def selective_scan_backward_kernel(
         decay_suffix, grad_suffix = tl.associative_scan(
             (decay_next, direct), 1, _linear_recurrence_combine, reverse=True)
         state_grad = grad_suffix + decay_suffix * state_grad_carry[:, None, :]
-        state_grad_carry = tl.sum(tl.where(step_in_tile[None, :, None] == 0, state_grad, 0.0),
-                                  axis=1)
+        state_grad_carry = tl.sum(
+            tl.where(step_in_tile[None, :, None] == 0, state_grad, 0.0),
+            axis=1)
 
-        dC = tl.sum(dy[:, :, None] * states, axis=0)              # (BLOCK_T, BLOCK_N)
+        dC = tl.sum(dy[:, :, None] * states, axis=0)  # (BLOCK_T, BLOCK_N)
         dB = tl.sum(state_grad * scaled_u[:, :, None], axis=0)
-        dscaled_u = tl.sum(state_grad * B[None, :, :], axis=2)    # dL/d(dt * u)
+        dscaled_u = tl.sum(state_grad * B[None, :, :], axis=2)  # dL/d(dt * u)
         # exp(dt_t A) h_{t-1} = h_t - drive_t: the transition's contribution.
         transition_grad = state_grad * (states - drive)
         ddt = tl.sum(transition_grad * A[:, None, :], axis=2) + dscaled_u * u
@@ -297,10 +316,10 @@ def selective_scan_backward_kernel(
         ddt = tl.where(chan_time_mask, ddt, 0.0)
         if HAS_BIAS:
             dbias_total += tl.sum(ddt, axis=1)
-        tl.store(du_ptr + grad_rows + time[None, :], du.to(du_ptr.dtype.element_ty),
-                 mask=chan_time_mask)
-        tl.store(ddelta_ptr + grad_rows + time[None, :], ddt.to(ddelta_ptr.dtype.element_ty),
-                 mask=chan_time_mask)
+        tl.store(du_ptr + grad_rows + time[None, :],
+                 du.to(du_ptr.dtype.element_ty), mask=chan_time_mask)
+        tl.store(ddelta_ptr + grad_rows + time[None, :],
+                 ddt.to(ddelta_ptr.dtype.element_ty), mask=chan_time_mask)
         dBC_offsets = dBC_cols + time[:, None]
         if ATOMIC_BC:
             tl.atomic_add(dB_ptr + dBC_offsets, dB, mask=time_state_mask)
@@ -313,6 +332,8 @@ def selective_scan_backward_kernel(
     tl.atomic_add(dA_slots_ptr + (slot * channels + chan[:, None]) * state_size
                   + state_idx[None, :], dA_total, mask=chan_state_mask)
     if HAS_D:
-        tl.atomic_add(dD_slots_ptr + slot * channels + chan, dD_total, mask=chan_mask)
+        tl.atomic_add(dD_slots_ptr + slot * channels + chan, dD_total,
+                      mask=chan_mask)
     if HAS_BIAS:
-        tl.atomic_add(dbias_slots_ptr + slot * channels + chan, dbias_total, mask=chan_mask)
+        tl.atomic_add(dbias_slots_ptr + slot * channels + chan, dbias_total,
+                      mask=chan_mask)
