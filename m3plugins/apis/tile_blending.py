@@ -87,9 +87,12 @@ def tile_weights(row: int, col: int, height: int, width: int,
     """Blending weights of one tile (see the module doc).
 
     Args:
-        row, col: The tile's top-left offset in the scene.
-        height, width: The tile's size.
-        scene_height, scene_width: The scene's size.
+        row: The tile's top row in the scene.
+        col: The tile's left column in the scene.
+        height: The tile's rows.
+        width: The tile's columns.
+        scene_height: The scene's rows.
+        scene_width: The scene's columns.
         overlap: Ramp length in pixels, one int or (rows, cols); clamped to
             half the tile.
 

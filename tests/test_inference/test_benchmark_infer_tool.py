@@ -1,6 +1,7 @@
-"""tools/benchmark_infer.py: the generated scene it measures on (the timed
-runs themselves are not part of the suite: speed is measured, not
-asserted).
+"""tools/benchmark_infer.py: the generated scene it measures on.
+
+The timed runs themselves are not part of the suite: speed is measured, not
+asserted.
 """
 import importlib.util
 import os.path as osp
