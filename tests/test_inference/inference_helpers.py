@@ -62,7 +62,7 @@ def probe_config_dict(num_classes=6, dataset=ISPRS_TEST_DATASET,
     """
     from mmengine.config import Config
     modality_channels = modality_channels or dict(optical=3, dsm=1)
-    total = sum(modality_channels.values())
+    total = sum(dict(modality_channels).values())
     loaders = {} if dataset is None else dict(
         test_dataloader=dict(batch_size=1, dataset=dict(dataset)))
     return Config(

@@ -13,15 +13,17 @@ from fake_data.isprs_tiles import write_scene_raster
 from inference_helpers import probe_config_dict, write_config_file
 
 from m3plugins.apis.large_scene_inference import (
-    class_names_and_palette,
-    default_tile_layout,
     infer_large_scene,
     load_segmentor,
-    modality_channels_from_config,
     segment_windows,
 )
-from m3plugins.apis.scene_normalization import normalization_from_config
 from m3plugins.io import CLASS_MAP_NODATA, RasterAlignmentError
+from m3plugins.utils.modalities import ModalityError
+
+# The probe models here have no checkpoint, hence no data contract: they
+# run on the config's (see test_checkpoint_contract.py for both cases).
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:The checkpoint has no data contract:UserWarning')
 
 
 def whole_image_logits(model, optical, dsm):
@@ -132,7 +134,7 @@ def test_misaligned_inputs_are_rejected_before_any_output(
         probe_model, scene_pair, tmp_path):
     rasters, (_, dsm) = scene_pair
     shifted = write_scene_raster(tmp_path / 'dsm_shifted.tif', dsm,
-                            origin=(500010.0, 5400000.0))
+                                 origin=(500010.0, 5400000.0))
     with pytest.raises(RasterAlignmentError, match='dsm_shifted.tif'):
         infer_large_scene(probe_model, dict(rasters, dsm=shifted),
                           str(tmp_path / 'never.tif'), progress=False)
@@ -169,7 +171,7 @@ def test_matches_the_isprs_dataset_reading_including_dsm_nodata(
     holed[10:20, 30:45] = -9999.0
     holed[100, 100] = np.nan
     dsm_path = write_scene_raster(tmp_path / 'dsm_nodata.tif', holed,
-                             nodata=-9999.0)
+                                  nodata=-9999.0)
     result = infer_large_scene(
         probe_model, dict(rasters, dsm=dsm_path), str(tmp_path / 'map.tif'),
         tile_size=64, overlap=16, save_preview=False, progress=False)
@@ -230,95 +232,27 @@ def test_bad_tiling_arguments(probe_model, scene_pair, tmp_path):
                           batch_size=0, progress=False)
 
 
-def test_normalization_follows_each_dataset_contract():
-    modalities = ['optical', 'dsm']
-    # ISPRS datasets: raw optical, DSM with dsm_normalization (class default
-    # 'minmax', or the config's value).
-    isprs = probe_config_dict()
-    assert normalization_from_config(isprs, modalities) == dict(
-        optical='none', dsm='minmax')
-    isprs.test_dataloader.dataset.dsm_normalization = 'zscore'
-    assert normalization_from_config(isprs, modalities) == dict(
-        optical='none', dsm='zscore')
-    # An override wins per modality.
-    assert normalization_from_config(isprs, modalities,
-                                     dict(optical='minmax')) == dict(
-                                         optical='minmax', dsm='zscore')
-    # A generic dataset's `normalization` argument; unnamed -> 'minmax'.
-    generic = probe_config_dict(dataset=dict(
-        type='PotsdamDataset', normalization=dict(dsm='none')))
-    assert normalization_from_config(generic, modalities) == dict(
-        optical='minmax', dsm='none')
-    # HSISceneDataset: scene.normalization, default of the scene class.
-    channels = dict(hsi=144, lidar=1)
-    hsi = probe_config_dict(
-        modality_channels=channels,
-        dataset=dict(type='RepeatDataset', times=2, dataset=dict(
-            type='HSISceneDataset',
-            scene=dict(type='Houston2013', root='unused',
-                       modalities=('hsi', 'lidar')))))
-    assert normalization_from_config(hsi, list(channels)) == dict(
-        hsi='minmax', lidar='minmax')
-    hsi.test_dataloader.dataset.dataset.scene.normalization = dict(
-        lidar='zscore')
-    assert normalization_from_config(hsi, list(channels)) == dict(
-        hsi='minmax', lidar='zscore')
-    names, _ = class_names_and_palette(hsi, 15)
-    assert len(names) == 15 and names != [f'class {i}' for i in range(15)]
-    # No test dataset: normalisation must be given.
-    bare = probe_config_dict(dataset=None)
-    with pytest.raises(ValueError, match='Pass normalization explicitly'):
-        normalization_from_config(bare, modalities)
-    assert normalization_from_config(bare, modalities, 'none') == dict(
-        optical='none', dsm='none')
-    with pytest.raises(ValueError, match='not in use'):
-        normalization_from_config(isprs, modalities, dict(sar='none'))
+def test_dumped_config_with_reordered_modalities_is_rejected(tmp_path):
+    """A dumped config whose modality order is not the dataset's fails.
 
-
-def test_config_contract_lookups():
-    cfg = probe_config_dict()
-    assert list(modality_channels_from_config(cfg).items()) == [
-        ('optical', 3), ('dsm', 1)]
-    assert default_tile_layout(cfg) == ((512, 512), (128, 128))
-    cfg.model.test_cfg = dict(mode='slide', crop_size=(256, 256),
-                              stride=(32, 32))
-    assert default_tile_layout(cfg) == ((256, 256), (64, 64))
-    # Legend from the test dataset's METAINFO (ISPRS classes), or generated
-    # names when the class count differs.
-    names, palette = class_names_and_palette(cfg, 6)
-    assert names[0] == 'impervious_surfaces' and names[-1] == 'clutter'
-    assert palette[1] == [0, 0, 255]
-    names, palette = class_names_and_palette(cfg, 4)
-    assert names == ['class 0', 'class 1', 'class 2', 'class 3']
-    assert len(palette) == 4
-    # (name, channels) pairs, which mmengine's Config.dump keeps in order.
-    cfg.model.backbone.modality_channels = [('dsm', 1), ('optical', 3)]
-    assert list(modality_channels_from_config(cfg).items()) == [
-        ('dsm', 1), ('optical', 3)]
-    del cfg.model.backbone['modality_channels']
-    with pytest.raises(ValueError, match='modality_channels'):
-        modality_channels_from_config(cfg)
-
-
-def test_dumped_config_with_reordered_modalities_warns(tmp_path):
-    """A dumped config with reordered modality_channels warns.
-
-    Mmengine's Config.dump sorts dict keys: modality_channels of a dumped
-    config no longer match the dataset's stacking order.
+    Mmengine's Config.dump sorts dict keys: the modality_channels of a
+    dumped config no longer match the dataset's stacking order, and the
+    error names both layouts instead of stacking the modalities wrongly.
     """
     from mmengine.config import Config
     cfg = probe_config_dict()
     cfg.dump(str(tmp_path / 'dumped.py'))
     dumped = Config.fromfile(str(tmp_path / 'dumped.py'))
-    assert list(modality_channels_from_config(dumped)) == ['dsm', 'optical']
     model = load_segmentor(dumped, device='cpu')
     optical = np.zeros((8, 8, 3), np.uint8)
     paths = dict(optical=write_scene_raster(tmp_path / 'o.tif', optical),
                  dsm=write_scene_raster(tmp_path / 'd.tif',
-                                   np.ones((8, 8), np.float32)))
-    with pytest.warns(UserWarning, match='sorts dict keys'):
+                                        np.ones((8, 8), np.float32)))
+    with pytest.raises(ModalityError,
+                       match=r'(?s)optical=3, dsm=1.*dsm=1, optical=3'):
         infer_large_scene(model, paths, str(tmp_path / 'm.tif'),
                           save_preview=False, progress=False)
+    assert not (tmp_path / 'm.tif').exists()
 
 
 def load_infer_tool(repo_root):

@@ -23,12 +23,33 @@ from m3plugins.apis.large_scene_inference import (
 )
 from m3plugins.datasets.normalization import normalize
 
+# Models with initial weights: no checkpoint, so no data contract; they run
+# on their config's (test_checkpoint_contract.py checks the warning).
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:The checkpoint has no data contract:UserWarning')
+
 
 def family_config(repo_root, relative):
     path = osp.join(repo_root, 'configs', relative)
     if not osp.isfile(path):
         pytest.skip(f'{relative} is not in the tree yet')
     return path
+
+
+def layout_option(config, layout):
+    """``cfg_options`` giving the model ``layout``, where its config has it.
+
+    The preprocessor's ``modality_channels``, else the segmentor's, else
+    the backbone's (the places inference reads).
+    """
+    from mmengine.config import Config
+    model = Config.fromfile(config).model
+    for key in ('data_preprocessor', None, 'backbone'):
+        owner = model if key is None else model.get(key, {})
+        if owner.get('modality_channels', None):
+            prefix = 'model.' if key is None else f'model.{key}.'
+            return {f'{prefix}modality_channels': layout}
+    raise AssertionError(f'{config} declares no modality_channels')
 
 
 def hsi_scene(tmp_path, height=32, width=44, bands=12, seed=0):
@@ -62,7 +83,7 @@ def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
     model = load_segmentor(
         config, device='cpu',
         cfg_options={
-            'model.backbone.modality_channels': [('hsi', 12), ('lidar', 1)],
+            **layout_option(config, [('hsi', 12), ('lidar', 1)]),
             'model.backbone.embed_dims': 8,
             'model.backbone.depth': 1,
             'model.decode_head.in_channels': 8,
@@ -105,7 +126,7 @@ def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
     model = load_segmentor(
         config, device='cpu',
         cfg_options={
-            'model.backbone.modality_channels': [('hsi', 12), ('lidar', 1)],
+            **layout_option(config, [('hsi', 12), ('lidar', 1)]),
             'model.backbone.embed_dims': 8,
             'model.backbone.depth': 1,
             'model.decode_head.in_channels': 8,
@@ -211,7 +232,7 @@ def test_m3amba_demo_fixed_crop_tiles_with_mixed_formats(repo_root,
     torch.manual_seed(0)
     model = load_segmentor(
         config, device='cpu',
-        cfg_options={'model.modality_channels': [('hsi', 12), ('lidar', 1)]})
+        cfg_options=layout_option(config, [('hsi', 12), ('lidar', 1)]))
     (rasters, cube, lidar) = hsi_scene(tmp_path, height=40, width=44)
     rasters['lidar'] = write_scene_raster(tmp_path / 'lidar.tif', lidar)
     result = infer_large_scene(model, rasters, str(tmp_path / 'map.tif'),

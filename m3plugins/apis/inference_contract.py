@@ -1,0 +1,333 @@
+"""The data contract inference follows: from the checkpoint, else the config.
+
+A model trained with this package carries its training dataset's
+:class:`~m3plugins.structures.DataContract` in the checkpoint (``meta
+['dataset_meta']``, put back on the model as ``model.dataset_meta`` by MMSeg's
+``init_model``): the modalities in stacking order with their bands and
+normalisation (plus no-data fill and edge padding), the classes and palette,
+and the tile size the model was built for. :func:`inference_contract` returns
+that contract, with a normalisation override applied and the tile size
+completed, after checking it against the model's modality layout.
+
+A checkpoint saved before contracts (or no checkpoint) has none; the contract
+then comes from the model's config, read at fixed places only, with a
+warning:
+
+* the model's layout: ``model.data_preprocessor.modality_channels``, else
+  ``model.modality_channels``, else ``model.backbone.modality_channels``;
+* the dataset's contract: :func:`m3plugins.datasets.declared_contract.
+  declared_contract` of ``test_dataloader.dataset`` (else
+  ``val_dataloader.dataset``), which knows each dataset type's defaults
+  without reading files;
+* the tile size: ``model.test_cfg.crop_size`` in ``'slide'`` mode, else
+  ``model.data_preprocessor.size``;
+* classes and palette: the dataset's contract, else the dataset config's
+  ``metainfo`` over its class's ``METAINFO``.
+"""
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import torch
+from mmengine.config import Config
+
+from m3plugins.datasets.normalization import resolve_normalization
+from m3plugins.structures.data_contract import DataContract, ModalitySpec
+from m3plugins.utils.modalities import (
+    check_modality_layout,
+    format_modality_layout,
+    ordered_modality_channels,
+)
+
+__all__ = [
+    'inference_contract', 'config_modality_channels', 'config_tile_size',
+    'config_dataset', 'config_missing_modalities', 'contract_from_config',
+    'with_normalization', 'DEFAULT_TILE_SIZE'
+]
+
+#: Tile size when neither the contract nor the config gives one.
+DEFAULT_TILE_SIZE = (512, 512)
+
+
+def _get(node: Any, *keys: str) -> Any:
+    """``node[keys[0]][keys[1]]...``, or None where a level is missing."""
+    for key in keys:
+        if not isinstance(node, (Mapping, Config)):
+            return None
+        node = node.get(key, None)
+    return node
+
+
+def config_modality_channels(cfg: Config
+                             ) -> 'OrderedDict[str, int] | None':
+    """The model's modality layout as its config declares it.
+
+    Read from ``model.data_preprocessor.modality_channels``, else
+    ``model.modality_channels``, else ``model.backbone.modality_channels``
+    (a mapping or ``(name, channels)`` pairs).
+
+    Args:
+        cfg: The model's config.
+
+    Returns:
+        Modality -> channels in stacking order, or None when none of these
+        entries is set.
+    """
+    for path in (('data_preprocessor', 'modality_channels'),
+                 ('modality_channels', ),
+                 ('backbone', 'modality_channels')):
+        layout = _get(cfg.get('model', None), *path)
+        if layout:
+            return ordered_modality_channels(layout)
+    return None
+
+
+def config_missing_modalities(cfg: Config) -> tuple[str, ...]:
+    """Modalities the model fills in itself when the data lacks them.
+
+    Read from ``model.data_preprocessor.missing_modalities``, else
+    ``model.missing_modality`` (a name or a list of names).
+    """
+    for path in (('data_preprocessor', 'missing_modalities'),
+                 ('missing_modality', )):
+        missing = _get(cfg.get('model', None), *path)
+        if missing:
+            return (missing, ) if isinstance(missing, str) else \
+                tuple(missing)
+    return ()
+
+
+def config_tile_size(cfg: Config) -> tuple[int, int] | None:
+    """The input size the config's model is tested at.
+
+    ``model.test_cfg.crop_size`` when ``model.test_cfg.mode`` is
+    ``'slide'``, else ``model.data_preprocessor.size``.
+
+    Returns:
+        (rows, cols), or None when neither is set.
+    """
+    model = cfg.get('model', None)
+    size = None
+    if _get(model, 'test_cfg', 'mode') == 'slide':
+        size = _get(model, 'test_cfg', 'crop_size')
+    if size is None:
+        size = _get(model, 'data_preprocessor', 'size')
+    if size is None:
+        return None
+    if isinstance(size, int):
+        return size, size
+    return int(size[0]), int(size[-1])
+
+
+def config_dataset(cfg: Config) -> Mapping | None:
+    """``test_dataloader.dataset``, else ``val_dataloader.dataset``."""
+    for loader in ('test_dataloader', 'val_dataloader'):
+        dataset = _get(cfg, loader, 'dataset')
+        if dataset:
+            return dataset
+    return None
+
+
+def _dataset_metainfo(dataset: Mapping | None) -> dict:
+    """The dataset class's ``METAINFO`` updated by the config's metainfo."""
+    if dataset is None:
+        return {}
+    meta = {}
+    dataset_type = dataset.get('type', None)
+    if isinstance(dataset_type, str):
+        from mmseg.registry import DATASETS
+        dataset_type = DATASETS.get(dataset_type)
+    meta.update(getattr(dataset_type, 'METAINFO', None) or {})
+    meta.update(dataset.get('metainfo', None) or {})
+    return meta
+
+
+def contract_from_config(cfg: Config) -> DataContract | None:
+    """The contract a checkpoint without one was most likely trained with.
+
+    Built from the config's fixed places (see the module docstring) by
+    :func:`~m3plugins.datasets.declared_contract.declared_contract`, with the
+    config's tile size.
+
+    Args:
+        cfg: The model's config.
+
+    Returns:
+        The contract, or None when the config's dataset type declares none
+        (normalisation must then be given explicitly).
+
+    Raises:
+        ValueError: If the config declares no modality layout.
+    """
+    layout = config_modality_channels(cfg)
+    if layout is None:
+        raise ValueError(
+            'The config declares no modality layout (neither '
+            'model.data_preprocessor.modality_channels, '
+            'model.modality_channels nor model.backbone.modality_channels) '
+            'and the checkpoint has no data contract; large-scene inference '
+            'needs the ordered modalities, e.g. '
+            "modality_channels=[('optical', 3), ('dsm', 1)].")
+    from m3plugins.datasets.declared_contract import declared_contract
+    dataset = config_dataset(cfg)
+    contract = None if dataset is None else \
+        declared_contract(dataset, layout)
+    if contract is None:
+        return None
+    if not contract.classes or not contract.palette:
+        meta = _dataset_metainfo(dataset)
+        classes = contract.classes or tuple(meta.get('classes', None) or ())
+        palette = contract.palette or tuple(
+            tuple(int(v) for v in colour)
+            for colour in meta.get('palette', None) or ())
+        if palette and len(palette) != len(classes):
+            palette = ()
+        contract = replace(contract, classes=classes, palette=palette)
+    return contract.with_tile_size(contract.tile_size or
+                                   config_tile_size(cfg))
+
+
+def with_normalization(contract: DataContract,
+                       override: str | Mapping[str, str] | None
+                       ) -> DataContract:
+    """A copy whose modalities use ``override``'s normalisation methods.
+
+    Args:
+        contract: The contract to change.
+        override: One method for every modality, or modality -> method
+            (modalities left out keep theirs); None changes nothing.
+
+    Raises:
+        ValueError: For an unknown method or modality.
+    """
+    if override is None:
+        return contract
+    names = list(contract.modality_channels)
+    if isinstance(override, str):
+        methods = {name: override for name in names}
+    else:
+        methods = {m.name: m.normalization for m in contract.modalities}
+        unknown = set(override) - set(names)
+        if unknown:
+            raise ValueError(
+                f'normalization names modalities {sorted(unknown)} that are '
+                f'not in use; modalities are {names}.')
+        methods.update(override)
+    methods = resolve_normalization(methods, names)
+    return replace(contract, modalities=tuple(
+        replace(m, normalization=methods[m.name])
+        for m in contract.modalities))
+
+
+def _contract_without_dataset(cfg: Config, model: torch.nn.Module,
+                              override: str | Mapping[str, str] | None
+                              ) -> DataContract:
+    """The config's layout, normalised as ``override`` says (no dataset).
+
+    Raises:
+        ValueError: If ``override`` is None: nothing says how to normalise.
+    """
+    layout = config_modality_channels(cfg)
+    if override is None:
+        modalities = format_modality_layout(layout)
+        raise ValueError(
+            'Neither the checkpoint nor the config\'s test dataset says how '
+            f'to normalise the modalities ({modalities}). Pass '
+            "normalization explicitly, e.g. normalization=dict(hsi='minmax', "
+            "lidar='minmax') (--normalization hsi=minmax lidar=minmax on the "
+            'command line).')
+    meta = _dataset_metainfo(config_dataset(cfg))
+    if not meta.get('classes'):
+        meta = getattr(model, 'dataset_meta', None) or {}
+    classes = tuple(meta.get('classes', None) or ())
+    palette = tuple(tuple(int(v) for v in colour)
+                    for colour in meta.get('palette', None) or ())
+    # Modalities the override leaves out get min-max scaling.
+    methods = resolve_normalization(override, list(layout))
+    return DataContract(
+        modalities=tuple(ModalitySpec(name, bands, methods[name])
+                         for name, bands in layout.items()),
+        classes=classes,
+        palette=palette if len(palette) == len(classes) else (),
+        tile_size=config_tile_size(cfg))
+
+
+def check_model_layout(contract: DataContract, cfg: Config,
+                       source: str) -> None:
+    """Raise unless the contract stacks what the model's config splits.
+
+    Modalities the model fills in itself (``missing_modalities``) may be
+    absent from the contract.
+
+    Args:
+        contract: The data contract inference follows.
+        cfg: The model's config.
+        source: Where the contract comes from, for the message.
+
+    Raises:
+        m3plugins.utils.modalities.ModalityError: Naming both layouts.
+    """
+    model_layout = config_modality_channels(cfg)
+    if model_layout is None:
+        return
+    data_layout = contract.modality_channels
+    missing = config_missing_modalities(cfg)
+    present = OrderedDict((m, n) for m, n in model_layout.items()
+                          if m not in missing)
+    expected = present if missing and list(data_layout.items()) == \
+        list(present.items()) else model_layout
+    check_modality_layout(
+        data_layout, expected, where=(
+            f' ({source} stacks {format_modality_layout(data_layout)}; the '
+            f'model\'s modality_channels are '
+            f'{format_modality_layout(model_layout)})'))
+
+
+def inference_contract(model: torch.nn.Module,
+                       normalization: str | Mapping[str, str] | None = None
+                       ) -> DataContract:
+    """The data contract large-scene inference follows for ``model``.
+
+    From the checkpoint (``model.dataset_meta``), else from the config with
+    a warning (see the module docstring). The tile size is the contract's,
+    else the config's, else :data:`DEFAULT_TILE_SIZE`.
+
+    Args:
+        model: A segmentor built by ``init_model`` (carries ``.cfg``, and
+            ``.dataset_meta`` when the checkpoint has one).
+        normalization: Override of the normalisation: one method for all
+            modalities, or modality -> method.
+
+    Returns:
+        DataContract: Modalities in stacking order with the methods to use,
+        classes, palette and a tile size.
+
+    Raises:
+        ValueError: If nothing says how to normalise, or the config
+            declares no layout when the checkpoint has no contract.
+        m3plugins.utils.modalities.ModalityError: If the contract's
+            modality layout is not the model's (names both).
+    """
+    cfg = model.cfg
+    contract = DataContract.from_metainfo(
+        getattr(model, 'dataset_meta', None))
+    source = 'the checkpoint\'s data contract'
+    if contract is None:
+        warnings.warn(
+            'The checkpoint has no data contract (dataset_meta without '
+            '"modalities"), so inference uses the config\'s modality '
+            'layout, test dataset normalisation, tile size and classes; '
+            're-save or retrain the checkpoint with this version to embed '
+            'the contract.', UserWarning, stacklevel=2)
+        contract = contract_from_config(cfg)
+        source = 'the config\'s test dataset'
+        if contract is None:
+            contract = _contract_without_dataset(cfg, model, normalization)
+            source = 'the config\'s modality layout'
+    contract = with_normalization(contract, normalization)
+    check_model_layout(contract, cfg, source)
+    return contract.with_tile_size(contract.tile_size or
+                                   config_tile_size(cfg) or
+                                   DEFAULT_TILE_SIZE)
