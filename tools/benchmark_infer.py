@@ -61,7 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--size', type=int, default=6000,
                         help='scene side in pixels')
     parser.add_argument('--tile-size', type=int, default=None,
-                        help='tile side (default: from the config)')
+                        help='tile side (default: the model\'s data '
+                        'contract, else its config)')
     parser.add_argument('--overlap', type=int, default=None,
                         help='overlap (default: a quarter tile)')
     parser.add_argument('--batch-size', type=int, default=4)
@@ -178,23 +179,22 @@ def run_baseline(args, paths, out_path) -> dict:
     import torch
     from mmseg.structures import SegDataSample
 
-    from m3plugins.apis.large_scene_inference import (
-        default_tile_layout,
-        load_segmentor,
-    )
-    from m3plugins.apis.scene_normalization import normalization_from_config
+    from m3plugins.apis.inference_contract import inference_contract
+    from m3plugins.apis.large_scene_inference import load_segmentor
     from m3plugins.datasets.normalization import normalize
     from m3plugins.utils.modalities import stack_modalities
     model = load_segmentor(args.config, None, args.device,
                            _cfg_options(args.cfg_options))
     rss_model = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    tile, overlap = default_tile_layout(model.cfg)
+    # The tiled run's tile size and normalisation: the model's contract.
+    contract = inference_contract(model)
+    tile = contract.tile_size
     if args.tile_size is not None:
         tile = (args.tile_size, args.tile_size)
-        overlap = (args.tile_size // 4, ) * 2
+    overlap = (tile[0] // 4, tile[1] // 4)
     if args.overlap is not None:
         overlap = (args.overlap, args.overlap)
-    methods = normalization_from_config(model.cfg, ['optical', 'dsm'])
+    methods = {m.name: m.normalization for m in contract.modalities}
     start = time.perf_counter()
     arrays = {}
     with rasterio.open(paths['optical']) as src:

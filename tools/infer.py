@@ -1,12 +1,14 @@
 """Segment a whole multimodal scene into a georeferenced class map.
 
-One raster per modality of the config's ``modality_channels`` (GeoTIFF,
+One raster per modality of the checkpoint's data contract (GeoTIFF,
 ``.npy``, or the scene's ``.mat`` files, ``file.mat:KEY`` to pick a
 variable); tiles with overlap and blended logits; writes a uint8 GeoTIFF class
 map with the input's CRS and transform, optionally per-class probabilities,
-and a colour PNG preview with a legend. See
-:mod:`m3plugins.apis.large_scene_inference` for the full contract
-(normalisation from the config's test dataset, memory, outputs).
+and a colour PNG preview with a legend. The checkpoint's contract gives the
+modality order, normalisation, classes and tile size (a checkpoint saved
+before contracts: the config's, with a warning). See
+:mod:`m3plugins.apis.large_scene_inference` for the full contract (memory,
+outputs).
 
 Examples:
     python tools/infer.py configs/mobanet/mobanet_demo.py ckpt.pth \
@@ -85,8 +87,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=int,
         nargs='+',
         metavar='N',
-        help='tile size (one value, or rows cols); default: the config\'s '
-        'sliding-window crop, else 512')
+        help='tile size (one value, or rows cols); default: the '
+        'checkpoint\'s data contract, else the config\'s sliding-window '
+        'crop or preprocessor size, else 512')
     parser.add_argument(
         '--overlap',
         type=int,
@@ -118,8 +121,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--normalization',
         nargs='+',
         metavar='NAME=METHOD',
-        help='override the config\'s normalisation per modality '
-        '(minmax, zscore, none)')
+        help='override the checkpoint\'s (or config\'s) normalisation '
+        'per modality (minmax, zscore, none)')
     parser.add_argument(
         '--gdal-cache-mb',
         type=int,
