@@ -1,4 +1,4 @@
-"""Shared fixtures: the real reference files in ../shared/data, when present."""
+"""Shared fixtures: the real reference files in ../shared/data, if present."""
 import os
 import os.path as osp
 

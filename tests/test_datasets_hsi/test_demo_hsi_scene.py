@@ -55,9 +55,11 @@ def _nearest_class_mean(features, train, test):
 
 
 def test_fusion_needed(demo_root):
-    """Nearest class mean on the 20 training pixels per class: neither the
-    HSI nor the LiDAR alone separates the classes, the two together do
-    (chance is 1/7).
+    """Only HSI and LiDAR together separate the demo scene's classes.
+
+    Nearest class mean on the 20 training pixels per class: neither the HSI
+    nor the LiDAR alone separates the classes, the two together do (chance
+    is 1/7).
     """
     scene = Houston2013(demo_root)
     train, test = scene.label_maps['train'], scene.label_maps['test']

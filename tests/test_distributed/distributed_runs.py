@@ -121,7 +121,9 @@ LEADING_ARGS = dict(train=1, test=2, infer=2)
 
 
 def tool_command(tool: str, args, nproc: int = 1) -> list:
-    """``python tools/<tool>.py args``; ``bash tools/dist_<tool>.sh`` (which
+    """The command line that runs a tool on ``nproc`` processes.
+
+    ``python tools/<tool>.py args``; ``bash tools/dist_<tool>.sh`` (which
     runs torchrun) when ``nproc > 1``.
     """
     if nproc == 1:

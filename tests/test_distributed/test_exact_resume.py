@@ -1,6 +1,8 @@
-"""Exact resume: N iterations in one go equal a run stopped after N/2 and
-resumed with ``--resume``, bit for bit, with dropout on (fixed seed,
-deterministic mode), on one process and on two.
+"""Exact resume: a run stopped at N/2 and resumed equals an uninterrupted one.
+
+N iterations in one go equal a run stopped after N/2 and resumed with
+``--resume``, bit for bit, with dropout on (fixed seed, deterministic mode),
+on one process and on two.
 
 The runs are stopped the hard ways, SIGKILL and SIGINT, right after the
 checkpoint of iteration N/2 (and its validation) is written: ``--resume``
@@ -42,8 +44,10 @@ def train(config, work_dir, cwd, nproc=1, resume=False):
 
 
 def stop_after_half(config, work_dir, cwd, nproc, sig):
-    """Starts the N-iteration run and sends ``sig`` once it has written the
-    checkpoint of iteration N/2 and paused before the next iteration.
+    """Start the N-iteration run and stop it with ``sig`` at N/2.
+
+    ``sig`` is sent once the run has written the checkpoint of iteration N/2
+    and paused before the next iteration.
     """
     proc = start_tool('train', [config, '--work-dir', work_dir], cwd=cwd,
                       nproc=nproc, M3PLUGINS_TEST_PAUSE_AT_ITER=str(N // 2))

@@ -160,8 +160,8 @@ def test_mmseg_init_model_reads_runner_checkpoint(tmp_path):
             data_preprocessor=dict(type='SegDataPreProcessor'),
             backbone=dict(type='MixVisionTransformer', in_channels=3,
                           embed_dims=8, num_stages=1, num_layers=[1],
-                          num_heads=[1], patch_sizes=[7], strides=[4], sr_ratios=[1],
-                          out_indices=(0, )),
+                          num_heads=[1], patch_sizes=[7], strides=[4],
+                          sr_ratios=[1], out_indices=(0, )),
             decode_head=dict(type='FCNHead', in_channels=8, channels=8,
                              num_convs=0, concat_input=False, num_classes=2),
             test_cfg=dict(mode='whole'))))
@@ -180,8 +180,10 @@ def test_mmseg_init_model_reads_runner_checkpoint(tmp_path):
 
 
 def test_fallback_does_nothing_when_mmcv_has_compiled_ops(repo_root):
-    """With full mmcv (simulated: an ``mmcv._ext`` module exists) the
-    stand-in is never installed and ``mmcv.ops`` is left to mmcv.
+    """With full mmcv the ``mmcv.ops`` stand-in is never installed.
+
+    Full mmcv is simulated (an ``mmcv._ext`` module exists); ``mmcv.ops`` is
+    left to mmcv.
     """
     module_file = osp.join(repo_root, 'm3plugins', 'compat', 'mmcv_ops.py')
     code = f'''

@@ -155,8 +155,10 @@ def test_checkpoint_of_another_model_names_the_keys(tmp_path):
 
 
 def test_checkpoint_mostly_fitting_still_loads(tmp_path):
-    """Another head size (2 of 4 tensors differ) is mmengine's warning case:
-    the body is loaded, the checkpoint is not refused.
+    """A checkpoint with another head size loads, with mmengine's warning.
+
+    2 of 4 tensors differ: the body is loaded, the checkpoint is not
+    refused.
     """
     from mmengine.runner import load_checkpoint
     path = tmp_path / 'five_classes.pth'

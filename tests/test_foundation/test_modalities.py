@@ -1,4 +1,4 @@
-"""The multimodal convention's finiteness check (m3plugins.utils.modalities)."""
+"""The multimodal convention's finiteness check (utils.modalities)."""
 import pytest
 import torch
 

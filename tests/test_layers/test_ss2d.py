@@ -18,7 +18,8 @@ def randomise_scan_params(module, seed=0):
     with torch.no_grad():
         for name, p in module.named_parameters():
             if name.endswith(('A_logs', 'Ds', 'dt_projs_bias')):
-                p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.5)
+                p.copy_(torch.randn(p.shape, generator=gen,
+                                    dtype=p.dtype) * 0.5)
 
 
 def test_ss2d_shape_and_backend_equivalence():
@@ -36,13 +37,15 @@ def test_ss2d_vmamba_initialisation():
     params = layer.scan_params
     assert params.dt_rank == math.ceil(32 / 16)
     assert params.x_proj_weight.shape == (4, params.dt_rank + 12, 64)
-    expected = torch.log(torch.arange(1, 7, dtype=torch.float32)).expand(4 * 64, 6)
+    expected = torch.log(torch.arange(1, 7, dtype=torch.float32)).expand(
+        4 * 64, 6)
     torch.testing.assert_close(params.A_logs.detach(), expected)
     assert torch.equal(params.Ds.detach(), torch.ones(4 * 64))
     dt = F.softplus(params.dt_projs_bias.detach())
     assert dt.min() >= 1e-3 * (1 - 1e-4) and dt.max() <= 1e-1 * (1 + 1e-4)
     assert params.dt_projs_weight.abs().max() <= params.dt_rank**-0.5
-    floored = SS2D(32, dt_min=1e-6, dt_max=2e-6, dt_init_floor=1e-4).scan_params
+    floored = SS2D(32, dt_min=1e-6, dt_max=2e-6,
+                   dt_init_floor=1e-4).scan_params
     torch.testing.assert_close(F.softplus(floored.dt_projs_bias.detach()),
                                torch.full((4, 64), 1e-4), rtol=1e-4, atol=0)
 
@@ -50,13 +53,15 @@ def test_ss2d_vmamba_initialisation():
 def test_ss2d_every_parameter_gets_a_gradient():
     layer = SS2D(C, d_state=4)
     layer(torch.randn(2, H, W, C)).square().sum().backward()
-    missing = [n for n, p in layer.named_parameters() if p.grad is None or not p.grad.any()]
+    missing = [n for n, p in layer.named_parameters()
+               if p.grad is None or not p.grad.any()]
     assert missing == []
 
 
 def cross_expected_x(module, x, guide):
-    """X's output written out from the Cross-SS2D definition (M3amba's
-    official code), with the reference scan.
+    """X's output written out from the Cross-SS2D definition.
+
+    Follows M3amba's official code, with the reference scan.
     """
     stem, px, pg = module.stem, module.scan_params_x, module.scan_params_guide
     fx, zx = stem.encode(x)
@@ -66,7 +71,8 @@ def cross_expected_x(module, x, guide):
     _, B_g, _ = pg.project(xs_g)
     A = (-torch.exp(px.A_logs) - torch.exp(pg.A_logs)) / 2
     L = H * W
-    ys = selective_scan_reference(xs_x.flatten(1, 2), delta_x, A, B_g, C_x, px.Ds,
+    ys = selective_scan_reference(xs_x.flatten(1, 2), delta_x, A, B_g, C_x,
+                                  px.Ds,
                                   delta_bias=px.dt_projs_bias.flatten(),
                                   delta_softplus=True)
     return stem.decode(cross_merge(ys.view(x.shape[0], 4, -1, L), H, W), zx)
@@ -80,8 +86,10 @@ def test_cross_ss2d_coupling_matches_design():
     g = torch.randn(2, H, W, C, dtype=torch.float64)
     out = module(x, g)
     assert out.shape == (2, H, W, C)
-    torch.testing.assert_close(out, cross_expected_x(module, x, g), rtol=1e-9, atol=1e-9)
-    # Guide scan on: same x output, plus the guide's own output (uses B from x).
+    torch.testing.assert_close(out, cross_expected_x(module, x, g), rtol=1e-9,
+                               atol=1e-9)
+    # Guide scan on: same x output, plus the guide's own output (uses B from
+    # x).
     module.compute_guide_scan = True
     out_x, out_g = module(x, g)
     torch.testing.assert_close(out_x, out, rtol=1e-12, atol=1e-12)
@@ -107,10 +115,12 @@ def test_guide_changes_x_output_through_A_and_B_only():
         pg.load_state_dict(saved)
         return result
 
-    assert changed(lambda: pg.A_logs.add_(0.7))                               # averaged A
-    assert changed(lambda: pg.x_proj_weight[:, rank:rank + N].mul_(-2))      # swapped B
-    assert not changed(lambda: pg.x_proj_weight[:, :rank].mul_(-2))          # guide dt
-    assert not changed(lambda: pg.x_proj_weight[:, rank + N:].mul_(-2))      # guide C
+    # Averaged A and swapped B couple the guide into x's output; the guide's
+    # own dt, C, D and dt bias do not.
+    assert changed(lambda: pg.A_logs.add_(0.7))
+    assert changed(lambda: pg.x_proj_weight[:, rank:rank + N].mul_(-2))
+    assert not changed(lambda: pg.x_proj_weight[:, :rank].mul_(-2))
+    assert not changed(lambda: pg.x_proj_weight[:, rank + N:].mul_(-2))
     assert not changed(lambda: pg.Ds.add_(1.0))
     assert not changed(lambda: pg.dt_projs_bias.add_(1.0))
 
@@ -119,30 +129,35 @@ def test_guide_changes_x_output_through_A_and_B_only():
 def test_cross_ss2d_gradients(guide_scan):
     module = CrossSS2D(C, d_state=4, compute_guide_scan=guide_scan)
     out = module(torch.randn(2, H, W, C), torch.randn(2, H, W, C))
-    loss = sum(o.square().sum() for o in out) if guide_scan else out.square().sum()
+    loss = (sum(o.square().sum() for o in out) if guide_scan
+            else out.square().sum())
     loss.backward()
     without = {n for n, p in module.named_parameters() if p.grad is None}
     if guide_scan:
         assert without == set()
     else:  # documented exceptions: the guide's dt projection and D
         assert without == {'scan_params_guide.dt_projs_weight',
-                           'scan_params_guide.dt_projs_bias', 'scan_params_guide.Ds'}
+                           'scan_params_guide.dt_projs_bias',
+                           'scan_params_guide.Ds'}
 
 
 def test_blocks_shapes_registry_and_residual():
     x = torch.randn(2, H, W, C)
-    block = MODELS.build(dict(type='SS2DBlock', dim=C, d_state=4, drop_path=0.2))
+    block = MODELS.build(dict(type='SS2DBlock', dim=C, d_state=4,
+                              drop_path=0.2))
     assert isinstance(block, SS2DBlock) and block(x).shape == x.shape
     cross = MODELS.build(dict(type='CrossSS2DBlock', dim=C, d_state=4))
     assert isinstance(cross, CrossSS2DBlock)
     assert cross(x, torch.randn_like(x)).shape == x.shape
-    # Without MLP and with a zero out_proj the block is the identity (residual).
+    # Without MLP and with a zero out_proj the block is the identity
+    # (residual).
     plain = SS2DBlock(C, mlp_ratio=0, d_state=4)
     assert plain.mlp is None
     with torch.no_grad():
         plain.op.stem.out_proj.weight.zero_()
     assert torch.equal(plain(x), x)
-    both = CrossSS2DBlock(C, d_state=4, compute_guide_scan=True, separate_guide_norm=True)
+    both = CrossSS2DBlock(C, d_state=4, compute_guide_scan=True,
+                          separate_guide_norm=True)
     out_x, out_g = both(x, torch.randn_like(x))
     assert out_x.shape == out_g.shape == x.shape
     assert both.guide_norm is not both.norm and cross.guide_norm is cross.norm

@@ -6,7 +6,7 @@ from m3plugins.ops import cross_merge, cross_scan
 
 
 def explicit_orders(H, W):
-    """Flat row-major index of the pixel visited at each step, per direction."""
+    """Flat row-major index of the pixel visited at each step, per path."""
     row = [h * W + w for h in range(H) for w in range(W)]
     col = [h * W + w for w in range(W) for h in range(H)]
     return [row, col, row[::-1], col[::-1]]
@@ -29,7 +29,8 @@ def test_cross_merge_sums_directions_back_to_row_major(H, W):
     for k, order in enumerate(explicit_orders(H, W)):
         for step, pixel in enumerate(order):
             expected[:, :, pixel] += y[:, k, :, step]
-    torch.testing.assert_close(cross_merge(y, H, W), expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(cross_merge(y, H, W), expected, rtol=0,
+                               atol=1e-6)
 
 
 def test_cross_merge_is_the_adjoint_and_gradients_flow():

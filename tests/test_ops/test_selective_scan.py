@@ -1,4 +1,4 @@
-"""Selective scan: fast chunked implementation vs the float64 sequential reference.
+"""Selective scan: fast chunked implementation vs the float64 reference.
 
 Tolerances (stated once, used everywhere below): the reference always runs in
 float64 on the same (rounded) inputs. float64 results must agree to
@@ -31,7 +31,11 @@ NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
 def make_inputs(batch, channels, length, state, groups, dtype, *, use_D=True,
                 use_z=True, use_bias=True, softplus=True, seed=0,
                 device='cpu'):
-    """Random scan inputs; ``groups=None`` gives ungrouped (batch, N, L) B/C."""
+    """Random scan inputs; ``groups=None`` gives ungrouped (batch, N, L) B/C.
+
+    Returns ``[u, delta, A, B, C, D, z, bias]`` (absent options as None),
+    each requiring grad.
+    """
     gen = torch.Generator().manual_seed(seed)
 
     def rand(*shape):
@@ -40,14 +44,18 @@ def make_inputs(batch, channels, length, state, groups, dtype, *, use_D=True,
     u = rand(batch, channels, length)
     # Without softplus the step must already be positive for a stable scan.
     delta = rand(batch, channels, length) * 0.5 if softplus else \
-        torch.rand(batch, channels, length, generator=gen, dtype=torch.float64) * 0.5
-    A = -torch.rand(channels, state, generator=gen, dtype=torch.float64) * 2 - 0.1
-    bc_shape = (batch, state, length) if groups is None else (batch, groups, state, length)
+        torch.rand(batch, channels, length, generator=gen,
+                   dtype=torch.float64) * 0.5
+    A = -torch.rand(channels, state, generator=gen,
+                    dtype=torch.float64) * 2 - 0.1
+    bc_shape = ((batch, state, length) if groups is None
+                else (batch, groups, state, length))
     B, C = rand(*bc_shape), rand(*bc_shape)
     D = rand(channels) if use_D else None
     z = rand(batch, channels, length) if use_z else None
     bias = rand(channels) * 0.3 if use_bias else None
-    return [t.to(device=device, dtype=dtype).requires_grad_() if t is not None else None
+    return [t.to(device=device, dtype=dtype).requires_grad_()
+            if t is not None else None
             for t in (u, delta, A, B, C, D, z, bias)]
 
 
@@ -61,14 +69,15 @@ def run_with_grads(fn, inputs, softplus, grad_out, **kwargs):
 def reference64(inputs, softplus, grad_out):
     inputs64 = [t.detach().double().requires_grad_() if t is not None else None
                 for t in inputs]
-    return run_with_grads(selective_scan_reference, inputs64, softplus, grad_out.double())
+    return run_with_grads(selective_scan_reference, inputs64, softplus,
+                          grad_out.double())
 
 
 def assert_close(actual, expected, dtype, what):
     tol = TOL[dtype]
     scale = expected.abs().max().item() + 1e-30
-    torch.testing.assert_close(actual.double(), expected, rtol=tol, atol=tol * scale,
-                               msg=lambda m: f'{what}: {m}')
+    torch.testing.assert_close(actual.double(), expected, rtol=tol,
+                               atol=tol * scale, msg=lambda m: f'{what}: {m}')
 
 
 CASES = [
@@ -112,7 +121,8 @@ def test_chunked_matches_float64_reference(dtype, case, opts):
     assert y.dtype == dtype and y.shape == (batch, channels, length)
     assert_close(y, y_ref, dtype, 'output')
     names = [n for n, t in zip(NAMES, inputs) if t is not None]
-    for name, g, g_ref, t in zip(names, grads, grads_ref, [t for t in inputs if t is not None]):
+    present = [t for t in inputs if t is not None]
+    for name, g, g_ref, t in zip(names, grads, grads_ref, present):
         assert g.shape == t.shape and g.dtype == t.dtype, name
         assert_close(g, g_ref, dtype, f'grad {name}')
 
@@ -121,8 +131,9 @@ def test_chunked_matches_float64_reference(dtype, case, opts):
 @pytest.mark.parametrize('groups', [2, None])
 @pytest.mark.parametrize('opts', OPTIONS[:2])
 def test_row_blocks_match_float64_reference(dtype, groups, opts):
-    """Rows cut into blocks of 2 (the last one of 1) and chunks of 3 steps:
-    the output and all gradients, including the ones summed over blocks
+    """Row blocks of 2 (the last one of 1) and chunks of 3 steps are exact.
+
+    The output and all gradients, including the ones summed over blocks
     (A, D, bias), equal the reference.
     """
     flags = {k: v for k, v in opts.items() if k != 'softplus'}
@@ -141,7 +152,8 @@ def test_row_blocks_match_float64_reference(dtype, groups, opts):
 
 def test_default_row_block_splits_only_many_short_rows():
     chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
-    # SpectralMamba training: 8192 pixels, D 32, L 7, N 4 -> cache-sized blocks.
+    # SpectralMamba training: 8192 pixels, D 32, L 7, N 4 -> cache-sized
+    # blocks.
     rows = chunked.default_row_block(8192, 32, 4, 7)
     assert chunked.MIN_ROW_BLOCK <= rows < 8192
     assert 7 * rows * 32 * 4 <= chunked.CHUNK_ELEMENTS
@@ -170,20 +182,23 @@ def test_public_api_dispatches_to_chunked_on_cpu():
 @pytest.mark.parametrize('opts', OPTIONS[:2])
 def test_gradcheck_tiny(opts):
     flags = {k: v for k, v in opts.items() if k != 'softplus'}
-    inputs = make_inputs(1, 4, 5, 2, 2, torch.float64, softplus=opts['softplus'], **flags)
+    inputs = make_inputs(1, 4, 5, 2, 2, torch.float64,
+                         softplus=opts['softplus'], **flags)
     present = [t for t in inputs if t is not None]
 
     def fn(*args):
         it = iter(args)
         full = [next(it) if t is not None else None for t in inputs]
-        return selective_scan_chunked(*full, delta_softplus=opts['softplus'], chunk_size=2)
+        return selective_scan_chunked(*full, delta_softplus=opts['softplus'],
+                                      chunk_size=2)
 
     assert torch.autograd.gradcheck(fn, present, eps=1e-6, atol=1e-7)
 
 
 def test_bf16_under_autocast_keeps_fp32_state():
     inputs = make_inputs(2, 8, 256, 8, 4, torch.float32, use_z=False)
-    bf16 = [t.detach().bfloat16().requires_grad_() for t in inputs if t is not None]
+    bf16 = [t.detach().bfloat16().requires_grad_() for t in inputs
+            if t is not None]
     full = bf16[:5] + [bf16[5], None, bf16[6]]
     with torch.autocast('cpu', dtype=torch.bfloat16):
         y = selective_scan(*full, delta_softplus=True, backend='torch')
@@ -250,7 +265,8 @@ def test_bad_arguments():
         selective_scan(u[0], delta[0], A, B, C)
     with pytest.raises(ValueError, match='chunk_size'):
         selective_scan_chunked(u, delta, A, B, C, chunk_size=0)
-    assert set(SCAN_BACKENDS) == {'auto', 'mamba_ssm', 'triton', 'torch', 'reference'}
+    assert set(SCAN_BACKENDS) == {'auto', 'mamba_ssm', 'triton', 'torch',
+                                  'reference'}
 
 
 def test_forcing_mamba_ssm_where_unusable_raises(monkeypatch):
@@ -263,7 +279,8 @@ def test_forcing_mamba_ssm_where_unusable_raises(monkeypatch):
     with pytest.raises(ScanBackendUnavailable, match='does not import'):
         selective_scan(u, delta, A, B, C, backend='mamba_ssm')
     assert scan_module.resolve_backend('auto', 'cuda') == 'torch'
-    # Importable kernel but CPU tensors: still a clear error, and auto picks it on CUDA only.
+    # Importable kernel but CPU tensors: still a clear error, and auto picks
+    # it on CUDA only.
     monkeypatch.setattr(scan_module, '_load_mamba_ssm', lambda: (object(), ''))
     with pytest.raises(ScanBackendUnavailable, match='CUDA tensors only'):
         selective_scan(u, delta, A, B, C, backend='mamba_ssm')
@@ -278,17 +295,21 @@ def test_equals_mamba_ssm_kernel_on_cuda(groups):
     # fp32 on GPU: rtol/atol 1e-3 * scale (different summation orders).
     inputs = make_inputs(2, 16, 200, 8, groups, torch.float32, device='cuda')
     grad_out = torch.randn(2, 16, 200, device='cuda')
-    y_m, g_m = run_with_grads(lambda *a, **k: selective_scan(*a, backend='mamba_ssm', **k),
-                              inputs, True, grad_out)
-    y_t, g_t = run_with_grads(lambda *a, **k: selective_scan(*a, backend='torch', **k),
-                              inputs, True, grad_out)
+    y_m, g_m = run_with_grads(
+        lambda *a, **k: selective_scan(*a, backend='mamba_ssm', **k),
+        inputs, True, grad_out)
+    y_t, g_t = run_with_grads(
+        lambda *a, **k: selective_scan(*a, backend='torch', **k),
+        inputs, True, grad_out)
     for name, a, b in zip(('output', ) + NAMES, (y_m, ) + g_m, (y_t, ) + g_t):
         scale = b.abs().max().item()
-        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3 * scale, msg=name)
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3 * scale,
+                                   msg=name)
 
 
 # The forward-only path (no gradient needed): short and long sequences, every
-# option set, grouped and ungrouped B/C, row blocks that do not divide the batch.
+# option set, grouped and ungrouped B/C, row blocks that do not divide the
+# batch.
 NO_GRAD_CASES = [
     # batch, channels, length, state, groups, block_size
     (37, 8, 7, 4, None, 5),
@@ -301,7 +322,8 @@ NO_GRAD_CASES = [
 # A raw biased delta can be negative: the long case (unstable then) keeps
 # the option sets without that, as COMBOS does.
 NO_GRAD_COMBOS = [
-    pytest.param(case, opts, id=f'b{case[0]}-L{case[2]}-G{case[4]}-blk{case[5]}-' +
+    pytest.param(case, opts,
+                 id=f'b{case[0]}-L{case[2]}-G{case[4]}-blk{case[5]}-' +
                  ('+'.join(k for k, v in opts.items() if v) or 'plain'))
     for case in NO_GRAD_CASES for opts in OPTIONS
     if case[2] < 100 or opts['softplus'] or not opts['use_bias']
@@ -315,8 +337,8 @@ def test_no_grad_path_matches_float64_reference(dtype, case, opts):
     softplus = opts['softplus']
     flags = {k: v for k, v in opts.items() if k != 'softplus'}
     inputs = [t.detach() if t is not None else None
-              for t in make_inputs(batch, channels, length, state, groups, dtype,
-                                   softplus=softplus, **flags)]
+              for t in make_inputs(batch, channels, length, state, groups,
+                                   dtype, softplus=softplus, **flags)]
     chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
     y = chunked._scan_no_grad(*inputs, softplus, block_size=block)
     with torch.no_grad():
@@ -328,10 +350,11 @@ def test_no_grad_path_matches_float64_reference(dtype, case, opts):
 
 
 def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
-    """Under no_grad (or without inputs requiring grad) the public API takes
-    the forward-only path; it agrees with the autograd function, also on the
-    strided (batch, L, D)-storage views a Mamba block passes, and on a
-    reversed (flipped) sequence.
+    """Without a gradient to compute the public API takes the no-grad path.
+
+    That is under no_grad or without inputs requiring grad. The path agrees
+    with the autograd function, also on the strided (batch, L, D)-storage
+    views a Mamba block passes, and on a reversed (flipped) sequence.
     """
     chunked = importlib.import_module('m3plugins.ops.selective_scan_chunked')
     inputs = make_inputs(64, 8, 7, 4, 2, torch.float32)
@@ -346,10 +369,12 @@ def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
     assert calls == [1]
     torch.testing.assert_close(y, y_grad.detach(), rtol=1e-5, atol=1e-5)
     detached = [t.detach() if t is not None else None for t in inputs]
-    selective_scan(*detached, delta_softplus=True)   # grad mode on, nothing requires grad
+    # Grad mode on, nothing requires grad.
+    selective_scan(*detached, delta_softplus=True)
     assert calls == [1, 1]
     long_inputs = [t.detach() if t is not None else None
-                   for t in make_inputs(2, 8, chunked.NO_GRAD_MAX_LENGTH + 1, 4, 2, torch.float32)]
+                   for t in make_inputs(2, 8, chunked.NO_GRAD_MAX_LENGTH + 1,
+                                        4, 2, torch.float32)]
     selective_scan(*long_inputs, delta_softplus=True)  # long: chunked path
     assert calls == [1, 1]
     # Channels-last storage (what in_proj/x_proj produce), flipped along L.
@@ -360,5 +385,6 @@ def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
     C_v = C.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1).flip(-1)
     args = (u_v, delta.flip(-1), A, B_v, C_v, D, z_v, bias, True, None, None)
     y_fast = selective_scan_chunked(*args[:8], delta_softplus=True)
-    y_slow = chunked._ChunkedSelectiveScan.apply(*(t.contiguous() if torch.is_tensor(t) else t for t in args))
+    y_slow = chunked._ChunkedSelectiveScan.apply(
+        *(t.contiguous() if torch.is_tensor(t) else t for t in args))
     torch.testing.assert_close(y_fast, y_slow, rtol=1e-5, atol=1e-5)
