@@ -36,8 +36,13 @@ def test_paper_configs_follow_the_official_protocol(name):
     cfg = load(name)
     model = cfg.model
     assert model.type == 'M3amba'
+    # The layout is declared once, in the data preprocessor.
+    assert model.data_preprocessor.type == 'MultimodalSegDataPreProcessor'
     assert list(ordered_modality_channels(
-        model.modality_channels).items()) == list(channels.items())
+        model.data_preprocessor.modality_channels).items()) == list(
+            channels.items())
+    assert 'modality_channels' not in model
+    assert 'modality_channels' not in model.backbone
     assert model.decode_head.num_classes == num_classes
     scene_cls = HSI_SCENES.get(scene)
     assert len(scene_cls.classes) == num_classes

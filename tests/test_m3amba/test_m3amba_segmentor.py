@@ -55,6 +55,23 @@ def test_modality_channels_reach_backbone_neck_and_head():
     assert model(torch.rand(1, 8, *CROP)).shape == (1, NUM_CLASSES, *CROP)
 
 
+def test_layout_is_taken_from_the_data_preprocessor():
+    cfg = tiny_model_cfg()
+    cfg.pop('modality_channels')
+    cfg.data_preprocessor.type = 'MultimodalSegDataPreProcessor'
+    cfg.data_preprocessor.pop('bgr_to_rgb')
+    cfg.data_preprocessor.modality_channels = [('sar', 4), ('hsi', 3)]
+    model = build(cfg)
+    assert list(model.modality_channels.items()) == [('sar', 4), ('hsi', 3)]
+    assert list(model.backbone.modality_channels) == ['sar', 'hsi']
+    assert model.neck.num_modalities == 2
+    assert model.decode_head.modality_names == ('sar', 'hsi')
+    cfg.modality_channels = dict(hsi=3, sar=4)  # same bands, other order
+    with pytest.raises(ValueError, match=r'M3amba.modality_channels '
+                       r'\(hsi=3, sar=4\) disagrees with data_preprocessor'):
+        build(cfg)
+
+
 def test_conflicting_sub_config_is_rejected():
     cfg = tiny_model_cfg()
     cfg.backbone.modality_channels = dict(hsi=5, lidar=1)

@@ -22,7 +22,7 @@ from m3plugins.models.spectralmamba import SpectralMamba
 def _model_cfg(repo_root, variant='patchwise'):
     cfg = Config.fromfile(
         f'{repo_root}/configs/_base_/models/spectralmamba.py').model
-    cfg.backbone.modality_channels = [('hsi', 18), ('lidar', 1)]
+    cfg.data_preprocessor.modality_channels = [('hsi', 18), ('lidar', 1)]
     cfg.backbone.variant = variant
     cfg.backbone.embed_dims = cfg.decode_head.in_channels = 8
     cfg.decode_head.channels = 8
@@ -94,8 +94,9 @@ def test_backbone_rejects_a_mask_of_the_wrong_size():
 
 @pytest.mark.parametrize('variant', ['patchwise', 'pixelwise'])
 def test_sparse_label_segmentor_equals_encoder_decoder(repo_root, variant):
-    """Same losses and parameter gradients as EncoderDecoder (float64, so
-    that only a real difference, not rounding, can fail it).
+    """Same losses and parameter gradients as EncoderDecoder.
+
+    In float64, so that only a real difference, not rounding, can fail it.
     """
     init_default_scope('mmseg')
     cfg = _model_cfg(repo_root, variant)
@@ -104,6 +105,9 @@ def test_sparse_label_segmentor_equals_encoder_decoder(repo_root, variant):
     sparse_model = MODELS.build(cfg)
     dense_cfg = copy.deepcopy(cfg)
     dense_cfg.type = 'EncoderDecoder'
+    # MMSeg's EncoderDecoder does not pass the preprocessor's layout on.
+    dense_cfg.backbone.modality_channels = \
+        dense_cfg.data_preprocessor.modality_channels
     dense_model = MODELS.build(dense_cfg)
     dense_model.load_state_dict(sparse_model.state_dict())
     sparse_model.double()
@@ -180,3 +184,8 @@ def test_construction_checks(repo_root):
         type='mmseg.ResNetV1c', depth=18, in_channels=19)
     with pytest.raises(TypeError, match='output_mask'):
         MODELS.build(no_mask_backbone)
+    other_layout = copy.deepcopy(cfg)
+    other_layout.backbone.modality_channels = [('hsi', 18)]
+    with pytest.raises(ValueError, match=r'backbone.modality_channels .* '
+                       r'hsi=18, lidar=1'):
+        MODELS.build(other_layout)

@@ -38,14 +38,16 @@ def test_dataset_configs_build(repo_root, name):
     cfg = Config.fromfile(
         osp.join(repo_root, f'configs/spectralmamba/spectralmamba_{name}.py'))
     channels, classes = SCENES[name]
-    backbone = cfg.model.backbone
-    assert dict(backbone.modality_channels) == channels
+    # The layout is declared once, in the data preprocessor.
+    assert 'modality_channels' not in cfg.model.backbone
+    assert dict(cfg.model.data_preprocessor.modality_channels) == channels
     assert tuple(cfg.train_dataloader.dataset.scene.modalities) == \
         tuple(channels)
     assert cfg.train_dataloader.dataset.protocol == 'crop'
     assert cfg.test_dataloader.dataset.protocol == 'whole'
     assert cfg.val_evaluator.type == 'HSIClassificationMetric'
     model = MODELS.build(cfg.model)
+    assert dict(model.backbone.modality_channels) == channels
     assert model.decode_head.num_classes == classes
     params = sum(p.numel() for p in model.parameters())
     assert 10_000 <= params < 100_000, params
@@ -100,7 +102,7 @@ def test_runner_trains_validates_and_writes_the_class_map(
     scene = dict(type='Houston2013', root=str(data),
                  modalities=('hsi', 'lidar'), normalization='minmax',
                  band_counts=dict(hsi=12))
-    cfg.model.backbone.modality_channels = dict(hsi=12, lidar=1)
+    cfg.model.data_preprocessor.modality_channels = dict(hsi=12, lidar=1)
     cfg.model.backbone.embed_dims = 8
     cfg.model.decode_head.in_channels = cfg.model.decode_head.channels = 8
     cfg.train_dataloader.update(batch_size=2, num_workers=0,

@@ -33,7 +33,7 @@ def _model(repo_root, variant):
     init_default_scope('mmseg')
     cfg = Config.fromfile(
         f'{repo_root}/configs/_base_/models/spectralmamba.py').model
-    cfg.backbone.modality_channels = dict(hsi=16, lidar=1)
+    cfg.data_preprocessor.modality_channels = dict(hsi=16, lidar=1)
     cfg.backbone.variant = variant
     cfg.backbone.pixel_chunk_size = 300  # whole scene scanned in chunks
     cfg.backbone.embed_dims = cfg.decode_head.in_channels = 16

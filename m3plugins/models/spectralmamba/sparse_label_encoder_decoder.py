@@ -39,6 +39,16 @@ def fcn_head_margin(head: FCNHead) -> int:
     return margin
 
 
+def _takes_argument(cfg: ConfigType, name: str) -> bool:
+    """Whether the class a config builds names ``name`` in its __init__."""
+    cls = cfg.get('type') if hasattr(cfg, 'get') else None
+    if isinstance(cls, str):
+        cls = MODELS.get(cls)
+    if not inspect.isclass(cls):
+        return False
+    return name in inspect.signature(cls.__init__).parameters
+
+
 @MODELS.register_module()
 class SparseLabelEncoderDecoder(EncoderDecoder):
     """MMSeg's EncoderDecoder; in training, features only where labels are.
@@ -64,8 +74,9 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
 
     When the data preprocessor declares the modality layout
     (:class:`~m3plugins.models.data_preprocessors.
-    MultimodalSegDataPreProcessor`), it becomes the backbone's
-    ``modality_channels``; an explicit backbone value must agree with it.
+    MultimodalSegDataPreProcessor`), it becomes the ``modality_channels`` of
+    a backbone that takes one (SpectralMamba); an explicit backbone value
+    must agree with it.
 
     Args:
         backbone (dict): Backbone config.
@@ -86,7 +97,8 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
         layout = modality_channels_for_model(
             None, kwargs.get('data_preprocessor'),
             type(self).__name__)
-        if layout is not None:
+        if layout is not None and _takes_argument(backbone,
+                                                  'modality_channels'):
             backbone = with_part_value(backbone, 'modality_channels',
                                        layout, 'backbone')
         super().__init__(backbone, *args, **kwargs)
