@@ -270,3 +270,18 @@ def test_legend_from_the_contract_else_generated():
     assert len(palette) == 4
     with pytest.raises(ValueError, match='overlap < tile_size'):
         TiledPredictor(model, contract_dsm_first(), tile_size=8, overlap=8)
+
+
+def test_modalities_the_model_fills_in_may_be_absent_from_the_contract():
+    cfg = probe_config_dict()
+    cfg.model.data_preprocessor.missing_modalities = ['dsm']
+    optical_only = DataContract(
+        modalities=(ModalitySpec('optical', 3, 'none'), ), classes=NAMES)
+    model = SimpleNamespace(cfg=cfg, dataset_meta=optical_only.to_metainfo())
+    assert inference_contract(model).modality_channels == dict(optical=3)
+    # Present modalities must still be the model's.
+    model.dataset_meta = DataContract(
+        modalities=(ModalitySpec('optical', 4), ), classes=NAMES
+    ).to_metainfo()
+    with pytest.raises(ModalityError, match='optical=4.*optical=3, dsm=1'):
+        inference_contract(model)
