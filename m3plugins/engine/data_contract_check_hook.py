@@ -280,12 +280,12 @@ class DataContractCheckHook(Hook):
         if dataset is None:
             return
         where = f' in the {loop_name} dataset {type(dataset).__name__}'
-        check_class_count(dataset, runner.model, where)
         data_layout = dataset_modality_channels(dataset)
         model_layout = model_modality_channels(runner.model)
         if data_layout is not None and model_layout is not None:
             check_data_against_model(data_layout, model_layout, where,
                                      model_missing_modalities(runner.model))
+        check_class_count(dataset, runner.model, where)
         served = dataset_contract(dataset)
         if loop_name != 'train' and served is not None and \
                 self._checkpoint_contract is not None:

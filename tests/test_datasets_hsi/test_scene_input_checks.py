@@ -155,6 +155,7 @@ def _spectralmamba_demo_cfg(root, tmp_path, model_layout, band_counts=None):
     if band_counts:
         scene['band_counts'] = band_counts
     cfg.model.backbone.modality_channels = model_layout
+    cfg.model.decode_head.num_classes = len(Houston2013.classes)
     cfg.train_dataloader.dataset.scene = scene
     cfg.train_dataloader.dataset.cache_scene = False
     cfg.val_dataloader.dataset.scene = scene
