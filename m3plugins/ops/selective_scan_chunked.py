@@ -49,13 +49,11 @@ MIN_ROW_BLOCK = 32
 #: Target number of elements of one ``(rows, L, D)`` or ``(rows, N, D)``
 #: block of the no-grad path (512 KiB in fp32, so a block's tensors stay in
 #: cache across its steps). At SpectralMamba's shape it makes a 512-pixel
-#: chunk one block: ~4% faster whole-scene backbone than ``1 << 16``.
+#: chunk one block (``tools/benchmark_scan.py`` times the scan paths).
 INFERENCE_BLOCK_ELEMENTS = 1 << 17
-#: Longest sequence for which the no-grad path is used. It runs ~10 ops per
-#: step, so it only wins on short sequences with many rows; measured on one
-#: core (no grad, ms, chunked forward -> no-grad path): (8192, 32, 7, 4)
-#: 113 -> 53, (2048, 32, 16, 4) 29 -> 24, but (512, 32, 32, 4) 13 -> 16 and
-#: (8, 192, 1024, 16) 78 -> 1099.
+#: Longest sequence for which the no-grad path is used. It runs about ten
+#: ops per step, so it only beats the chunked forward on short sequences
+#: with many rows (SpectralMamba's spectral pieces), never on long scans.
 NO_GRAD_MAX_LENGTH = 16
 
 
@@ -63,11 +61,10 @@ def default_chunk_size(batch: int, channels: int, state: int,
                        length: int) -> int:
     """Chunk length ``T`` for a ``(batch, channels, length)`` scan.
 
-    Measured on a 2-core CPU: 1 MiB buffers were fastest at
-    (8, 192, 1024, 16); at (2, 3072, 1024, 16) one or two steps per chunk
-    were slower than 5 to 10 (per-op overhead), hence :data:`MIN_CHUNK`, which
-    also keeps the saved boundary states at most ``1 / MIN_CHUNK`` of the
-    state history.
+    Buffers of about 1 MiB keep a chunk in cache; with very many channels
+    that would leave one or two steps per chunk, where the per-op overhead
+    dominates, hence :data:`MIN_CHUNK`, which also keeps the saved boundary
+    states at most ``1 / MIN_CHUNK`` of the state history.
 
     Args:
         batch: Batch size.

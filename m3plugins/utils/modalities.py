@@ -21,13 +21,12 @@ forms (a mapping is fine in Python code) and checks them.
 """
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-ModalityLayout = Union[Mapping[str, int], Sequence[tuple[str, int]]]
+ModalityLayout = Mapping[str, int] | Sequence[tuple[str, int]]
 
 
 def ordered_modality_channels(
@@ -189,14 +188,13 @@ def stack_modalities(arrays: Mapping[str, np.ndarray],
 
 
 def all_finite(tensor: Tensor) -> bool:
-    """Whether every value of ``tensor`` is finite, without a full-size
-    temporary in the common case.
+    """Whether every value of ``tensor`` is finite, usually without a copy.
 
     A NaN or Inf makes the sum NaN or Inf, so a finite sum proves every
-    value finite (one pass, no temporary; ``torch.isfinite(x).all()`` needs
-    about 1.7x the tensor's size in temporaries, 650 MB for a
-    Houston2013-sized cube). Only a non-finite sum (a bad value, or huge
-    finite values overflowing) falls back to the elementwise check.
+    value finite in one pass without a temporary (``torch.isfinite(x)
+    .all()`` allocates a boolean tensor of the input's size and more). Only
+    a non-finite sum (a bad value, or huge finite values overflowing) falls
+    back to the elementwise check.
     """
     if not (tensor.is_floating_point() or tensor.is_complex()):
         return True
