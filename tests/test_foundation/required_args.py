@@ -83,6 +83,11 @@ REQUIRED_ARGS['ISPRSPotsdamDataset'] = _potsdam_args
 REQUIRED_ARGS['ISPRSPotsdamDemoDataset'] = _potsdam_demo_args
 REQUIRED_ARGS['ISPRSVaihingenDataset'] = _vaihingen_args
 
+# The multimodal data preprocessor declares a model's modality layout,
+# which has no default.
+REQUIRED_ARGS['MultimodalSegDataPreProcessor'] = dict(
+    modality_channels=[('optical', 3), ('dsm', 1)])
+
 # A segmentor wraps a backbone and a head, which have no default; the
 # smallest SpectralMamba model (the backbone must take output_mask).
 REQUIRED_ARGS['SparseLabelEncoderDecoder'] = dict(

@@ -50,7 +50,6 @@ def shrink(model):
         model.data_preprocessor.size = size
         model.neck.update(embed_dims=16, depth=2, d_state=4, dt_rank='auto')
         model.decode_head.in_channels = 16
-        layout = model.modality_channels
     elif model.type == 'MoBaNetSegmentor':
         size = (28, 28)
         model.backbone.foundation_model = copy.deepcopy(TINY_VIT)
@@ -61,14 +60,14 @@ def shrink(model):
             head.update(in_channels=16, channels=8)
         model.data_preprocessor.size = size
         model.test_cfg = dict(mode='whole')
-        layout = model.modality_channels
     else:  # SpectralMamba: already tiny
         size = (8, 8)
-        layout = model.backbone.modality_channels
-    channels = sum(ordered_modality_channels(layout).values())
-    mean = model.data_preprocessor.get('mean')
-    if mean is not None:  # e.g. an optical-only config feeds 3 of 4
-        channels = len(mean)
+    # The layout is declared once, in the data preprocessor; data without
+    # its missing modalities (an optical-only config feeds 3 of 4) works.
+    preprocessor = model.data_preprocessor
+    layout = ordered_modality_channels(preprocessor.modality_channels)
+    missing = preprocessor.get('missing_modalities') or []
+    channels = sum(c for name, c in layout.items() if name not in missing)
     return model, channels, size
 
 
