@@ -35,10 +35,11 @@ def infer_input_shape(cfg) -> tuple:
     """(C, H, W) of one training input from the config."""
     model = cfg.model
     channels = None
-    if model.get('modality_channels'):
-        channels = sum(
-            ordered_modality_channels(model.modality_channels).values())
     preprocessor = model.get('data_preprocessor') or {}
+    layout = preprocessor.get('modality_channels') or \
+        model.get('modality_channels')
+    if layout:
+        channels = sum(ordered_modality_channels(layout).values())
     if channels is None and preprocessor.get('mean') is not None:
         channels = len(preprocessor['mean'])
     size = preprocessor.get('size') or cfg.get('crop_size')
