@@ -12,12 +12,14 @@ from .modality_conditional_random_masking import (
 from .multimodal_seg_data_preprocessor import (
     MultimodalSegDataPreProcessor,
     modality_channels_for_model,
+    model_config_modality_channels,
     with_part_value,
 )
 
 __all__ = [
     'ModalityConditionalRandomMasking',
     'MultimodalSegDataPreProcessor',
+    'model_config_modality_channels',
     'modality_channels_for_model',
     'sample_rectangle',
     'with_part_value',

@@ -35,8 +35,8 @@ from .modality_conditional_random_masking import (
     ModalityConditionalRandomMasking,
 )
 
-__all__ = ['MultimodalSegDataPreProcessor', 'modality_channels_for_model',
-           'with_part_value']
+__all__ = ['MultimodalSegDataPreProcessor', 'model_config_modality_channels',
+           'modality_channels_for_model', 'with_part_value']
 
 Statistics = Sequence[Number] | Mapping[str, Number | Sequence[Number]]
 
@@ -341,3 +341,27 @@ def with_part_value(cfg: Mapping, key: str, value, owner: str,
             'them agree.')
     cfg[key] = value
     return cfg
+
+
+def model_config_modality_channels(
+        model_cfg: Mapping) -> 'OrderedDict[str, int] | None':
+    """The layout a model config declares, for tools that read configs.
+
+    Looked up in ``data_preprocessor.modality_channels`` (where configs
+    declare it), then, for older configs, the segmentor's and the
+    backbone's ``modality_channels``.
+
+    Args:
+        model_cfg: A ``model`` config.
+
+    Returns:
+        OrderedDict or None: Modality -> channels in stacking order; None
+        when the config names no layout.
+    """
+    for part in (model_cfg.get('data_preprocessor'), model_cfg,
+                 model_cfg.get('backbone')):
+        layout = part.get('modality_channels') \
+            if isinstance(part, Mapping) else None
+        if layout:
+            return ordered_modality_channels(layout)
+    return None
