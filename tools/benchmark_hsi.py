@@ -118,9 +118,10 @@ def _build(args):
         cfg.model.type = 'EncoderDecoder'   # the baseline: every pixel
     torch.manual_seed(args.seed)
     model = MODELS.build(cfg.model).to(args.device).eval()
-    from m3plugins.utils.modalities import ordered_modality_channels
-    channels = sum(ordered_modality_channels(
-        cfg.model.backbone.modality_channels).values())
+    from m3plugins.models.data_preprocessors import (
+        model_config_modality_channels,
+    )
+    channels = sum(model_config_modality_channels(cfg.model).values())
     generator = torch.Generator().manual_seed(args.seed)
     scene = torch.rand(1, channels, args.height, args.width,
                        generator=generator)

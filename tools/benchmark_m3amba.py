@@ -115,7 +115,11 @@ def random_batch(cfg, batch_size: int, device: torch.device):
     """(B, sum C, H, W) inputs in [0, 1] and sparse labels (10 % labeled)."""
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
-    channels = sum(dict(cfg.model.modality_channels).values())
+
+    from m3plugins.models.data_preprocessors import (
+        model_config_modality_channels,
+    )
+    channels = sum(model_config_modality_channels(cfg.model).values())
     height, width = cfg.model.backbone.crop_size
     num_classes = cfg.model.decode_head.num_classes
     generator = torch.Generator().manual_seed(0)

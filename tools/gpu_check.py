@@ -81,13 +81,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def input_channels(cfg) -> int:
     """Channels of the stacked model input, from the config's modalities."""
-    from m3plugins.utils.modalities import ordered_modality_channels
-    model = cfg.model
-    modalities = (model.get('modality_channels')
-                  or model.backbone.get('modality_channels'))
+    from m3plugins.models.data_preprocessors import (
+        model_config_modality_channels,
+    )
+    modalities = model_config_modality_channels(cfg.model)
     if modalities:
-        return sum(ordered_modality_channels(modalities).values())
-    return len(model.data_preprocessor['mean'])
+        return sum(modalities.values())
+    return len(cfg.model.data_preprocessor['mean'])
 
 
 def random_labels(batch, height, width, num_classes, labeled, generator):

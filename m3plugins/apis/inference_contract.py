@@ -34,11 +34,11 @@ import torch
 from mmengine.config import Config
 
 from m3plugins.datasets.normalization import resolve_normalization
+from m3plugins.models.data_preprocessors import model_config_modality_channels
 from m3plugins.structures.data_contract import DataContract, ModalitySpec
 from m3plugins.utils.modalities import (
     check_modality_layout,
     format_modality_layout,
-    ordered_modality_channels,
 )
 
 __all__ = [
@@ -64,39 +64,30 @@ def config_modality_channels(cfg: Config
                              ) -> 'OrderedDict[str, int] | None':
     """The model's modality layout as its config declares it.
 
-    Read from ``model.data_preprocessor.modality_channels``, else
-    ``model.modality_channels``, else ``model.backbone.modality_channels``
-    (a mapping or ``(name, channels)`` pairs).
+    See :func:`m3plugins.models.data_preprocessors.
+    model_config_modality_channels` (the data preprocessor's, else the
+    segmentor's or backbone's of older configs).
 
     Args:
         cfg: The model's config.
 
     Returns:
-        Modality -> channels in stacking order, or None when none of these
-        entries is set.
+        Modality -> channels in stacking order, or None when the config
+        declares none.
     """
-    for path in (('data_preprocessor', 'modality_channels'),
-                 ('modality_channels', ),
-                 ('backbone', 'modality_channels')):
-        layout = _get(cfg.get('model', None), *path)
-        if layout:
-            return ordered_modality_channels(layout)
-    return None
+    return model_config_modality_channels(cfg.get('model', None) or {})
 
 
 def config_missing_modalities(cfg: Config) -> tuple[str, ...]:
     """Modalities the model fills in itself when the data lacks them.
 
-    Read from ``model.data_preprocessor.missing_modalities``, else
-    ``model.missing_modality`` (a name or a list of names).
+    Read from ``model.data_preprocessor.missing_modalities``.
     """
-    for path in (('data_preprocessor', 'missing_modalities'),
-                 ('missing_modality', )):
-        missing = _get(cfg.get('model', None), *path)
-        if missing:
-            return (missing, ) if isinstance(missing, str) else \
-                tuple(missing)
-    return ()
+    missing = _get(cfg.get('model', None), 'data_preprocessor',
+                   'missing_modalities')
+    if not missing:
+        return ()
+    return (missing, ) if isinstance(missing, str) else tuple(missing)
 
 
 def config_tile_size(cfg: Config) -> tuple[int, int] | None:

@@ -91,13 +91,8 @@ def model_missing_modalities(model) -> list[str]:
     The data preprocessor's ``missing_modalities`` (an optical-only batch
     gets a zero DSM), so data without them is accepted too.
     """
-    model = _unwrap(model)
-    missing = []
-    for owner in (getattr(model, 'data_preprocessor', None), model):
-        names = getattr(owner, 'missing_modalities', None) or getattr(
-            owner, 'missing_modality', None) or []
-        missing += [names] if isinstance(names, str) else list(names)
-    return missing
+    preprocessor = getattr(_unwrap(model), 'data_preprocessor', None)
+    return list(getattr(preprocessor, 'missing_modalities', None) or [])
 
 
 def dataset_contract(dataset) -> DataContract | None:

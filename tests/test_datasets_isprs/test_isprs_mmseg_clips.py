@@ -334,19 +334,19 @@ def test_train_step_and_validation_through_runner(converted, tmp_path,
     runner, channels = _tiny_runner(config, converted['potsdam']['clips'],
                                     tmp_path)
     model = runner.model
-    assert model.missing_modality == missing
+    assert model.data_preprocessor.missing_modalities == missing
     trainable = model.neck.projections[0][0].weight.clone()
     runner.train()
     assert channels == [input_channels, input_channels]
     assert not torch.equal(model.neck.projections[0][0].weight, trainable)
-    hooks = [type(h).__name__ for h in runner.hooks]
-    assert ('ModalityConditionalRandomMaskingHook' in hooks) == (not missing)
+    # MCRM balances two modalities; with one there is nothing to mask.
+    assert (model.data_preprocessor.mcrm is not None) == (not missing)
     metrics = runner.val_loop.run()
     assert 0 <= metrics['OA'] <= 100 and 'mIoU' in metrics
     if missing:
         # 3 optical channels become the 4-channel layout, DSM zero.
-        optical = torch.rand(2, 3, 8, 8)
-        full = model.remove_missing_modalities(optical)
-        assert full.shape == (2, 4, 8, 8)
-        torch.testing.assert_close(full[:, :3], optical)
-        assert torch.count_nonzero(full[:, 3]) == 0
+        optical = torch.rand(3, 8, 8) * 255
+        full = model.data_preprocessor.normalize_sample(optical)
+        assert full.shape == (4, 8, 8)
+        assert torch.count_nonzero(full[3]) == 0
+        assert torch.count_nonzero(full[:3]) > 0

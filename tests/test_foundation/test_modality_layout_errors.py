@@ -90,6 +90,9 @@ def test_layout_hook_compares_dataset_and_model():
 
 
 def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
+    """Data may lack the modalities the data preprocessor fills in."""
+    from types import SimpleNamespace
+
     from m3plugins.engine.data_contract_check_hook import (
         DataContractCheckHook,
     )
@@ -98,12 +101,14 @@ def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
     runner = _runner_with(layout, dict(optical=3))
     with pytest.raises(ModalityError, match=r"missing \['dsm'\]"):
         hook.before_train(runner)
-    runner.model.missing_modality = ['dsm']  # MoBaNetSegmentor's zero DSM
+    runner.model.data_preprocessor = SimpleNamespace(
+        missing_modalities=['dsm'])  # the preprocessor's zero DSM
     hook.before_train(runner)
     hook.before_train(_runner_with(layout, dict(layout)))
     with pytest.raises(ModalityError, match='optical has 4 bands'):
         runner = _runner_with(layout, dict(optical=4))
-        runner.model.missing_modality = 'dsm'
+        runner.model.data_preprocessor = SimpleNamespace(
+            missing_modalities=['dsm'])
         hook.before_train(runner)
 
 
