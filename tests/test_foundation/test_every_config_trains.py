@@ -1,5 +1,6 @@
-"""Every shipped config: one training step gives every trainable parameter a
-gradient, so DDP runs with ``find_unused_parameters=False``.
+"""Every shipped config: one step gives each trainable parameter a gradient.
+
+So DDP runs with ``find_unused_parameters=False``.
 
 Each config's model is built as the config declares it (modalities, classes,
 heads, losses, frozen parts), with the foundation towers and widths shrunk so
@@ -108,8 +109,10 @@ def test_one_step_reaches_every_trainable_parameter(config):
 
 
 def test_the_check_catches_an_unused_parameter():
-    """The assertion above can fail: an M3amba whose guide dt projection is
-    made trainable again leaves it without a gradient.
+    """The assertion above can fail.
+
+    An M3amba whose guide dt projection is made trainable again leaves it
+    without a gradient.
     """
     cfg = Config.fromfile(osp.join(REPO, 'configs/m3amba/m3amba_demo.py'))
     model_cfg, channels, size = shrink(cfg.model)

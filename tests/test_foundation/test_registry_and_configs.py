@@ -130,9 +130,11 @@ def _modality_layouts(node, path='model'):
 @pytest.mark.parametrize(
     'config', _configs(), ids=lambda p: osp.relpath(p, REPO))
 def test_modality_order_survives_config_dump(config, tmp_path):
-    """Mmengine's dump (written to every work dir, reused by tools/test.py
-    and mim test) sorts dict keys: modality layouts must be (name, C) pairs
-    so the model still splits the stacked channels in the data's order.
+    """Modality layouts survive mmengine's config dump in their order.
+
+    The dump (written to every work dir, reused by tools/test.py and mim
+    test) sorts dict keys: layouts must be (name, C) pairs so the model
+    still splits the stacked channels in the data's order.
     """
     from mmengine.config import Config
     cfg = Config.fromfile(config)

@@ -88,9 +88,10 @@ def test_mim_train_and_test(workspace):
 
 
 def test_train_tool_runs_mmseg_own_config(workspace):
-    """MMSeg's own configs work through our tools on mmcv-lite: MMSeg's stock
-    UNet model config (``mmseg::``, SyncBN and all) trained on the demo
-    scene, with only the sizes the data dictates overridden.
+    """MMSeg's own configs work through our tools on mmcv-lite.
+
+    MMSeg's stock UNet model config (``mmseg::``, SyncBN and all) trained on
+    the demo scene, with only the sizes the data dictates overridden.
     """
     bases = [
         'mmseg::_base_/models/fcn_unet_s5-d16.py',

@@ -1,7 +1,9 @@
-"""SpectralS6Block's inference path (no autograd, channels-last) vs its
-autograd path: same outputs up to float32 rounding (atol 1e-5 on O(1)
-tokens), for both directions, a convolution longer than the sequence and
-grouped-free/expanded widths; the causal direction stays causal.
+"""SpectralS6Block's inference path equals its autograd path.
+
+The inference path (no autograd, channels-last) gives the same outputs up to
+float32 rounding (atol 1e-5 on O(1) tokens), for both directions, a
+convolution longer than the sequence and grouped-free/expanded widths; the
+causal direction stays causal.
 """
 import pytest
 import torch
@@ -70,8 +72,10 @@ def test_inference_pixel_chunks_are_exact_and_used_only_without_grad():
 @pytest.mark.parametrize('channels_last', [False, True])
 def test_causal_depthwise_conv_equals_conv1d_with_gradients(
         kernel, length, channels_last):
-    """The shifted multiply-add convolution both paths use equals
-    ``nn.Conv1d(padding=k-1)`` cut to L, in value and in every gradient.
+    """The shifted multiply-add convolution equals a cut padded Conv1d.
+
+    Both paths use it; it equals ``nn.Conv1d(padding=k-1)`` cut to L, in
+    value and in every gradient.
     """
     from m3plugins.models.spectralmamba.spectral_s6_block import (
         causal_depthwise_conv,

@@ -1,5 +1,6 @@
-"""SpectralMamba backbone and its layers: shapes, arguments, input checks,
-gradients, parameter count (tiny CPU inputs).
+"""SpectralMamba backbone and its layers on tiny CPU inputs.
+
+Shapes, arguments, input checks, gradients, parameter count.
 """
 import pytest
 import torch
@@ -197,7 +198,10 @@ def test_every_parameter_gets_a_gradient():
 
 
 def test_default_model_is_tiny():
-    """Tens of thousands of parameters (paper: 34.96K patchwise on Botswana)."""
+    """Tens of thousands of parameters.
+
+    The paper reports 34.96K (patchwise, Botswana).
+    """
     counts = {}
     for variant in ('patchwise', 'pixelwise'):
         for name, channels in (('houston2013', dict(hsi=144, lidar=1)),
@@ -211,9 +215,11 @@ def test_default_model_is_tiny():
 
 @pytest.mark.parametrize('variant', ['patchwise', 'pixelwise'])
 def test_inference_gssm_strips_equal_one_padded_pass(monkeypatch, variant):
-    """Without autograd the GSSM runs in row strips, each zero-padded on its
-    own (8 rows here, so the first, middle and last strips all occur): the
-    merged spectrum and the features equal the one-pass autograd path.
+    """Without autograd the GSSM's row strips equal the one-pass path.
+
+    Each strip is zero-padded on its own (8 rows here, so the first, middle
+    and last strips all occur): the merged spectrum and the features equal
+    the one-pass autograd path.
     """
     torch.manual_seed(0)
     model = _small(in_channels=None, modality_channels=dict(hsi=12, lidar=1),
