@@ -50,9 +50,8 @@ class PiecewiseSequentialScan(BaseModule):
             on a CPU when no gradient is needed (inference), if smaller than
             ``pixel_chunk_size``; None uses ``pixel_chunk_size``. Exact like
             any chunking. Default: 512 (all per-chunk tensors, about 0.5 MB
-            each, stay in cache: whole-scene inference ran about 17% faster
-            on one CPU core than with 8192-pixel chunks, 1024 and 256 were
-            slower than 512).
+            each, stay in cache; ``tools/benchmark_hsi.py`` times
+            whole-scene inference).
         block_cfg (dict, optional): Extra arguments of every
             :class:`SpectralS6Block` (state_dims, expand, bidirectional,
             conv_kernel_size, scan_backend, ...).

@@ -106,8 +106,7 @@ class SpectralMamba(BaseModule):
             'auto').
         pixel_chunk_size (int, optional): Pixels scanned per call (bounds
             whole-scene memory; exact). Default: 8192 (small chunks keep
-            the scan's (N, E, S, L) tensors cache-friendly: 1.5x faster
-            on CPU than 65536).
+            the scan's (N, E, S, L) tensors cache-friendly on CPU).
         check_finite (bool): Reject NaN / Inf inputs. Default: True.
         init_cfg (dict, optional): mmengine initialisation config.
 

@@ -23,8 +23,8 @@ def causal_depthwise_conv(x: Tensor, conv: nn.Conv1d,
     Equals ``conv(x)[..., :L]`` for a depthwise ``conv`` with padding
     ``k - 1`` (its weights and bias), computed as ``k`` fused multiply-adds
     of time-shifted views: on many short sequences (SpectralMamba: pixels x
-    ~7 pieces) this is ~30x faster on CPU than oneDNN's depthwise Conv1d,
-    forward and backward. Works under autograd.
+    a few pieces) this avoids oneDNN's depthwise Conv1d, which is slow on
+    CPU for such shapes, forward and backward. Works under autograd.
 
     Args:
         x: ``(N, E, L)``, or ``(N, L, E)`` with ``channels_last=True``.
@@ -243,7 +243,7 @@ class SpectralS6Block(BaseModule):
 def _reverse_time(x: Tensor) -> Tensor:
     """``x.flip(1)`` for (N, L, E) as L row copies.
 
-    Several times faster than ``flip`` on CPU for short L.
+    Cheaper than ``flip`` on CPU for short L (few, contiguous copies).
     """
     out = x.new_empty(x.shape)
     length = x.shape[1]
