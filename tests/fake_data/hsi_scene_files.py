@@ -11,6 +11,9 @@ header and column-major layout, via h5py), GeoTIFF
   (transform and CRS).
 * :func:`write_scene_arrays` writes given arrays (a test's own class
   structure) into the same files.
+* :func:`write_learnable_houston2013` writes a tiny Houston2013 whose three
+  classes a model can learn in a few steps (class-dependent spectra and
+  LiDAR heights).
 """
 import os
 import os.path as osp
@@ -197,6 +200,48 @@ def write_scene_arrays(root: str, scene_cls: type,
             raise KeyError(f'{scene_cls.__name__} has no file for '
                            f'{modality!r}.')
         _write(root, candidates, array, fmt, georeference)
+
+
+def write_learnable_houston2013(root: str, height: int = 24,
+                                width: int = 36, bands: int = 12,
+                                seed: int = 0,
+                                test_per_class: int = 34) -> np.ndarray:
+    """A tiny, learnable scene in Houston2013's files (MATLAB v5, real keys).
+
+    Classes 1-3 fill three vertical bands of the scene; each has its own
+    spectrum (plus noise) and LiDAR height. 6 pixels per class are in the
+    training map and ``test_per_class`` others in the test map.
+
+    Args:
+        root: Output folder (created).
+        height: Scene rows H.
+        width: Scene columns W.
+        bands: HSI bands (give the scene ``band_counts=dict(hsi=bands)``).
+        seed: Seed of the spectra, noise and sampled pixels.
+        test_per_class: Test pixels per class.
+
+    Returns:
+        np.ndarray: The (H, W) uint8 test label map written.
+    """
+    from m3plugins.datasets.hsi import Houston2013
+    rng = np.random.default_rng(seed)
+    classes = (np.arange(width)[None] * 3 // width + 1).repeat(height, 0)
+    signatures = rng.uniform(0.1, 1.0, (4, bands))
+    hsi = signatures[classes] + 0.05 * rng.standard_normal(
+        (height, width, bands))
+    lidar = classes * 3.0 + rng.standard_normal((height, width))
+    train = np.zeros((height, width), np.uint8)
+    test = np.zeros((height, width), np.uint8)
+    for k in (1, 2, 3):
+        ys, xs = np.nonzero(classes == k)
+        order = rng.permutation(ys.size)
+        train[ys[order[:6]], xs[order[:6]]] = k
+        chosen = order[6:6 + test_per_class]
+        test[ys[chosen], xs[chosen]] = k
+    write_scene_arrays(root, Houston2013, dict(
+        hsi=hsi.astype(np.float32), lidar=lidar.astype(np.float32),
+        train=train, test=test))
+    return test
 
 
 def reference_crop_windows(labeled: np.ndarray, crop: int, stride: int,

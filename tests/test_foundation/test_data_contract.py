@@ -8,10 +8,9 @@ tile size for inference.
 """
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
-from fake_data.hsi_scene_files import write_scene_arrays
+from fake_data.hsi_scene_files import write_learnable_houston2013
 from fake_data.isprs_tiles import write_fake_potsdam
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -20,7 +19,6 @@ from mmseg.registry import DATASETS
 import m3plugins  # noqa: F401
 from m3plugins.apis.cli import build_runner
 from m3plugins.datasets import declared_contract
-from m3plugins.datasets.hsi import Houston2013
 from m3plugins.engine.data_contract_check_hook import ClassCountError
 from m3plugins.structures import DataContract, ModalitySpec
 from m3plugins.utils.modalities import ModalityError
@@ -67,28 +65,9 @@ def test_contract_rejects_inconsistent_declarations(kwargs, match):
         ModalitySpec('a', 0)
 
 
-def _write_houston(root: str, height: int = 24, width: int = 36) -> None:
-    """A tiny Houston2013 scene in its real files, HSI_BANDS bands."""
-    rng = np.random.default_rng(0)
-    classes = (np.arange(width)[None] * 3 // width + 1).repeat(height, 0)
-    hsi = rng.uniform(0.1, 1.0, (4, HSI_BANDS))[classes] + \
-        0.05 * rng.standard_normal((height, width, HSI_BANDS))
-    lidar = classes * 3.0 + rng.standard_normal((height, width))
-    train = np.zeros((height, width), np.uint8)
-    test = np.zeros((height, width), np.uint8)
-    for k in (1, 2, 3):
-        ys, xs = np.nonzero(classes == k)
-        order = rng.permutation(ys.size)
-        train[ys[order[:6]], xs[order[:6]]] = k
-        test[ys[order[6:30]], xs[order[6:30]]] = k
-    write_scene_arrays(root, Houston2013, dict(
-        hsi=hsi.astype(np.float32), lidar=lidar.astype(np.float32),
-        train=train, test=test))
-
-
 def test_datasets_declare_their_contract_in_metainfo(tmp_path):
     """Built datasets carry the contract their config declares."""
-    _write_houston(str(tmp_path / 'houston'))
+    write_learnable_houston2013(str(tmp_path / 'houston'), bands=HSI_BANDS)
     scene = dict(type='Houston2013', root=str(tmp_path / 'houston'),
                  band_counts=dict(hsi=HSI_BANDS),
                  normalization=dict(hsi='minmax', lidar='zscore'))
@@ -166,7 +145,7 @@ def _tiny_spectralmamba(repo_root: str, tmp_path, scene: dict) -> Config:
 @pytest.fixture
 def houston_scene(tmp_path):
     """Scene config of a tiny Houston2013 written under tmp_path."""
-    _write_houston(str(tmp_path / 'houston'))
+    write_learnable_houston2013(str(tmp_path / 'houston'), bands=HSI_BANDS)
     return dict(type='Houston2013', root=str(tmp_path / 'houston'),
                 modalities=('hsi', 'lidar'), normalization='minmax',
                 band_counts=dict(hsi=HSI_BANDS))

@@ -8,7 +8,10 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from fake_data.hsi_scene_files import write_scene_arrays
+from fake_data.hsi_scene_files import (
+    write_learnable_houston2013,
+    write_scene_arrays,
+)
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
@@ -70,32 +73,11 @@ def test_variant_configs(repo_root):
     assert HSI_SCENES.get('HSIDemoScene') is not None  # after the imports
 
 
-def _write_houston_layout(root, height=24, width=36, bands=12, seed=0):
-    """A tiny scene in Houston2013's files (MATLAB v5, real keys)."""
-    rng = np.random.default_rng(seed)
-    classes = (np.arange(width)[None] * 3 // width + 1).repeat(height, 0)
-    signatures = rng.uniform(0.1, 1.0, (4, bands))
-    hsi = signatures[classes] + 0.05 * rng.standard_normal(
-        (height, width, bands))
-    lidar = classes * 3.0 + rng.standard_normal((height, width))
-    train = np.zeros((height, width), np.uint8)
-    test = np.zeros((height, width), np.uint8)
-    for k in (1, 2, 3):
-        ys, xs = np.nonzero(classes == k)
-        order = rng.permutation(ys.size)
-        train[ys[order[:6]], xs[order[:6]]] = k
-        test[ys[order[6:40]], xs[order[6:40]]] = k
-    write_scene_arrays(root, Houston2013, dict(
-        hsi=hsi.astype(np.float32), lidar=lidar.astype(np.float32),
-        train=train, test=test))
-    return test
-
-
 def test_runner_trains_validates_and_writes_the_class_map(
         repo_root, tmp_path):
     data = tmp_path / 'houston'
     data.mkdir()
-    test_labels = _write_houston_layout(str(data))
+    test_labels = write_learnable_houston2013(str(data))
     cfg = Config.fromfile(
         osp.join(repo_root,
                  'configs/spectralmamba/spectralmamba_houston2013.py'))
