@@ -35,7 +35,11 @@ from mmengine.config import Config
 
 from m3plugins.datasets.normalization import resolve_normalization
 from m3plugins.models.data_preprocessors import model_config_modality_channels
-from m3plugins.structures.data_contract import DataContract, ModalitySpec
+from m3plugins.structures.data_contract import (
+    DataContract,
+    ModalitySpec,
+    tile_size_of,
+)
 from m3plugins.utils.modalities import (
     check_modality_layout,
     format_modality_layout,
@@ -93,23 +97,16 @@ def config_missing_modalities(cfg: Config) -> tuple[str, ...]:
 def config_tile_size(cfg: Config) -> tuple[int, int] | None:
     """The input size the config's model is tested at.
 
-    ``model.test_cfg.crop_size`` when ``model.test_cfg.mode`` is
-    ``'slide'``, else ``model.data_preprocessor.size``.
+    See :func:`m3plugins.structures.data_contract.tile_size_of`:
+    ``model.test_cfg.crop_size`` in ``'slide'`` mode, else
+    ``model.data_preprocessor.size``.
 
     Returns:
         (rows, cols), or None when neither is set.
     """
     model = cfg.get('model', None)
-    size = None
-    if _get(model, 'test_cfg', 'mode') == 'slide':
-        size = _get(model, 'test_cfg', 'crop_size')
-    if size is None:
-        size = _get(model, 'data_preprocessor', 'size')
-    if size is None:
-        return None
-    if isinstance(size, int):
-        return size, size
-    return int(size[0]), int(size[-1])
+    return tile_size_of(_get(model, 'test_cfg'),
+                        _get(model, 'data_preprocessor', 'size'))
 
 
 def config_dataset(cfg: Config) -> Mapping | None:

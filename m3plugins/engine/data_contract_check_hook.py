@@ -49,6 +49,7 @@ from mmseg.registry import HOOKS
 from torch import nn
 
 from m3plugins.structures import DataContract
+from m3plugins.structures.data_contract import tile_size_of
 from m3plugins.utils.modalities import (
     ModalityError,
     ModalityLayout,
@@ -240,20 +241,14 @@ def check_normalization(trained: DataContract, served: DataContract,
 def model_tile_size(model) -> tuple[int, int] | None:
     """The input size inference should use, or None (any size).
 
-    The slide-inference ``crop_size`` of the model's ``test_cfg``, else its
+    See :func:`m3plugins.structures.data_contract.tile_size_of`: the
+    slide-inference ``crop_size`` of the model's ``test_cfg``, else its
     data preprocessor's ``size``.
     """
     model = _unwrap(model)
-    test_cfg = getattr(model, 'test_cfg', None) or {}
-    if test_cfg.get('mode') == 'slide' and test_cfg.get('crop_size'):
-        size = test_cfg['crop_size']
-    else:
-        size = getattr(getattr(model, 'data_preprocessor', None), 'size',
-                       None)
-    if not size:
-        return None
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    return int(size[0]), int(size[-1])
+    return tile_size_of(
+        getattr(model, 'test_cfg', None),
+        getattr(getattr(model, 'data_preprocessor', None), 'size', None))
 
 
 @HOOKS.register_module()

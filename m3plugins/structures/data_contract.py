@@ -39,7 +39,7 @@ from typing import Any
 
 __all__ = [
     'ModalitySpec', 'DataContract', 'NORMALIZATION_SCOPES',
-    'CONTRACT_METAINFO_KEYS'
+    'CONTRACT_METAINFO_KEYS', 'tile_size_of'
 ]
 
 #: Over what a dataset computes the per-band statistics it scales with.
@@ -47,6 +47,34 @@ NORMALIZATION_SCOPES = ('scene', 'tile')
 #: The ``metainfo`` keys a contract adds to MMSeg's ``classes`` / ``palette``.
 CONTRACT_METAINFO_KEYS = ('modalities', 'ignore_index', 'tile_size')
 _METHODS = ('minmax', 'zscore', 'none')
+
+
+def tile_size_of(test_cfg: Mapping[str, Any] | None,
+                 preprocessor_size: int | Sequence[int] | None
+                 ) -> tuple[int, int] | None:
+    """The input size a model is tested at: the contract's ``tile_size``.
+
+    The ``crop_size`` of MMSeg's slide inference (``test_cfg`` with
+    ``mode='slide'``), else the data preprocessor's ``size``.
+
+    Args:
+        test_cfg: The model's ``test_cfg`` (a model's or a config's).
+        preprocessor_size: Its data preprocessor's ``size``.
+
+    Returns:
+        (rows, cols), or None when neither is set (any size).
+    """
+    test_cfg = test_cfg or {}
+    size = None
+    if test_cfg.get('mode') == 'slide':
+        size = test_cfg.get('crop_size')
+    if not size:
+        size = preprocessor_size
+    if not size:
+        return None
+    if isinstance(size, int):
+        return size, size
+    return int(size[0]), int(size[-1])
 
 
 @dataclass(frozen=True)
