@@ -112,12 +112,8 @@ class _IterationCounter(Hook):
 
 
 def _set_layout(cfg: Config, layout: list) -> None:
-    """Give the model ``layout`` where the config declares its layout."""
-    preprocessor = cfg.model.get('data_preprocessor') or {}
-    if 'modality_channels' in preprocessor:
-        preprocessor['modality_channels'] = layout
-    else:
-        cfg.model.backbone.modality_channels = layout
+    """Give the model ``layout`` where configs declare it, once."""
+    cfg.model.data_preprocessor.modality_channels = layout
 
 
 def _tiny_spectralmamba(repo_root: str, tmp_path, scene: dict) -> Config:
