@@ -327,12 +327,6 @@ class ISPRSMultimodalTiles:
             palette=tuple(ISPRS_PALETTE),
             ignore_index=int(ignore_index))
 
-    @property
-    def data_contract(self) -> DataContract:
-        """The contract of these tiles (see :meth:`declared_contract`)."""
-        return self.declared_contract(self.optical, self.dsm_normalization,
-                                      self.dsm_edge_padding)
-
     # -- samples -----------------------------------------------------------
     @property
     def modality_channels(self) -> dict[str, int]:
