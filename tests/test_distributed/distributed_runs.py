@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import os.path as osp
+import signal
 import socket
 import subprocess
 import sys
@@ -135,11 +136,23 @@ def tool_command(tool: str, args, nproc: int = 1) -> list:
 
 def start_tool(tool: str, args, cwd: str, nproc: int = 1,
                **env) -> subprocess.Popen:
-    """Starts a tool in its own process group (to signal it as a whole)."""
+    """Starts a tool in its own process group (to signal it as a whole).
+
+    SIGINT gets its default action back in the tool: a shell starts
+    background jobs with SIGINT ignored, and children inherit that, so a
+    suite run in the background would otherwise never see the tool stop
+    on Ctrl-C.
+    """
     return subprocess.Popen(
         tool_command(tool, args, nproc), cwd=cwd,
         env={**run_env(), **env}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+        stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default action."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_tool(tool: str, args, cwd: str, nproc: int = 1,
