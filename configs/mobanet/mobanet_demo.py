@@ -7,9 +7,10 @@
 #   python tools/train.py configs/mobanet/mobanet_demo.py
 #   python tools/test.py configs/mobanet/mobanet_demo.py \
 #       work_dirs/mobanet_demo/iter_150.pth --show-dir vis
-# Everything else is the official model (CPIA, DGFM, UPerHead, hard-pixel
-# aux heads, MCRM); the tower is random, so the trainable parts (DSM patch
-# embedding, CPIA, DGFM, heads) do all the learning. Whole-tile inference.
+# Everything else is the official model (CPIA, DGFM, official UPerNet head,
+# hard-pixel aux heads, MCRM); the tower is random, so the trainable parts
+# (DSM patch embedding, CPIA, DGFM, heads) do all the learning. Whole-tile
+# inference.
 _base_ = [
     '../_base_/models/mobanet_vit_l.py',
     '../_base_/datasets/isprs_potsdam_rgb_dsm.py',

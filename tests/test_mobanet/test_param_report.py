@@ -92,5 +92,5 @@ def test_cli_meta_report(monkeypatch, capsys):
     monkeypatch.setattr('sys.argv', ['param_report.py', BASE, '--meta'])
     assert tool['main']() == 0
     out = capsys.readouterr().out
-    assert '8.98M (8981382)' in out
+    assert '8.98M (8981376)' in out
     assert 'trainable without auxiliary_head: 7.80M' in out

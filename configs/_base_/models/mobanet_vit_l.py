@@ -1,7 +1,8 @@
 # MoBaNet (Li et al., arXiv 2603.17705) with a frozen DINOv2 ViT-L/14, as the
 # official code (sauryeo/MoBaNet): optical (3) + DSM (1) stacked channels,
 # CPIA before each stage, taps after blocks 5/11/17/23, DGFM fusion, shared
-# 1x1 projections to 256, UPerHead 64, hard-pixel auxiliary heads (0.01).
+# 1x1 projections to 256, the official UPerNet head (MoBaNetUPerHead, 64
+# channels), hard-pixel auxiliary heads (0.01).
 # Trainable: 8.98M (7.80M without the auxiliary heads); frozen 304.37M.
 # Weights: pretrained='lvd142m' downloads timm's DINOv2 weights; offline,
 # pass a local file instead (the error names the file and where to get it).
@@ -61,8 +62,13 @@ model = dict(
         shared_projection=True,
         out_scales=None),  # all stages at 1/14, as the official model
     # Neck output: fused 0-3, optical 4-7, DSM 8-11.
+    # The official UperNetHead (sauryeo/MoBaNet, Net.py): lateral 1x1
+    # conv + BN without activation, ReLU6, Dropout2d, bias-free classifier,
+    # PyTorch's initialisation; official decoder.<key> = decode_head.<key>.
+    # MMSeg's head instead (ReLU also after the laterals, biased
+    # classifier): decode_head=dict(type='UPerHead').
     decode_head=dict(
-        type='UPerHead',
+        type='MoBaNetUPerHead',
         in_channels=[256, 256, 256, 256],
         in_index=[0, 1, 2, 3],
         pool_scales=(1, 2, 3, 6),
