@@ -10,7 +10,9 @@ Backends (:data:`SCAN_BACKENDS`):
     On CUDA tensors: mamba-ssm's CUDA kernel when ``mamba_ssm`` imports, else
     the package's Triton kernels when ``triton`` imports (not for float64
     inputs: the kernels compute in float32). Otherwise (CPU, or neither
-    imports) the package's own ``'torch'`` implementation.
+    imports) the package's own ``'torch'`` implementation. On CPU tensors:
+    the package's C++ kernel (``'cpu_kernel'``) when it builds or is
+    already built, else ``'torch'``.
 ``'mamba_ssm'``
     mamba-ssm's kernel; raises :class:`ScanBackendUnavailable` when it cannot
     be used.
@@ -21,18 +23,28 @@ Backends (:data:`SCAN_BACKENDS`):
     interpreter (``TRITON_INTERPRET=1``, for tests); raises
     :class:`ScanBackendUnavailable` otherwise or when ``triton`` does not
     import.
+``'cpu_kernel'``
+    the package's C++ CPU kernel
+    (:mod:`m3plugins.ops.selective_scan_cpu_kernel`): tiles of channels in
+    SIMD lanes, parallel over torch's threads, JIT-compiled with
+    ``torch.utils.cpp_extension.load_inline`` on first use and cached in
+    torch's extension directory. CPU tensors only; raises
+    :class:`ScanBackendUnavailable` when it cannot be built (no compiler)
+    or the tensors are elsewhere.
 ``'torch'``
-    the package's chunked implementation (any device; written for CPUs):
+    the package's chunked implementation (any device; no compiler needed):
     a ``torch.autograd.Function`` that keeps only chunk-boundary states and
     recomputes the rest in backward.
 ``'reference'``
     the readable sequential loop with autograd (slow; for tests).
 
-mamba-ssm and triton are optional: both are imported lazily, on the first
-scan that may use them, and their absence never breaks importing this package.
+mamba-ssm and triton are optional and the CPU kernel is built on demand:
+all are loaded lazily, on the first scan that may use them, and their
+absence never breaks importing this package.
 
 ``tools/benchmark_scan.py`` times every implementation against the
-sequential loop and ``selective_scan_ref``; its figures are in the README.
+sequential loop and ``selective_scan_ref``, and the CPU backends against the
+machine bound it measures; its figures are in the README.
 On a CPU shared with other busy processes, ``torch.set_num_threads(1)`` can
 be faster than several OpenMP threads (they wait for each other at every
 op).
@@ -47,7 +59,8 @@ from torch import Tensor
 from .selective_scan_reference import selective_scan_reference
 
 #: Names accepted by ``backend`` (and by ``scan_backend`` of the SS2D layers).
-SCAN_BACKENDS = ('auto', 'mamba_ssm', 'triton', 'torch', 'reference')
+SCAN_BACKENDS = ('auto', 'mamba_ssm', 'triton', 'cpu_kernel', 'torch',
+                 'reference')
 
 
 class ScanBackendUnavailable(RuntimeError):
@@ -86,6 +99,21 @@ def _load_triton() -> tuple:
 def triton_available() -> bool:
     """Whether the package's Triton selective scan imports in this process."""
     return _load_triton()[0] is not None
+
+
+def _load_cpu_kernel() -> tuple:
+    """Builds or loads the C++ CPU kernel once per process.
+
+    Returns:
+        tuple: ``(kernel module or None, reason it is unavailable or '')``.
+    """
+    from .selective_scan_cpu_kernel import load_cpu_kernel
+    return load_cpu_kernel()
+
+
+def cpu_kernel_available() -> bool:
+    """Whether the C++ CPU kernel builds (or is built) and loads here."""
+    return _load_cpu_kernel()[0] is not None
 
 
 def triton_interpreter_enabled() -> bool:
@@ -141,7 +169,7 @@ def resolve_backend(backend: str, device_type: str) -> str:
 
     Returns:
         str: The concrete backend: ``'mamba_ssm'``, ``'triton'``,
-        ``'torch'`` or ``'reference'``.
+        ``'cpu_kernel'``, ``'torch'`` or ``'reference'``.
 
     Raises:
         ScanBackendUnavailable: A forced backend cannot run here.
@@ -154,6 +182,8 @@ def resolve_backend(backend: str, device_type: str) -> str:
             return 'mamba_ssm'
         if device_type == 'cuda' and triton_available():
             return 'triton'
+        if device_type == 'cpu' and cpu_kernel_available():
+            return 'cpu_kernel'
         return 'torch'
     if backend == 'mamba_ssm':
         fn, reason = _load_mamba_ssm()
@@ -178,6 +208,17 @@ def resolve_backend(backend: str, device_type: str) -> str:
                 "scan backend 'triton' runs on CUDA tensors only (or on CPU "
                 "tensors under TRITON_INTERPRET=1, for tests), got tensors on "
                 f"'{device_type}'; use backend='torch'")
+    if backend == 'cpu_kernel':
+        fn, reason = _load_cpu_kernel()
+        if fn is None:
+            raise ScanBackendUnavailable(
+                "scan backend 'cpu_kernel' was forced but the C++ kernel "
+                f"cannot be built or loaded ({reason}); install a C++ "
+                "compiler with OpenMP (g++) or use backend='torch'")
+        if device_type != 'cpu':
+            raise ScanBackendUnavailable(
+                "scan backend 'cpu_kernel' runs on CPU tensors only, got "
+                f"tensors on '{device_type}'")
     return backend
 
 
@@ -188,6 +229,9 @@ def _get_impl(name: str) -> Callable:
         return _load_triton()[0]
     if name == 'reference':
         return selective_scan_reference
+    if name == 'cpu_kernel':
+        from .selective_scan_cpu_kernel import selective_scan_cpu_kernel
+        return selective_scan_cpu_kernel
     from .selective_scan_chunked import selective_scan_chunked
     return selective_scan_chunked
 

@@ -1,4 +1,11 @@
-"""Selective scan: fast chunked implementation vs the float64 reference.
+"""Selective scan: the fast implementations vs the float64 reference.
+
+The chunked torch path (backend 'torch') and the C++ CPU kernel (backend
+'cpu_kernel') are checked on the same cases. Tests that need the kernel use
+the session fixture ``cpu_kernel``, which builds it (about 10 s the first
+time on a machine, then loaded from torch's extension cache) and are marked
+``slow``; the fallback when it cannot be built is simulated without a
+compiler.
 
 Tolerances (stated once, used everywhere below): the reference always runs in
 float64 on the same (rounded) inputs. float64 results must agree to
@@ -23,6 +30,8 @@ from m3plugins.ops.selective_scan_chunked import selective_scan_chunked
 
 # The package exports a function of the same name as this module.
 scan_module = importlib.import_module('m3plugins.ops.selective_scan')
+kernel_module = importlib.import_module(
+    'm3plugins.ops.selective_scan_cpu_kernel')
 
 TOL = {torch.float64: 1e-9, torch.float32: 2e-4}
 NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
@@ -73,6 +82,31 @@ def reference64(inputs, softplus, grad_out):
                           grad_out.double())
 
 
+@pytest.fixture(scope='session')
+def cpu_kernel():
+    """The C++ CPU kernel, built or loaded once per test session."""
+    module, reason = kernel_module.load_cpu_kernel()
+    if module is None:
+        pytest.skip(f'the CPU kernel cannot be built here: {reason}')
+    return module
+
+
+def scan_impl(impl, request, chunk):
+    """The scan function of ``impl`` ('torch' or 'cpu_kernel').
+
+    For 'torch' ``chunk`` is its chunk length; the kernel picks its own
+    (:func:`kernel_module.default_chunk`).
+    """
+    if impl == 'torch':
+        return lambda *a, **k: selective_scan_chunked(*a, chunk_size=chunk,
+                                                      **k)
+    request.getfixturevalue('cpu_kernel')
+    return lambda *a, **k: selective_scan(*a, backend='cpu_kernel', **k)
+
+
+IMPLS = ['torch', pytest.param('cpu_kernel', marks=pytest.mark.slow)]
+
+
 def assert_close(actual, expected, dtype, what):
     tol = TOL[dtype]
     scale = expected.abs().max().item() + 1e-30
@@ -105,9 +139,11 @@ COMBOS = [
 ]
 
 
+@pytest.mark.parametrize('impl', IMPLS)
 @pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
 @pytest.mark.parametrize('case,opts', COMBOS)
-def test_chunked_matches_float64_reference(dtype, case, opts):
+def test_matches_float64_reference(impl, dtype, case, opts, request):
+    """Output and every gradient of both fast paths, float64 and float32."""
     batch, channels, length, state, groups, chunk = case
     softplus = opts['softplus']
     flags = {k: v for k, v in opts.items() if k != 'softplus'}
@@ -115,8 +151,8 @@ def test_chunked_matches_float64_reference(dtype, case, opts):
                          softplus=softplus, **flags)
     grad_out = torch.randn(batch, channels, length, dtype=torch.float64,
                            generator=torch.Generator().manual_seed(1))
-    y, grads = run_with_grads(selective_scan_chunked, inputs, softplus,
-                              grad_out.to(dtype), chunk_size=chunk)
+    y, grads = run_with_grads(scan_impl(impl, request, chunk), inputs,
+                              softplus, grad_out.to(dtype))
     y_ref, grads_ref = reference64(inputs, softplus, grad_out)
     assert y.dtype == dtype and y.shape == (batch, channels, length)
     assert_close(y, y_ref, dtype, 'output')
@@ -169,7 +205,10 @@ def test_default_row_block_splits_only_many_short_rows():
                                row_block=0)
 
 
-def test_public_api_dispatches_to_chunked_on_cpu():
+def test_public_api_dispatches_to_chunked_on_cpu_without_kernel(
+        monkeypatch):
+    monkeypatch.setattr(scan_module, '_load_cpu_kernel',
+                        lambda: (None, 'no compiler'))
     inputs = make_inputs(2, 8, 9, 4, 2, torch.float64)
     y_auto = selective_scan(*inputs, delta_softplus=True)
     y_torch = selective_scan(*inputs, delta_softplus=True, backend='torch')
@@ -177,6 +216,22 @@ def test_public_api_dispatches_to_chunked_on_cpu():
     assert torch.equal(y_auto, y_torch)
     torch.testing.assert_close(y_torch, y_ref, rtol=1e-9, atol=1e-9)
     assert scan_module.resolve_backend('auto', 'cpu') == 'torch'
+
+
+@pytest.mark.slow
+def test_public_api_dispatches_to_cpu_kernel_on_cpu(cpu_kernel):
+    inputs = make_inputs(2, 8, 9, 4, 2, torch.float64)
+    assert scan_module.resolve_backend('auto', 'cpu') == 'cpu_kernel'
+    assert scan_module.resolve_backend('auto', 'cuda') != 'cpu_kernel'
+    y_auto = selective_scan(*inputs, delta_softplus=True)
+    y_kernel = kernel_module.selective_scan_cpu_kernel(*inputs,
+                                                       delta_softplus=True)
+    y_ref = selective_scan(*inputs, delta_softplus=True, backend='reference')
+    assert torch.equal(y_auto, y_kernel)
+    torch.testing.assert_close(y_kernel, y_ref, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match='CPU tensors only'):
+        kernel_module.selective_scan_cpu_kernel(
+            *inputs[:5], D=inputs[5].detach().to('meta'))
 
 
 @pytest.mark.parametrize('opts', OPTIONS[:2])
@@ -265,8 +320,8 @@ def test_bad_arguments():
         selective_scan(u[0], delta[0], A, B, C)
     with pytest.raises(ValueError, match='chunk_size'):
         selective_scan_chunked(u, delta, A, B, C, chunk_size=0)
-    assert set(SCAN_BACKENDS) == {'auto', 'mamba_ssm', 'triton', 'torch',
-                                  'reference'}
+    assert set(SCAN_BACKENDS) == {'auto', 'mamba_ssm', 'triton', 'cpu_kernel',
+                                  'torch', 'reference'}
 
 
 def test_forcing_mamba_ssm_where_unusable_raises(monkeypatch):
@@ -281,6 +336,8 @@ def test_forcing_mamba_ssm_where_unusable_raises(monkeypatch):
     assert scan_module.resolve_backend('auto', 'cuda') == 'torch'
     # Importable kernel but CPU tensors: still a clear error, and auto picks
     # it on CUDA only.
+    monkeypatch.setattr(scan_module, '_load_cpu_kernel',
+                        lambda: (None, 'no compiler'))
     monkeypatch.setattr(scan_module, '_load_mamba_ssm', lambda: (object(), ''))
     with pytest.raises(ScanBackendUnavailable, match='CUDA tensors only'):
         selective_scan(u, delta, A, B, C, backend='mamba_ssm')
@@ -350,7 +407,7 @@ def test_no_grad_path_matches_float64_reference(dtype, case, opts):
 
 
 def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
-    """Without a gradient to compute the public API takes the no-grad path.
+    """Without a gradient to compute the torch backend takes the no-grad path.
 
     That is under no_grad or without inputs requiring grad. The path agrees
     with the autograd function, also on the strided (batch, L, D)-storage
@@ -362,20 +419,21 @@ def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
     real = chunked._scan_no_grad
     monkeypatch.setattr(chunked, '_scan_no_grad',
                         lambda *a, **k: calls.append(1) or real(*a, **k))
-    y_grad = selective_scan(*inputs, delta_softplus=True)
+    y_grad = selective_scan(*inputs, delta_softplus=True, backend='torch')
     assert not calls and y_grad.requires_grad
     with torch.no_grad():
-        y = selective_scan(*inputs, delta_softplus=True)
+        y = selective_scan(*inputs, delta_softplus=True, backend='torch')
     assert calls == [1]
     torch.testing.assert_close(y, y_grad.detach(), rtol=1e-5, atol=1e-5)
     detached = [t.detach() if t is not None else None for t in inputs]
     # Grad mode on, nothing requires grad.
-    selective_scan(*detached, delta_softplus=True)
+    selective_scan(*detached, delta_softplus=True, backend='torch')
     assert calls == [1, 1]
     long_inputs = [t.detach() if t is not None else None
                    for t in make_inputs(2, 8, chunked.NO_GRAD_MAX_LENGTH + 1,
                                         4, 2, torch.float32)]
-    selective_scan(*long_inputs, delta_softplus=True)  # long: chunked path
+    selective_scan(*long_inputs, delta_softplus=True,
+                   backend='torch')  # long: chunked path
     assert calls == [1, 1]
     # Channels-last storage (what in_proj/x_proj produce), flipped along L.
     u, delta, A, B, C, D, z, bias = detached
@@ -388,3 +446,152 @@ def test_no_grad_path_is_taken_and_agrees_with_autograd_path(monkeypatch):
     y_slow = chunked._ChunkedSelectiveScan.apply(
         *(t.contiguous() if torch.is_tensor(t) else t for t in args))
     torch.testing.assert_close(y_fast, y_slow, rtol=1e-5, atol=1e-5)
+
+
+# The C++ CPU kernel: its own corners (chunk boundaries, channel tiles with a
+# partial last tile, tiles split over tasks, strided layouts), the no-grad
+# path, half precision, saved state, and the fallback when it cannot be
+# built. A kernel tile is 16 channels in float32 and 8 in float64.
+KERNEL_CASES = [
+    # batch, channels, length, state, groups, chunk state vectors
+    (1, 40, 33, 4, 1, 8),      # 3 tiles (16, 16, 8), split; chunks of 2
+    (3, 24, 20, 5, 3, 16),     # 8 channels per group; chunks of 3
+    (2, 34, 9, 3, None, None),  # ungrouped B/C, one chunk
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
+@pytest.mark.parametrize('case', KERNEL_CASES,
+                         ids=lambda c: f'b{c[0]}-D{c[1]}-L{c[2]}-G{c[4]}')
+@pytest.mark.parametrize('opts', OPTIONS[:2])
+def test_cpu_kernel_tiles_and_chunks_match_float64_reference(
+        cpu_kernel, monkeypatch, dtype, case, opts):
+    batch, channels, length, state, groups, vectors = case
+    if vectors is not None:
+        monkeypatch.setattr(kernel_module, 'CHUNK_STATE_VECTORS', vectors)
+    flags = {k: v for k, v in opts.items() if k != 'softplus'}
+    inputs = make_inputs(batch, channels, length, state, groups, dtype,
+                         softplus=opts['softplus'], **flags)
+    grad_out = torch.randn(batch, channels, length, dtype=torch.float64,
+                           generator=torch.Generator().manual_seed(3))
+    y, grads = run_with_grads(kernel_module.selective_scan_cpu_kernel,
+                              inputs, opts['softplus'], grad_out.to(dtype))
+    y_ref, grads_ref = reference64(inputs, opts['softplus'], grad_out)
+    assert_close(y, y_ref, dtype, 'output')
+    names = [n for n, t in zip(NAMES, inputs) if t is not None]
+    present = [t for t in inputs if t is not None]
+    for name, g, g_ref, t in zip(names, grads, grads_ref, present):
+        assert g.shape == t.shape and g.dtype == t.dtype, name
+        assert_close(g, g_ref, dtype, f'grad {name}')
+
+
+@pytest.mark.slow
+def test_cpu_kernel_strided_views_no_grad_and_saved_state(cpu_kernel):
+    """Channels-last, flipped and broadcast views; no-grad; saved state.
+
+    The kernel reads and writes through strides: channels-last ``(B, L, D)``
+    storage flipped along L, as a Mamba block passes it, and the stride-0
+    output gradient of ``y.sum()``. Without grad it gives the same output
+    and keeps nothing; with grad it keeps chunk-boundary states only.
+    """
+    inputs = make_inputs(3, 32, 40, 4, 2, torch.float64)
+    u, delta, A, B, C, D, z, bias = inputs
+    strided = [
+        u.detach().transpose(1, 2).contiguous().transpose(1, 2).flip(-1),
+        delta.detach().flip(-1), A.detach(),
+        B.detach().permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1),
+        C.detach().flip(-1), D.detach(),
+        z.detach().transpose(1, 2).contiguous().transpose(1, 2), bias.detach()]
+    strided = [t.requires_grad_() for t in strided]
+    dense = [t.detach().contiguous().requires_grad_() for t in strided]
+    y = kernel_module.selective_scan_cpu_kernel(*strided,
+                                                delta_softplus=True)
+    y_ref = selective_scan_reference(*dense, delta_softplus=True)
+    torch.testing.assert_close(y, y_ref, rtol=1e-9, atol=1e-9)
+    grads = torch.autograd.grad(y.sum(), strided)
+    grads_ref = torch.autograd.grad(y_ref.sum(), dense)
+    for name, g, g_ref in zip(NAMES, grads, grads_ref):
+        torch.testing.assert_close(g, g_ref, rtol=1e-9, atol=1e-9, msg=name)
+    with torch.no_grad():
+        y_no_grad = kernel_module.selective_scan_cpu_kernel(
+            *strided, delta_softplus=True)
+    assert torch.equal(y_no_grad, y.detach())
+
+    batch, channels, length, state = 2, 8, 256, 16
+    inputs = make_inputs(batch, channels, length, state, 2, torch.float32)
+    history = batch * channels * length * state
+    largest_input = max(t.numel() for t in inputs if t is not None)
+    numels = _saved_tensor_numels(
+        lambda *a, **k: selective_scan(*a, backend='cpu_kernel', **k),
+        inputs)
+    assert max(numels) <= largest_input < history
+    assert sum(numels) <= 8 * largest_input
+
+
+@pytest.mark.slow
+def test_cpu_kernel_bf16_under_autocast_keeps_fp32_state(cpu_kernel):
+    inputs = make_inputs(2, 8, 256, 8, 4, torch.float32, use_z=False)
+    bf16 = [t.detach().bfloat16().requires_grad_() for t in inputs
+            if t is not None]
+    full = bf16[:5] + [bf16[5], None, bf16[6]]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y = selective_scan(*full, delta_softplus=True, backend='cpu_kernel')
+    assert y.dtype == torch.bfloat16
+    grad_out = torch.randn_like(y, dtype=torch.float64)
+    grads = torch.autograd.grad(y, bf16, grad_out.bfloat16())
+    y_ref, grads_ref = reference64(full, True, grad_out)
+    scale = y_ref.abs().max().item()
+    torch.testing.assert_close(y.double(), y_ref, rtol=3e-2, atol=3e-2 * scale)
+    for g, g_ref, t in zip(grads, grads_ref, bf16):
+        assert g.dtype == torch.bfloat16 and g.shape == t.shape
+        torch.testing.assert_close(g.double(), g_ref, rtol=3e-2,
+                                   atol=3e-2 * g_ref.abs().max().item())
+
+
+@pytest.fixture
+def fresh_kernel_loader():
+    """Forget the loaded kernel before and after a test that fakes builds."""
+    kernel_module.load_cpu_kernel.cache_clear()
+    yield
+    kernel_module.load_cpu_kernel.cache_clear()
+
+
+def test_failed_kernel_build_falls_back_to_torch(monkeypatch,
+                                                 fresh_kernel_loader):
+    """No compiler: 'auto' runs the torch path, a forced kernel says why."""
+    def no_compiler():
+        raise RuntimeError("Error building extension: 'c++' not found")
+
+    monkeypatch.setattr(kernel_module, '_build', no_compiler)
+    module, reason = kernel_module.load_cpu_kernel()
+    assert module is None and "'c++' not found" in reason
+    assert not scan_module.cpu_kernel_available()
+    assert scan_module.resolve_backend('auto', 'cpu') == 'torch'
+    inputs = make_inputs(2, 8, 9, 4, 2, torch.float64)
+    y_auto = selective_scan(*inputs, delta_softplus=True)
+    y_torch = selective_scan(*inputs, delta_softplus=True, backend='torch')
+    assert torch.equal(y_auto, y_torch)
+    with pytest.raises(ScanBackendUnavailable, match="'c\\+\\+' not found"):
+        selective_scan(*inputs, delta_softplus=True, backend='cpu_kernel')
+    with pytest.raises(RuntimeError, match='unavailable'):
+        kernel_module.selective_scan_cpu_kernel(*inputs)
+
+
+def test_kernel_turned_off_by_environment(monkeypatch, fresh_kernel_loader):
+    monkeypatch.setattr(kernel_module, '_build', lambda: pytest.fail(
+        'no build may be tried when the kernel is turned off'))
+    monkeypatch.setenv(kernel_module.DISABLE_ENV, '0')
+    assert kernel_module.load_cpu_kernel() == (
+        None, f'turned off by {kernel_module.DISABLE_ENV}=0')
+    assert scan_module.resolve_backend('auto', 'cpu') == 'torch'
+
+
+def test_kernel_build_key_and_chunks():
+    name = kernel_module.extension_name()
+    assert name.startswith('m3plugins_scan_cpu_') and name.isidentifier()
+    assert name == kernel_module.extension_name()
+    assert kernel_module.default_chunk(1024, 16) == 32
+    assert kernel_module.default_chunk(7, 4) == 7
+    assert kernel_module.default_chunk(1024, 1024) == 1
+    assert kernel_module.default_chunk(0, 4) == 1

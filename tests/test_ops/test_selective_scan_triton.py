@@ -149,7 +149,9 @@ def interpreted(tmp_path_factory):
     """Results of :func:`interpreter_worker`, run once in a subprocess."""
     pytest.importorskip('triton')
     out_path = tmp_path_factory.mktemp('triton_interpret') / 'results.pt'
-    env = dict(os.environ, TRITON_INTERPRET='1')
+    # The C++ CPU kernel is off there: 'auto' on CPU is checked to stay off
+    # Triton, and no kernel build belongs in this subprocess.
+    env = dict(os.environ, TRITON_INTERPRET='1', M3PLUGINS_SCAN_CPU_KERNEL='0')
     proc = subprocess.run([sys.executable, os.path.abspath(__file__),
                            '--worker', str(out_path)], env=env,
                           capture_output=True, text=True, timeout=600)
@@ -198,8 +200,9 @@ def test_interpreted_dispatch_and_saved_state(interpreted):
     """Dispatch on CPU, the no-grad forward and the states kept for backward.
 
     Forced 'triton' on CPU runs under the interpreter; 'auto' stays on the
-    torch path on CPU; without grad the forward alone gives the same output;
-    backward keeps tile-boundary states, not the history.
+    torch path on CPU (the C++ CPU kernel turned off); without grad the
+    forward alone gives the same output; backward keeps tile-boundary
+    states, not the history.
     """
     assert interpreted['dispatch'] == dict(forced_equals_direct=True,
                                            auto_on_cpu='torch')
@@ -211,6 +214,8 @@ def test_interpreted_dispatch_and_saved_state(interpreted):
 
 
 def test_auto_prefers_mamba_ssm_then_triton_on_cuda(monkeypatch):
+    monkeypatch.setattr(scan_module, '_load_cpu_kernel',
+                        lambda: (None, 'no compiler'))
     monkeypatch.setattr(scan_module, '_load_mamba_ssm', lambda: (object(), ''))
     monkeypatch.setattr(scan_module, '_load_triton', lambda: (object(), ''))
     assert scan_module.resolve_backend('auto', 'cuda') == 'mamba_ssm'

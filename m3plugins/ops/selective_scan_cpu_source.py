@@ -1,0 +1,618 @@
+"""C++ source of the CPU selective-scan kernel (built at first use).
+
+The kernel computes the selective scan (S6) of Gu & Dao, "Mamba:
+Linear-Time Sequence Modeling with Selective State Spaces" (arXiv
+2312.00752), forward and backward, for a real ``A``, with mamba-ssm's
+``selective_scan_fn`` semantics. It is kept apart from the code that builds
+and calls it (:mod:`m3plugins.ops.selective_scan_cpu_kernel`), which
+JIT-compiles it through ``torch.utils.cpp_extension.load_inline``.
+
+It includes only ``ATen/Parallel.h`` (the thread pool that
+``torch.get_num_threads()`` sizes) and pybind11, not ``torch/extension.h``,
+so a build takes seconds rather than a minute; tensors cross the boundary
+as data pointers and strides, checked on the Python side.
+"""
+
+SOURCE = r'''
+// Selective scan (S6) on CPUs: forward and backward of one scan.
+//
+// Semantics of mamba-ssm's selective_scan_fn for a real A (Gu & Dao,
+// arXiv 2312.00752):
+//   dt  = softplus(delta + bias)             (bias and softplus optional)
+//   h_t = exp(dt_t A) h_{t-1} + dt_t u_t B_t,   y_t = C_t . h_t + D u_t,
+//   out = y * silu(z)                        (z optional).
+//
+// A tile is one 64-byte vector of channels (16 float / 8 double lanes) of
+// one (batch, group): its N state vectors stay in registers and L1, and
+// every step updates all its lanes with the same vector arithmetic (GCC /
+// Clang vector extensions, no intrinsics). Sequences are cut into chunks:
+// a chunk's inputs are transposed into a (step, lane) scratch, processed,
+// and its outputs transposed back. Exponentials (a polynomial, vectorised)
+// are taken once per (step, state, channel) in each pass. The forward
+// keeps the state entering every chunk; the backward recomputes a chunk's
+// states and transitions from it, runs the reverse recurrence over them,
+// and sums the B and C gradients over the channels of all tiles of a task
+// before one horizontal sum per (step, state).
+#include <ATen/Parallel.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace {
+
+using Index = int64_t;
+
+// The vector types and the constants of exp for one floating-point type.
+template <typename T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  typedef float V __attribute__((vector_size(64)));
+  typedef int32_t I __attribute__((vector_size(64)));
+  static constexpr int W = 16;
+  static constexpr float kMin = -87.0f, kMax = 88.0f;
+  static constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+  static constexpr float kLn2Hi = 0.693359375f;
+  static constexpr float kLn2Lo = -2.12194440054690583e-4f;
+  static constexpr int kBias = 127, kMantissa = 23;
+  static constexpr int kExpDegree = 7;    // remainder < 2^-24
+  static constexpr int kAtanhTerms = 8;   // s^15: remainder < 2^-25
+};
+
+template <>
+struct Simd<double> {
+  typedef double V __attribute__((vector_size(64)));
+  typedef int64_t I __attribute__((vector_size(64)));
+  static constexpr int W = 8;
+  static constexpr double kMin = -708.0, kMax = 709.0;
+  static constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52
+  static constexpr double kLn2Hi = 6.93147180369123816490e-01;
+  static constexpr double kLn2Lo = 1.90821492927058770002e-10;
+  static constexpr int kBias = 1023, kMantissa = 52;
+  static constexpr int kExpDegree = 13;   // remainder < 2^-53
+  static constexpr int kAtanhTerms = 17;  // s^33: remainder < 2^-54
+};
+
+template <typename T>
+using Vec = typename Simd<T>::V;
+
+template <typename T>
+inline Vec<T> splat(T x) {
+  return Vec<T>{} + x;
+}
+
+template <typename T>
+inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <typename T>
+inline void store(T* p, Vec<T> v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
+template <typename T>
+inline Vec<T> vmax(Vec<T> a, Vec<T> b) {
+  return a > b ? a : b;
+}
+
+template <typename T>
+inline Vec<T> vmin(Vec<T> a, Vec<T> b) {
+  return a < b ? a : b;
+}
+
+// exp(x): x = k ln2 + r with |r| <= ln2 / 2 (k rounded to nearest by the
+// 1.5 * 2^mantissa trick), exp(r) by its Taylor polynomial, 2^k written
+// into the exponent bits. x is clamped to [kMin, kMax], where 2^k is a
+// normal number (below: a result under 1e-37 / 1e-307 instead of 0).
+template <typename T>
+inline Vec<T> exp_v(Vec<T> x) {
+  using S = Simd<T>;
+  using V = Vec<T>;
+  using I = typename S::I;
+  x = vmin<T>(vmax<T>(x, splat<T>(S::kMin)), splat<T>(S::kMax));
+  const V k = (x * T(1.44269504088896340736) + S::kRound) - S::kRound;
+  V r = x - k * S::kLn2Hi;
+  r = r - k * S::kLn2Lo;
+  // Horner on 1 + r + r^2/2! + ... + r^d/d!, coefficients 1/j! built up.
+  T coef[S::kExpDegree + 1];
+  coef[0] = T(1);
+  for (int j = 1; j <= S::kExpDegree; ++j) coef[j] = coef[j - 1] / T(j);
+  V p = splat<T>(coef[S::kExpDegree]);
+  for (int j = S::kExpDegree - 1; j >= 0; --j) p = p * r + coef[j];
+  const I bits = (__builtin_convertvector(k, I) + S::kBias) << S::kMantissa;
+  V scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+// log1p(t) for t in [0, 1]: 2 atanh(s), s = t / (2 + t) in [0, 1/3], by
+// its odd series; accurate in relative terms for tiny t too.
+template <typename T>
+inline Vec<T> log1p_unit_v(Vec<T> t) {
+  using S = Simd<T>;
+  const Vec<T> s = t / (t + T(2));
+  const Vec<T> s2 = s * s;
+  Vec<T> p = splat<T>(T(1) / T(2 * S::kAtanhTerms - 1));
+  for (int j = S::kAtanhTerms - 2; j >= 0; --j) {
+    p = p * s2 + T(1) / T(2 * j + 1);
+  }
+  return T(2) * s * p;
+}
+
+// softplus with torch's threshold: x above 20 is returned as is.
+template <typename T>
+inline Vec<T> softplus_v(Vec<T> x) {
+  const Vec<T> neg_abs = x < T(0) ? x : -x;
+  const Vec<T> soft =
+      vmax<T>(x, Vec<T>{}) + log1p_unit_v<T>(exp_v<T>(neg_abs));
+  return x > T(20) ? x : soft;
+}
+
+template <typename T>
+inline Vec<T> sigmoid_v(Vec<T> x) {
+  return T(1) / (exp_v<T>(-x) + T(1));
+}
+
+// Sum of the lanes, by halving.
+template <typename T>
+inline T hsum(Vec<T> v) {
+  constexpr int W = Simd<T>::W;
+  T s[W];
+  std::memcpy(s, &v, sizeof(v));
+  for (int half = W / 2; half > 0; half /= 2) {
+    for (int w = 0; w < half; ++w) s[w] += s[w + half];
+  }
+  return s[0];
+}
+
+// A strided array: element (i0, i1, i2, i3) at p[i0 s0 + i1 s1 + ...].
+template <typename T>
+struct View {
+  T* p = nullptr;
+  Index s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+};
+
+// Everything one call needs. (batch, D, L) arrays index as (b, d, t); B
+// and C as (b, g, n, t); dB and dC as (b, g * splits + split, n, t), one
+// slice per split of a group's tiles; A as (d, n); D and bias as (d);
+// hsave as (chunk - 1, b, n, d); dA as (slot, d, n), dD and dbias as
+// (slot, d), one slot per thread.
+template <typename T>
+struct Problem {
+  Index batch, channels, length, state, groups, chunk, splits, slots;
+  bool softplus, has_D, has_z, has_bias;
+  View<T> u, delta, A, B, C, D, z, bias, out, hsave;
+  View<T> dout, du, ddelta, dA, dB, dC, dD, dz, dbias;
+
+  Index group_channels() const { return channels / groups; }
+  Index tiles_per_group() const {
+    return (group_channels() + Simd<T>::W - 1) / Simd<T>::W;
+  }
+  Index chunks() const { return (length + chunk - 1) / chunk; }
+};
+
+template <typename T>
+Problem<T> make_problem(const std::vector<Index>& dims,
+                        const std::vector<std::vector<Index>>& views) {
+  if (dims.size() != 12 || views.size() != 19) {
+    throw std::invalid_argument("12 sizes and 19 views expected");
+  }
+  Problem<T> p;
+  p.batch = dims[0];
+  p.channels = dims[1];
+  p.length = dims[2];
+  p.state = dims[3];
+  p.groups = dims[4];
+  p.chunk = dims[5];
+  p.splits = dims[6];
+  p.slots = dims[7];
+  p.softplus = dims[8] != 0;
+  p.has_D = dims[9] != 0;
+  p.has_z = dims[10] != 0;
+  p.has_bias = dims[11] != 0;
+  View<T>* all[] = {&p.u,  &p.delta, &p.A,   &p.B,      &p.C,
+                    &p.D,  &p.z,     &p.bias, &p.out,   &p.hsave,
+                    &p.dout, &p.du,  &p.ddelta, &p.dA,  &p.dB,
+                    &p.dC, &p.dD,    &p.dz,   &p.dbias};
+  for (size_t i = 0; i < views.size(); ++i) {
+    if (views[i].size() != 5) {
+      throw std::invalid_argument("a view is a pointer and 4 strides");
+    }
+    all[i]->p = reinterpret_cast<T*>(views[i][0]);
+    all[i]->s0 = views[i][1];
+    all[i]->s1 = views[i][2];
+    all[i]->s2 = views[i][3];
+    all[i]->s3 = views[i][4];
+  }
+  return p;
+}
+
+// Steps t0 .. t0 + nt of a (batch, D, L) array for the lanes d0 .. d0 + wn
+// into out[i * W + w]; padding lanes are zero.
+template <typename T>
+void load_chunk(const View<T>& v, Index b, Index d0, Index t0, Index nt,
+                int wn, T* out) {
+  constexpr int W = Simd<T>::W;
+  const T* base = v.p + b * v.s0 + d0 * v.s1 + t0 * v.s2;
+  if (v.s1 == 1 && wn == W) {
+    for (Index i = 0; i < nt; ++i) {
+      store<T>(out + i * W, load(base + i * v.s2));
+    }
+    return;
+  }
+  std::fill(out, out + nt * W, T(0));
+  for (int w = 0; w < wn; ++w) {
+    const T* src = base + w * v.s1;
+    for (Index i = 0; i < nt; ++i) out[i * W + w] = src[i * v.s2];
+  }
+}
+
+template <typename T>
+void store_chunk(const View<T>& v, Index b, Index d0, Index t0, Index nt,
+                 int wn, const T* in) {
+  constexpr int W = Simd<T>::W;
+  T* base = v.p + b * v.s0 + d0 * v.s1 + t0 * v.s2;
+  if (v.s1 == 1 && wn == W) {
+    for (Index i = 0; i < nt; ++i) {
+      store<T>(base + i * v.s2, load(in + i * W));
+    }
+    return;
+  }
+  for (int w = 0; w < wn; ++w) {
+    T* dst = base + w * v.s1;
+    for (Index i = 0; i < nt; ++i) dst[i * v.s2] = in[i * W + w];
+  }
+}
+
+// The per-channel parameters of one tile, as lane vectors (zero padding).
+template <typename T>
+struct TileParams {
+  Index d0;
+  int wn;
+  Vec<T> D, bias;
+
+  // A of the tile into A_tile[n * W + w].
+  void init(const Problem<T>& p, Index d0_, int wn_, T* A_tile) {
+    constexpr int W = Simd<T>::W;
+    d0 = d0_;
+    wn = wn_;
+    T d[W] = {}, bb[W] = {};
+    for (int w = 0; w < wn; ++w) {
+      if (p.has_D) d[w] = p.D.p[(d0 + w) * p.D.s0];
+      if (p.has_bias) bb[w] = p.bias.p[(d0 + w) * p.bias.s0];
+    }
+    D = load<T>(d);
+    bias = load<T>(bb);
+    for (Index n = 0; n < p.state; ++n) {
+      for (int w = 0; w < W; ++w) {
+        A_tile[n * W + w] =
+            w < wn ? p.A.p[(d0 + w) * p.A.s0 + n * p.A.s1] : T(0);
+      }
+    }
+  }
+
+};
+
+// Inputs of a chunk: u, the biased pre-activation, dt and dt * u.
+template <typename T>
+void chunk_inputs(const Problem<T>& p, const TileParams<T>& tile, Index b,
+                  Index t0, Index nt, T* u, T* pre, T* dt, T* dtu) {
+  constexpr int W = Simd<T>::W;
+  load_chunk(p.u, b, tile.d0, t0, nt, tile.wn, u);
+  load_chunk(p.delta, b, tile.d0, t0, nt, tile.wn, pre);
+  for (Index i = 0; i < nt; ++i) {
+    const Vec<T> x = load(pre + i * W) + tile.bias;
+    const Vec<T> step = p.softplus ? softplus_v<T>(x) : x;
+    store<T>(pre + i * W, x);
+    store<T>(dt + i * W, step);
+    store<T>(dtu + i * W, step * load(u + i * W));
+  }
+}
+
+// Scratch of one thread, in elements.
+template <typename T>
+Index scratch_size(const Problem<T>& p, Index tiles) {
+  constexpr int W = Simd<T>::W;
+  const Index NW = p.state * W, KW = p.chunk * W;
+  return tiles * (3 * NW + 2 * W) + NW + 4 * p.chunk * NW + 10 * KW;
+}
+
+template <typename T>
+void forward_tile(const Problem<T>& p, Index b, Index g, Index d0, int wn,
+                  T* work) {
+  constexpr int W = Simd<T>::W;
+  using V = Vec<T>;
+  const Index N = p.state, K = p.chunk, NW = N * W;
+  T* A_tile = work;
+  T* h = A_tile + NW;
+  T* u = h + NW;
+  T* pre = u + K * W;
+  T* dt = pre + K * W;
+  T* dtu = dt + K * W;
+  T* y = dtu + K * W;
+  T* zz = y + K * W;
+  TileParams<T> tile;
+  tile.init(p, d0, wn, A_tile);
+  std::fill(h, h + NW, T(0));
+  const T* Bg = p.B.p + b * p.B.s0 + g * p.B.s1;
+  const T* Cg = p.C.p + b * p.C.s0 + g * p.C.s1;
+  for (Index c = 0; c < p.chunks(); ++c) {
+    const Index t0 = c * K, nt = std::min(K, p.length - t0);
+    if (p.hsave.p != nullptr && c > 0) {
+      T* save = p.hsave.p + (c - 1) * p.hsave.s0 + b * p.hsave.s1 + d0;
+      for (Index n = 0; n < N; ++n) {
+        std::memcpy(save + n * p.hsave.s2, h + n * W, wn * sizeof(T));
+      }
+    }
+    chunk_inputs(p, tile, b, t0, nt, u, pre, dt, dtu);
+    for (Index i = 0; i < nt; ++i) {
+      const Index t = t0 + i;
+      const V dt_i = load(dt + i * W), dtu_i = load(dtu + i * W);
+      V acc{};
+      for (Index n = 0; n < N; ++n) {
+        const T bn = Bg[n * p.B.s2 + t * p.B.s3];
+        const T cn = Cg[n * p.C.s2 + t * p.C.s3];
+        const V hv = exp_v<T>(dt_i * load(A_tile + n * W)) * load(h + n * W) +
+                     dtu_i * bn;
+        store<T>(h + n * W, hv);
+        acc += hv * cn;
+      }
+      store<T>(y + i * W, acc + tile.D * load(u + i * W));
+    }
+    if (p.has_z) {
+      load_chunk(p.z, b, d0, t0, nt, wn, zz);
+      for (Index i = 0; i < nt; ++i) {
+        const V zv = load(zz + i * W);
+        store<T>(y + i * W, load(y + i * W) * zv * sigmoid_v<T>(zv));
+      }
+    }
+    store_chunk(p.out, b, d0, t0, nt, wn, y);
+  }
+}
+
+// One task of the backward: the tiles j0 .. j1 of group g of batch row b.
+// Tiles advance chunk by chunk together (last chunk first), so that the B
+// and C gradients of a chunk are summed over all their channels as
+// vectors before the horizontal sums.
+template <typename T>
+void backward_task(const Problem<T>& p, Index b, Index g, Index split,
+                   Index j0, Index j1, T* work, Index slot) {
+  constexpr int W = Simd<T>::W;
+  using V = Vec<T>;
+  const Index N = p.state, K = p.chunk, NW = N * W, KW = K * W;
+  const Index tiles = j1 - j0, dg = p.group_channels();
+  // Per tile, kept across chunks.
+  T* A_all = work;                   // tiles x N x W
+  T* carry_all = A_all + tiles * NW;  // a_{t+1} dL/dh_{t+1}
+  T* dA_all = carry_all + tiles * NW;
+  T* dD_all = dA_all + tiles * NW;   // tiles x W
+  T* dbias_all = dD_all + tiles * W;
+  // Per chunk.
+  T* h_start = dbias_all + tiles * W;  // N x W
+  T* states = h_start + NW;          // K x N x W
+  T* decays = states + K * NW;
+  T* dB_acc = decays + K * NW;
+  T* dC_acc = dB_acc + K * NW;
+  T* u = dC_acc + K * NW;            // K x W each
+  T* pre = u + KW;
+  T* dt = pre + KW;
+  T* dtu = dt + KW;
+  T* y = dtu + KW;
+  T* dy = y + KW;
+  T* zz = dy + KW;
+  T* dz = zz + KW;
+  T* du = dz + KW;
+  T* dd = du + KW;
+  std::vector<TileParams<T>> params(tiles);
+  for (Index j = 0; j < tiles; ++j) {
+    const Index jj = j0 + j, d0 = g * dg + jj * W;
+    const int wn = static_cast<int>(std::min<Index>(W, dg - jj * W));
+    params[j].init(p, d0, wn, A_all + j * NW);
+  }
+  std::fill(carry_all, carry_all + tiles * NW, T(0));
+  std::fill(dA_all, dA_all + tiles * NW, T(0));
+  std::fill(dD_all, dD_all + 2 * tiles * W, T(0));
+  const T* Bg = p.B.p + b * p.B.s0 + g * p.B.s1;
+  const T* Cg = p.C.p + b * p.C.s0 + g * p.C.s1;
+  const Index gs = g * p.splits + split;
+  T* dBg = p.dB.p + b * p.dB.s0 + gs * p.dB.s1;
+  T* dCg = p.dC.p + b * p.dC.s0 + gs * p.dC.s1;
+  for (Index c = p.chunks() - 1; c >= 0; --c) {
+    const Index t0 = c * K, nt = std::min(K, p.length - t0);
+    std::fill(dB_acc, dB_acc + nt * NW, T(0));
+    std::fill(dC_acc, dC_acc + nt * NW, T(0));
+    for (Index j = 0; j < tiles; ++j) {
+      const TileParams<T>& tile = params[j];
+      const Index d0 = tile.d0;
+      const int wn = tile.wn;
+      const T* A_tile = A_all + j * NW;
+      T* carry = carry_all + j * NW;
+      T* dA_acc = dA_all + j * NW;
+      if (c == 0) {
+        std::fill(h_start, h_start + NW, T(0));
+      } else {
+        const T* save =
+            p.hsave.p + (c - 1) * p.hsave.s0 + b * p.hsave.s1 + d0;
+        for (Index n = 0; n < N; ++n) {
+          std::fill(h_start + n * W, h_start + (n + 1) * W, T(0));
+          std::memcpy(h_start + n * W, save + n * p.hsave.s2,
+                      wn * sizeof(T));
+        }
+      }
+      // Recompute the chunk's states and transitions.
+      chunk_inputs(p, tile, b, t0, nt, u, pre, dt, dtu);
+      const T* h_prev = h_start;
+      for (Index i = 0; i < nt; ++i) {
+        const Index t = t0 + i;
+        const V dt_i = load(dt + i * W), dtu_i = load(dtu + i * W);
+        T* h = states + i * NW;
+        T* a = decays + i * NW;
+        V acc{};
+        for (Index n = 0; n < N; ++n) {
+          const T bn = Bg[n * p.B.s2 + t * p.B.s3];
+          const T cn = Cg[n * p.C.s2 + t * p.C.s3];
+          const V decay = exp_v<T>(dt_i * load(A_tile + n * W));
+          const V hv = decay * load(h_prev + n * W) + dtu_i * bn;
+          store<T>(a + n * W, decay);
+          store<T>(h + n * W, hv);
+          acc += hv * cn;
+        }
+        store<T>(y + i * W, acc + tile.D * load(u + i * W));
+        h_prev = h;
+      }
+      // The gate: dL/dz and dL/dy before it.
+      load_chunk(p.dout, b, d0, t0, nt, wn, dy);
+      if (p.has_z) {
+        load_chunk(p.z, b, d0, t0, nt, wn, zz);
+        for (Index i = 0; i < nt; ++i) {
+          const V zv = load(zz + i * W), g_out = load(dy + i * W);
+          const V sig = sigmoid_v<T>(zv);
+          store<T>(dz + i * W, g_out * load(y + i * W) * sig *
+                                   (zv * (T(1) - sig) + T(1)));
+          store<T>(dy + i * W, g_out * zv * sig);
+        }
+        store_chunk(p.dz, b, d0, t0, nt, wn, dz);
+      }
+      // Reverse recurrence.
+      V dD_acc = load(dD_all + j * W), dbias_acc = load(dbias_all + j * W);
+      for (Index i = nt - 1; i >= 0; --i) {
+        const Index t = t0 + i;
+        const V dy_i = load(dy + i * W), dt_i = load(dt + i * W);
+        const V dtu_i = load(dtu + i * W), u_i = load(u + i * W);
+        const T* h = states + i * NW;
+        const T* a = decays + i * NW;
+        const T* hp = i > 0 ? states + (i - 1) * NW : h_start;
+        T* dBi = dB_acc + i * NW;
+        T* dCi = dC_acc + i * NW;
+        V ddtu{}, ddt{};
+        for (Index n = 0; n < N; ++n) {
+          const T bn = Bg[n * p.B.s2 + t * p.B.s3];
+          const T cn = Cg[n * p.C.s2 + t * p.C.s3];
+          const V a_n = load(a + n * W);
+          const V gh = load(carry + n * W) + dy_i * cn;  // dL/dh_t
+          store<T>(dCi + n * W, load(dCi + n * W) + dy_i * load(h + n * W));
+          store<T>(dBi + n * W, load(dBi + n * W) + dtu_i * gh);
+          ddtu += gh * bn;
+          const V m = gh * load(hp + n * W) * a_n;  // dL/d(dt A)
+          store<T>(dA_acc + n * W, load(dA_acc + n * W) + m * dt_i);
+          ddt += m * load(A_tile + n * W);
+          store<T>(carry + n * W, gh * a_n);
+        }
+        dD_acc += dy_i * u_i;
+        store<T>(du + i * W, ddtu * dt_i + dy_i * tile.D);
+        V dpre = ddt + ddtu * u_i;
+        if (p.softplus) dpre *= sigmoid_v<T>(load(pre + i * W));
+        dbias_acc += dpre;
+        store<T>(dd + i * W, dpre);
+      }
+      store<T>(dD_all + j * W, dD_acc);
+      store<T>(dbias_all + j * W, dbias_acc);
+      store_chunk(p.du, b, d0, t0, nt, wn, du);
+      store_chunk(p.ddelta, b, d0, t0, nt, wn, dd);
+    }
+    for (Index i = 0; i < nt; ++i) {
+      const Index t = t0 + i;
+      for (Index n = 0; n < N; ++n) {
+        const Index at = (i * N + n) * W;
+        dBg[n * p.dB.s2 + t * p.dB.s3] = hsum<T>(load(dB_acc + at));
+        dCg[n * p.dC.s2 + t * p.dC.s3] = hsum<T>(load(dC_acc + at));
+      }
+    }
+  }
+  T* dA = p.dA.p + slot * p.dA.s0;
+  for (Index j = 0; j < tiles; ++j) {
+    const TileParams<T>& tile = params[j];
+    for (int w = 0; w < tile.wn; ++w) {
+      const Index d = tile.d0 + w;
+      for (Index n = 0; n < N; ++n) {
+        dA[d * p.dA.s1 + n * p.dA.s2] += dA_all[(j * N + n) * W + w];
+      }
+      if (p.has_D) {
+        p.dD.p[slot * p.dD.s0 + d * p.dD.s1] += dD_all[j * W + w];
+      }
+      if (p.has_bias) {
+        p.dbias.p[slot * p.dbias.s0 + d * p.dbias.s1] +=
+            dbias_all[j * W + w];
+      }
+    }
+  }
+}
+
+template <typename T>
+void forward_impl(const std::vector<Index>& dims,
+                  const std::vector<std::vector<Index>>& views) {
+  const Problem<T> p = make_problem<T>(dims, views);
+  constexpr int W = Simd<T>::W;
+  const Index tiles = p.tiles_per_group(), dg = p.group_channels();
+  const Index tasks = p.batch * p.groups * tiles;
+  at::parallel_for(0, tasks, 1, [&](Index begin, Index end) {
+    std::vector<T> work(scratch_size(p, 1));
+    for (Index task = begin; task < end; ++task) {
+      const Index j = task % tiles, bg = task / tiles;
+      const Index g = bg % p.groups, b = bg / p.groups;
+      const int wn = static_cast<int>(std::min<Index>(W, dg - j * W));
+      forward_tile(p, b, g, g * dg + j * W, wn, work.data());
+    }
+  });
+}
+
+template <typename T>
+void backward_impl(const std::vector<Index>& dims,
+                   const std::vector<std::vector<Index>>& views) {
+  const Problem<T> p = make_problem<T>(dims, views);
+  const Index tiles = p.tiles_per_group();
+  const Index per_split = (tiles + p.splits - 1) / p.splits;
+  const Index tasks = p.batch * p.groups * p.splits;
+  at::parallel_for(0, tasks, 1, [&](Index begin, Index end) {
+    const Index slot = at::get_thread_num();
+    if (slot < 0 || slot >= p.slots) {
+      throw std::runtime_error("more threads than gradient slots");
+    }
+    std::vector<T> work(scratch_size(p, per_split));
+    for (Index task = begin; task < end; ++task) {
+      const Index split = task % p.splits, bg = task / p.splits;
+      const Index g = bg % p.groups, b = bg / p.groups;
+      const Index j0 = std::min(tiles, split * per_split);
+      const Index j1 = std::min(tiles, j0 + per_split);
+      backward_task(p, b, g, split, j0, j1, work.data(), slot);
+    }
+  });
+}
+
+void forward(const std::vector<Index>& dims,
+             const std::vector<std::vector<Index>>& views, bool is_double) {
+  if (is_double) {
+    forward_impl<double>(dims, views);
+  } else {
+    forward_impl<float>(dims, views);
+  }
+}
+
+void backward(const std::vector<Index>& dims,
+              const std::vector<std::vector<Index>>& views, bool is_double) {
+  if (is_double) {
+    backward_impl<double>(dims, views);
+  } else {
+    backward_impl<float>(dims, views);
+  }
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("forward", &forward, "selective scan forward");
+  m.def("backward", &backward, "selective scan backward");
+  m.def("lanes", [](bool is_double) {
+    return is_double ? Simd<double>::W : Simd<float>::W;
+  });
+}
+'''
