@@ -1,9 +1,11 @@
 # MoBaNet (Li et al., arXiv 2603.17705) on ISPRS Potsdam (RGB + DSM), the
 # official protocol: frozen DINOv2 ViT-L/14 (timm 'lvd142m' weights, or a
 # local file: model.backbone.foundation_model.pretrained=/path/file), AdamW
-# 2e-4 / wd 0.05 (none on norms, biases, 1-D), 5k warm-up + cosine to 1e-6,
-# 50k iterations at batch 24, random 256 crops with flips, sliding-window
-# test 256 / stride 32. Trainable 8.98M (tools/param_report.py).
+# 2e-4 / wd 0.05 (none on norms, biases, 1-D), the official per-epoch
+# schedule (5 warm-up epochs at (e + 1) / 5 of 2e-4, then a per-epoch cosine
+# to 1e-6; 50 epochs of 1000 iterations at batch 24), official UPerNet head,
+# random 256 crops with flips, sliding-window test 256 / stride 32.
+# Trainable 8.98M (tools/param_report.py).
 #   python tools/train.py configs/mobanet_potsdam.py
 #   python tools/test_modality_robustness.py configs/mobanet_potsdam.py CKPT
 # Validation runs once, at the end: the stride-32 sliding window over the 14
