@@ -55,6 +55,11 @@ model = dict(
         linear_init='vmamba',
         scan_backend='auto',
         with_cp=False),
+    # Official heads (kaka-Cao/M3amba net/net_vmamba_v4.py, classifier_hsi /
+    # _lidar / _add): LayerNorm + 1x1 conv with bias per stream, no dropout,
+    # predictions from the fused one (test.py). The fused conv starts from
+    # MMSeg's N(0, 0.01) (BaseDecodeHead), the official one from PyTorch's
+    # default: init_cfg=None gives the official initialisation.
     decode_head=dict(
         type='M3ambaHead',
         in_channels=384,

@@ -1,6 +1,10 @@
 # SpectralMamba (Yao, Hong, Li, Chanussot, arXiv 2404.08489) as an MMSeg
 # EncoderDecoder: the backbone gives dense per-pixel features, a 1x1 FCNHead
-# classifies every pixel. Leaf configs set the modality layout
+# classifies every pixel. From the paper: GSSM, piece-wise scanning with
+# R = 6 pieces (best on Houston2013), the S6 block, the patchwise and
+# pixelwise variants. No official code exists: widths, depth, kernels, the
+# head (linear, dropout 0.1) and the training settings are ours (see
+# configs/spectralmamba/README.md). Leaf configs set the modality layout
 # (data_preprocessor.modality_channels, passed on to the backbone) and the
 # classes. Normalisation (per-band min-max over the scene) is done by the
 # dataset, so the preprocessor only stacks (mean/std None) and pads labels
