@@ -21,6 +21,18 @@ Prints, in one run (forward + backward unless noted, medians of --repeats):
   (B=256 pixels, D=64, L in --spectral-lengths, N=16).
 * ``autocast``: the issue shape with bf16 and fp16 inputs under CPU autocast
   (state in fp32), against fp32.
+* ``bound`` (CPU): the machine bound of the op, measured in the same run,
+  and every CPU backend against it. At each of ``--bound-threads``: memory
+  bandwidth (a 128 MiB copy), FMA throughput (a float32 matmul) and exp
+  throughput (``torch.exp`` and the C++ kernel's vectorised exp, the faster
+  counts); per shape, the bytes the op must move (:func:`scan_traffic_bytes`)
+  and the FMAs and exps it must do (:func:`scan_work`), the bound
+  ``max(bytes / bandwidth, FMAs / FMA rate + exps / exp rate)``, and each
+  backend's median time and its ratio to the bound; then each backend's
+  speed-up from the first thread count to the others. Shapes: the issue
+  shape and M3amba's (fwd+bwd), SpectralMamba's piece scan (8192 pixel
+  sequences, D=32, L=7, N=4, gate z, channels-last views as the block passes
+  them) forward+backward and forward alone under no_grad.
 * ``cuda`` (alone with ``--device cuda``): on a CUDA machine, the package's
   Triton kernels (backend ``'triton'``), its torch path and mamba-ssm's kernel
   (when it imports), float32 and bfloat16 activations, at the issue shape,
@@ -37,6 +49,7 @@ Example::
     python tools/benchmark_scan.py --sections issue m3amba --repeats 5
     python tools/benchmark_scan.py --threads 1   # stable on a shared machine
     python tools/benchmark_scan.py --device cuda  # triton/torch/mamba-ssm
+    python tools/benchmark_scan.py --sections bound --bound-threads 1 2
 
 Wall-clock and process-CPU medians are both printed: on a machine shared with
 other jobs, OpenMP threads wait for each other and wall time with several
@@ -54,12 +67,14 @@ import time
 import torch
 
 from m3plugins.ops import (
+    cpu_kernel_available,
     mamba_ssm_available,
     selective_scan,
     selective_scan_reference,
 )
 
-SECTIONS = ('issue', 'm3amba', 'spectral', 'inference', 'autocast', 'cuda')
+SECTIONS = ('issue', 'm3amba', 'spectral', 'inference', 'autocast', 'bound',
+            'cuda')
 
 
 def make_inputs(batch, channels, length, state, groups, device='cpu',
@@ -479,6 +494,270 @@ def section_autocast(args):
     return result
 
 
+def _best_seconds(fn, repeats):
+    """Fastest of ``repeats`` timed calls after one warm-up (machine rates).
+
+    A rate is what the machine can do, so the best run counts, not the
+    median.
+    """
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def machine_rates(repeats=5):
+    """Memory bandwidth, FMA and exp throughput at the current thread count.
+
+    Args:
+        repeats: Timed runs per figure (the best counts).
+
+    Returns:
+        dict: ``bandwidth`` (bytes/s read plus written by a 128 MiB float32
+        copy), ``fma`` (FMAs/s of a 1024^3 float32 matmul), ``exp_torch``
+        (float32 exps/s of ``torch.exp`` on a 256 KiB buffer),
+        ``exp_kernel`` (the same for the C++ kernel's vectorised exp, None
+        without the kernel) and ``exp`` (the faster of the two).
+    """
+    src = torch.rand(1 << 25)
+    dst = torch.empty_like(src)
+    bandwidth = 2 * src.numel() * 4 / _best_seconds(
+        lambda: dst.copy_(src), repeats)
+    a, b = torch.rand(1024, 1024), torch.rand(1024, 1024)
+    fma = 1024**3 / _best_seconds(lambda: torch.mm(a, b), repeats)
+    x = -10 * torch.rand(1 << 16)
+    out = torch.empty_like(x)
+
+    def torch_exps():
+        for _ in range(50):
+            torch.exp(x, out=out)
+
+    exp_torch = 50 * x.numel() / _best_seconds(torch_exps, repeats)
+    exp_kernel = None
+    if cpu_kernel_available():
+        from m3plugins.ops.selective_scan_cpu_kernel import load_cpu_kernel
+        kernel = load_cpu_kernel()[0]
+        threads = torch.get_num_threads()
+        small = x[:1 << 12].clone()   # 16 KiB: L1-resident, per thread
+        work = torch.empty(threads, small.numel())
+        reps = 2000 * threads
+        exp_kernel = reps * small.numel() / _best_seconds(
+            lambda: kernel.exp_probe(small.data_ptr(), work.data_ptr(),
+                                     small.numel(), reps), repeats)
+    return dict(bandwidth=bandwidth, fma=fma, exp_torch=exp_torch,
+                exp_kernel=exp_kernel,
+                exp=max(exp_torch, exp_kernel or 0.0))
+
+
+def scan_work(batch, channels, length, state, *, backward=True, gate=False,
+              softplus=True):
+    """FMAs and exps a selective scan must do (no state history kept).
+
+    Per element of the ``(B, D, L, N)`` recurrence, forward: ``dt * A``, the
+    state update (a product and an FMA) and ``C . h`` (4 FMAs) and one exp;
+    backward: the recomputed forward (3 FMAs, one exp) and the reverse
+    recurrence (``dL/dh``, the sums into dB, dC, d(dt*u), dA and d(dt): 9
+    FMAs). Per ``(B, D, L)`` step: ``dt * u`` and the skip (2 FMAs), softplus
+    (an exp and a log, counted as 2 exps) and the gate (an exp and 2 FMAs)
+    in the forward; in the backward these again and their derivatives (a
+    sigmoid: one exp, and 6 FMAs). An implementation that stores the
+    ``(B, D, L, N)`` history instead trades the backward's exp and 3 FMAs
+    per element for 8 bytes of traffic per element.
+
+    Args:
+        batch: Batch B.
+        channels: Channels D.
+        length: Sequence length L.
+        state: State size N.
+        backward: Count the backward too.
+        gate: The gate ``z`` is used.
+        softplus: ``delta`` goes through softplus.
+
+    Returns:
+        tuple: ``(fmas, exps)``.
+    """
+    elements = batch * channels * length * state
+    steps = batch * channels * length
+    step_fmas = 2 + (2 if gate else 0)
+    step_exps = (2 if softplus else 0) + (1 if gate else 0)
+    fmas, exps = 4 * elements + step_fmas * steps, elements + step_exps * steps
+    if backward:
+        fmas += 12 * elements + (step_fmas + 6) * steps
+        exps += elements + step_exps * steps + (1 if softplus else 0) * steps
+    return fmas, exps
+
+
+def bound_seconds(traffic, fmas, exps, rates):
+    """The machine bound: ``max(memory time, FMA time + exp time)``.
+
+    Args:
+        traffic: Bytes the op must move.
+        fmas: FMAs it must do.
+        exps: Exps it must take.
+        rates: :func:`machine_rates` of the thread count.
+
+    Returns:
+        dict: ``bound``, ``memory`` and ``compute`` seconds.
+    """
+    memory = traffic / rates['bandwidth']
+    compute = fmas / rates['fma'] + exps / rates['exp']
+    return dict(bound=max(memory, compute), memory=memory, compute=compute)
+
+
+def piece_inputs(pixels, channels, length, state, requires_grad, seed=0):
+    """SpectralMamba's piece-scan inputs, laid out as its S6 block passes them.
+
+    ``u`` and ``z`` are ``(P, D, L)`` views of one channels-last ``(P, L,
+    2D)`` projection, ``delta`` of a ``(P, L, D)`` one, ``B`` and ``C`` of a
+    ``(P, L, 2N)`` one.
+
+    Args:
+        pixels: Pixel sequences P.
+        channels: Channels D.
+        length: Pieces per sequence L.
+        state: State size N.
+        requires_grad: The leaves (the projections, A, D, bias) require
+            grad.
+        seed: Seed of the generator.
+
+    Returns:
+        tuple: ``(leaves, scan arguments u, delta, A, B, C, D, z, bias)``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    xz = torch.randn(pixels, length, 2 * channels, generator=gen)
+    delta = torch.randn(pixels, length, channels, generator=gen) * 0.5 - 2
+    params = torch.randn(pixels, length, 2 * state, generator=gen)
+    A = -torch.rand(channels, state, generator=gen) - 0.5
+    D = torch.randn(channels, generator=gen)
+    bias = torch.randn(channels, generator=gen) * 0.1
+    leaves = [xz, delta, params, A, D, bias]
+    for t in leaves:
+        t.requires_grad_(requires_grad)
+    u, z = xz.transpose(1, 2).chunk(2, dim=1)
+    B = params[..., :state].transpose(1, 2)
+    C = params[..., state:].transpose(1, 2)
+    return leaves, (u, delta.transpose(1, 2), A, B, C, D, z, bias)
+
+
+#: Shapes of the bound section: name, (batch, D, L, N, groups), whether the
+#: gate is used and the channels-last piece layout, and the passes timed.
+BOUND_SHAPES = (
+    ('issue', (8, 192, 1024, 16, 1), False, 'fwd+bwd'),
+    ('m3amba', (2, 4 * 768, 1024, 16, 4), False, 'fwd+bwd'),
+    ('pieces', (8192, 32, 7, 4, 1), True, 'fwd+bwd'),
+    ('pieces', (8192, 32, 7, 4, 1), True, 'fwd'),
+)
+
+
+def _bound_case(shape, pieces, passes, backend, repeats):
+    """Median :class:`Timing` of one backend on one bound-section shape."""
+    b, d, seq_len, n, g = shape
+    backward = passes == 'fwd+bwd'
+    if pieces:
+        leaves, args = piece_inputs(b, d, seq_len, n, backward)
+    else:
+        leaves = make_inputs(b, d, seq_len, n, g)
+        u, delta, A, B, C, D, bias = leaves
+        args = (u, delta, A, B, C, D, None, bias)
+        if not backward:
+            leaves = [t.detach().requires_grad_(False) for t in leaves]
+    times, cpu_times = [], []
+    for i in range(repeats + 1):
+        for t in leaves:
+            t.grad = None
+        start, cpu_start = time.perf_counter(), time.process_time()
+        if backward:
+            y = selective_scan(*args, True, backend=backend)
+            y.sum().backward()
+        else:
+            with torch.no_grad():
+                selective_scan(*args, True, backend=backend)
+        if i:
+            times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
+    return Timing(statistics.median(times), statistics.median(cpu_times))
+
+
+def _traffic_of(shape, gate, passes):
+    """Bytes a bound-section case must move (float32)."""
+    b, d, seq_len, n, g = shape
+    act = 4 * (2 * b * d * seq_len + 2 * b * g * n * seq_len)
+    gate_bytes = 4 * b * d * seq_len if gate else 0
+    out = 4 * b * d * seq_len
+    if passes == 'fwd':
+        return act + gate_bytes + out
+    return 3 * (act + gate_bytes) + 2 * out + (out if gate else 0)
+
+
+def section_bound(args):
+    """Time every CPU backend against the machine bound measured here.
+
+    Args:
+        args: The parsed command line (``repeats``, ``bound_threads``).
+
+    Returns:
+        dict: Per thread count, the machine rates and, per case, the
+        bound and each backend's seconds.
+    """
+    backends = (['cpu_kernel'] if cpu_kernel_available() else []) + ['torch']
+    if 'cpu_kernel' not in backends:
+        from m3plugins.ops.selective_scan_cpu_kernel import load_cpu_kernel
+        print(f'[bound] the C++ CPU kernel is unavailable here '
+              f'({load_cpu_kernel()[1][:200]}); torch path only')
+    threads_before = torch.get_num_threads()
+    result = {}
+    for threads in args.bound_threads:
+        torch.set_num_threads(threads)
+        rates = machine_rates()
+        kernel_exp = (f'{rates["exp_kernel"] / 1e9:.2f}'
+                      if rates['exp_kernel'] else 'n/a')
+        print(f'[bound] {threads} thread(s): copy '
+              f'{rates["bandwidth"] / 1e9:.1f} GB/s, FMA '
+              f'{rates["fma"] / 1e9:.1f} G/s (float32 matmul), '
+              f'exp {rates["exp"] / 1e9:.2f} G/s (kernel {kernel_exp}, '
+              f'torch.exp {rates["exp_torch"] / 1e9:.2f})', flush=True)
+        cases = {}
+        for name, shape, pieces, passes in BOUND_SHAPES:
+            b, d, seq_len, n, g = shape
+            traffic = _traffic_of(shape, pieces, passes)
+            fmas, exps = scan_work(b, d, seq_len, n,
+                                   backward=passes == 'fwd+bwd', gate=pieces)
+            bound = bound_seconds(traffic, fmas, exps, rates)
+            key = f'{name} {passes}'
+            print(f'  {key} {shape[:4]}: {traffic / 2**20:.1f} MiB, '
+                  f'{fmas / 1e9:.3f} G FMA, {exps / 1e6:.1f} M exp -> bound '
+                  f'{bound["bound"] * 1e3:.2f} ms (memory '
+                  f'{bound["memory"] * 1e3:.2f}, compute '
+                  f'{bound["compute"] * 1e3:.2f})', flush=True)
+            times = {}
+            for backend in backends:
+                times[backend] = _bound_case(shape, pieces, passes, backend,
+                                             args.repeats)
+                note = f'{times[backend] / bound["bound"]:5.2f}x the bound'
+                if backend != 'cpu_kernel' and 'cpu_kernel' in times:
+                    note += (f'; cpu_kernel is '
+                             f'{ratio(times[backend], times["cpu_kernel"])} '
+                             'faster')
+                line(f'{key}: {backend}', times[backend], note)
+            cases[key] = dict(bound=bound, traffic=traffic, fmas=fmas,
+                              exps=exps, **{k: [float(v), v.cpu]
+                                            for k, v in times.items()})
+        result[threads] = dict(rates=rates, cases=cases)
+    torch.set_num_threads(threads_before)
+    first, *others = args.bound_threads
+    for threads in others:
+        print(f'[bound] speed-up, {threads} vs {first} thread(s) (wall)')
+        for key, case in result[threads]['cases'].items():
+            for backend in backends:
+                speedup = result[first]['cases'][key][backend][0] / \
+                    case[backend][0]
+                print(f'  {key}: {backend} {speedup:.2f}x')
+    return result
+
+
 #: Peak DRAM bandwidth (bytes/s) by device name, for GPUs whose properties
 #: do not report a memory clock and bus width.
 PEAK_BANDWIDTH_BY_NAME = (
@@ -623,11 +902,18 @@ def parse_args(argv=None):
                         default=[6, 24])
     parser.add_argument('--threads', type=int, default=None,
                         help='torch intra-op threads (default: torch default)')
+    parser.add_argument('--bound-threads', type=int, nargs='+',
+                        default=None,
+                        help='thread counts of the bound section (default: '
+                        '1, and 2 when the machine has 2 CPUs or more)')
     parser.add_argument('--json', type=str, default=None,
                         help='also write results here')
     parser.add_argument('--memory-child', type=str, default=None,
                         help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.bound_threads is None:
+        args.bound_threads = [1, 2] if (os.cpu_count() or 1) >= 2 else [1]
+    return args
 
 
 def main(argv=None):

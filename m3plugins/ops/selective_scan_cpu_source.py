@@ -606,11 +606,30 @@ void backward(const std::vector<Index>& dims,
   }
 }
 
+// Throughput probe of exp_v for tools/benchmark_scan.py: `reps` passes of
+// v = exp(-8 v) over n float32 values (a multiple of the lanes) starting
+// from x, one copy per thread in out (threads x n), on torch's threads.
+void exp_probe(Index x_ptr, Index out_ptr, Index n, Index reps) {
+  constexpr int W = Simd<float>::W;
+  const float* x = reinterpret_cast<const float*>(x_ptr);
+  float* out = reinterpret_cast<float*>(out_ptr);
+  at::parallel_for(0, reps, 1, [&](Index begin, Index end) {
+    float* o = out + at::get_thread_num() * n;
+    std::memcpy(o, x, n * sizeof(float));
+    for (Index r = begin; r < end; ++r) {
+      for (Index i = 0; i + W <= n; i += W) {
+        store<float>(o + i, exp_v<float>(load(o + i) * -8.0f));
+      }
+    }
+  });
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "selective scan forward");
   m.def("backward", &backward, "selective scan backward");
+  m.def("exp_probe", &exp_probe, "exp throughput probe");
   m.def("lanes", [](bool is_double) {
     return is_double ? Simd<double>::W : Simd<float>::W;
   });
