@@ -1,9 +1,12 @@
 """m3plugins: SpectralMamba, M3amba and MoBaNet inside MMSegmentation.
 
 ``import m3plugins`` (directly, or through ``custom_imports`` in an MMSeg
-config) first makes the pinned host stack work (see :mod:`m3plugins.compat`)
-and then registers every model, dataset, transform, metric and hook of the
-package into MMSeg's registries.
+config) registers every model, loss, dataset, transform, metric, hook,
+runner and model wrapper of the package into MMSeg's registries. It changes
+nothing else of another package but the two things :mod:`m3plugins.compat`
+lists (the mmcv-lite ``mmcv.ops`` stand-in and torch's weights-only
+allowlist for what mmengine writes into checkpoints); configs opt into the
+rest through MMSeg's own mechanisms.
 """
 from .compat import apply_compat_patches
 from .version import __version__

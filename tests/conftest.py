@@ -10,6 +10,11 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+# Before any test module imports mmseg: on mmcv-lite, mmseg.models imports
+# only once m3plugins has put its mmcv.ops stand-in in place, and a test
+# file collected on its own must not depend on another file's imports.
+import m3plugins  # noqa: E402, F401
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = os.environ.get(
     'M3PLUGINS_SHARED_DATA', osp.join(REPO_ROOT, '..', 'shared', 'data'))

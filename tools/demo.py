@@ -24,7 +24,6 @@ Examples:
 import argparse
 import json
 import os.path as osp
-import sys
 import time
 import warnings
 from collections import OrderedDict
@@ -32,7 +31,8 @@ from typing import TYPE_CHECKING
 
 import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import build_runner
-from m3plugins.demo import DemoFolderNotEmptyError, prepare_demo_data
+from m3plugins.demo import prepare_demo_data
+from m3plugins.utils.user_errors import exit_on_user_error
 
 if TYPE_CHECKING:
     from mmengine.config import Config
@@ -170,7 +170,7 @@ def run_demo(name: str, work_dir: str, tower_weights: str | None = None,
         cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     if name in PAINTS_SAMPLES:
         # Every test tile, painted, into the test run's own
-        # <work_dir>/<timestamp>/vis_data (build_runner gives each run its
+        # <work_dir>/<timestamp>/vis_data (M3PluginsRunner gives each run its
         # own visualizer).
         test_cfg.default_hooks.visualization.draw = True
         test_cfg.default_hooks.visualization.interval = 1
@@ -185,11 +185,8 @@ def main() -> None:
             print(f'{name:14s} {what}  [{config}, data: {data}]')
         return
     for data in OrderedDict.fromkeys(DEMOS[name][1] for name in args.demo):
-        try:
+        with exit_on_user_error():
             path = prepare_demo_data(data)
-        except DemoFolderNotEmptyError as err:
-            print(f'\n{err}', file=sys.stderr)
-            sys.exit(2)
         print(f'demo data {data!r}: {osp.abspath(path)}')
     if args.data_only:
         return

@@ -138,6 +138,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         'tiles, rank 0 writes the maps (identical to one process)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument(
+        '--debug', action='store_true',
+        help='show the traceback of user errors instead of their message')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -193,17 +196,38 @@ def main(argv=None) -> int:
         argv: Arguments; None: ``sys.argv[1:]``.
 
     Returns:
-        int: The exit status (0: every map written).
+        int: The exit status (0: every map written; 2: a user error, whose
+        message is printed).
     """
     args = parse_args(argv)
+    from m3plugins.utils.user_errors import exit_on_user_error
+    if args.debug:
+        os.environ['M3PLUGINS_DEBUG'] = '1'
+    try:
+        with exit_on_user_error():
+            return segment_scenes(args)
+    except SystemExit as user_error:  # message printed; status 2
+        return user_error.code
+
+
+def segment_scenes(args: argparse.Namespace) -> int:
+    """Segment the scenes of the command line (this rank's share).
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        int: The exit status (0: every map written).
+
+    Raises:
+        Errors of the inputs (rasters, checkpoint, modalities), which
+        :func:`main` reports as user errors.
+    """
     from m3plugins.apis.large_scene_inference import (
         infer_large_scene,
         load_segmentor,
     )
     from m3plugins.apis.tile_sharing import TileSharing
-    from m3plugins.io.georeference import RasterAlignmentError
-    from m3plugins.io.raster_reading import RasterReadError
-    from m3plugins.utils.modalities import ModalityError
     if args.scenes is not None:
         scenes = read_scene_list(args.scenes)
     else:
@@ -215,11 +239,10 @@ def main(argv=None) -> int:
     device = args.device
     if args.launcher != 'none':
         import torch
-        from mmengine.dist import init_dist
 
-        import m3plugins  # noqa: F401  (gloo where no GPU is usable)
+        from m3plugins.engine.distributed_init import init_dist_on_any_device
         os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-        init_dist(args.launcher, backend='nccl')
+        init_dist_on_any_device(args.launcher)
         if device is None and torch.cuda.is_available():
             device = f'cuda:{int(os.environ["LOCAL_RANK"])}'
     ranks = TileSharing.from_process_group()
@@ -228,34 +251,29 @@ def main(argv=None) -> int:
     by_scene = ranks.distributed and len(scenes) >= ranks.world_size
     mine = [scene for index, scene in enumerate(scenes)
             if not by_scene or index % ranks.world_size == ranks.rank]
-    try:
-        model = load_segmentor(args.config, checkpoint, device,
-                               args.cfg_options)
-        ranks.same_weights(model)
-        for scene in mine:
-            result = infer_large_scene(
-                model,
-                scene['rasters'],
-                scene['out'],
-                tile_size=args.tile_size[0] if args.tile_size and len(
-                    args.tile_size) == 1 else args.tile_size,
-                overlap=args.overlap[0] if args.overlap and len(
-                    args.overlap) == 1 else args.overlap,
-                batch_size=args.batch_size,
-                save_probabilities=args.save_probs,
-                probability_dtype=args.probs_dtype,
-                save_preview=not args.no_preview,
-                class_offset=args.class_offset,
-                normalization=normalization,
-                progress=not args.no_progress,
-                gdal_cache_mb=args.gdal_cache_mb,
-                sharing=TileSharing() if by_scene else ranks)
-            if by_scene or ranks.writes:
-                _report(result)
-    except (RasterAlignmentError, RasterReadError, ModalityError,
-            FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+    model = load_segmentor(args.config, checkpoint, device,
+                           args.cfg_options)
+    ranks.same_weights(model)
+    for scene in mine:
+        result = infer_large_scene(
+            model,
+            scene['rasters'],
+            scene['out'],
+            tile_size=args.tile_size[0] if args.tile_size and len(
+                args.tile_size) == 1 else args.tile_size,
+            overlap=args.overlap[0] if args.overlap and len(
+                args.overlap) == 1 else args.overlap,
+            batch_size=args.batch_size,
+            save_probabilities=args.save_probs,
+            probability_dtype=args.probs_dtype,
+            save_preview=not args.no_preview,
+            class_offset=args.class_offset,
+            normalization=normalization,
+            progress=not args.no_progress,
+            gdal_cache_mb=args.gdal_cache_mb,
+            sharing=TileSharing() if by_scene else ranks)
+        if by_scene or ranks.writes:
+            _report(result)
     ranks.barrier()
     return 0
 

@@ -3,7 +3,8 @@
 # as one SLURM task per GPU (--launcher slurm):
 #   bash tools/srun_tool.sh PARTITION JOB_NAME TOOL.py [tool arguments]
 # GPUS (total, default 4), GPUS_PER_NODE (default 4), CPUS_PER_TASK (default
-# 5) and SRUN_ARGS (extra srun options) come from the environment.
+# 5), SRUN_ARGS (extra srun options) and PYTHON (the interpreter, default
+# the first `python` on PATH) come from the environment.
 set -euo pipefail
 PARTITION=$1
 JOB_NAME=$2
@@ -24,4 +25,4 @@ exec srun -p "$PARTITION" \
     --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 \
     $SRUN_ARGS \
-    python -u "$TOOLS/$TOOL" "${@:4}" --launcher slurm
+    "${PYTHON:-python}" -u "$TOOLS/$TOOL" "${@:4}" --launcher slurm

@@ -10,10 +10,9 @@ import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import (
     add_common_arguments,
     build_runner,
-    exit_cleanly_on_bad_checkpoint,
-    exit_cleanly_on_missing_data,
     load_config,
 )
+from m3plugins.utils.user_errors import exit_on_user_error
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,6 +70,12 @@ def enable_visualization(cfg, show: bool, show_dir, wait_time: float) -> None:
 def main() -> None:
     """Load the config and checkpoint, apply the command line and test."""
     args = parse_args()
+    with exit_on_user_error():
+        run_test(args)
+
+
+def run_test(args: argparse.Namespace) -> None:
+    """Build the test run from the command line and evaluate."""
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
@@ -82,8 +87,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    with exit_cleanly_on_missing_data(), exit_cleanly_on_bad_checkpoint():
-        build_runner(cfg).test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

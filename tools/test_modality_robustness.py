@@ -25,11 +25,11 @@ import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import (
     add_common_arguments,
     build_runner,
-    exit_cleanly_on_missing_data,
     load_config,
 )
 from m3plugins.utils.atomic_write import atomic_open
 from m3plugins.utils.modalities import ordered_modality_channels
+from m3plugins.utils.user_errors import exit_on_user_error
 
 
 def parse_args() -> argparse.Namespace:
@@ -88,7 +88,7 @@ def main() -> None:
                          f'{list(channels)}.')
     preprocessor.missing_modalities = []
     results = OrderedDict()
-    with exit_cleanly_on_missing_data():
+    with exit_on_user_error():
         runner = build_runner(cfg)
         model = getattr(runner.model, 'module', runner.model)
         if not hasattr(model.data_preprocessor, 'missing_modalities'):

@@ -10,9 +10,9 @@ from m3plugins.apis.cli import (
     add_common_arguments,
     build_runner,
     enable_amp,
-    exit_cleanly_on_missing_data,
     load_config,
 )
+from m3plugins.utils.user_errors import exit_on_user_error
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,7 +27,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--resume',
         action='store_true',
-        help='resume from the latest checkpoint in the work dir')
+        help='resume from the newest checkpoint in the work dir that '
+        'loads; to resume from a particular checkpoint, add '
+        '--cfg-options load_from=PATH')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument(
@@ -43,11 +45,11 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Load the config, apply the command line and run the training."""
     args = parse_args()
-    cfg = load_config(args)
-    if args.amp:
-        enable_amp(cfg, args.amp_dtype)
-    cfg.resume = args.resume
-    with exit_cleanly_on_missing_data():
+    with exit_on_user_error():
+        cfg = load_config(args)
+        if args.amp:
+            enable_amp(cfg, args.amp_dtype)
+        cfg.resume = args.resume
         build_runner(cfg).train()
 
 

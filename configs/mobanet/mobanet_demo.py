@@ -56,7 +56,7 @@ model = dict(
             num_classes=6, norm_cfg=dict(type='SyncBN', requires_grad=True),
             align_corners=False,
             loss_decode=dict(
-                type='CrossEntropyLoss', use_sigmoid=False,
+                type='ClassWeightedCrossEntropyLoss', use_sigmoid=False,
                 loss_weight=0.01, avg_non_ignore=True))
         for index in (4, 8)  # stage-1 optical, stage-1 DSM
     ],

@@ -1,17 +1,16 @@
 """Shared command-line plumbing of ``tools/train.py`` and ``tools/test.py``.
 
 Both tools accept MMSeg's own arguments and behave like MMSeg's tools, with
-three additions: ``m3plugins`` is imported first (so MMSeg's own configs work
-on mmcv-lite too), a missing dataset ends the run with the dataset's own
-instructions instead of a traceback, and so does a checkpoint file that is not
-a checkpoint or belongs to another model.
+two additions: ``m3plugins`` is imported first (so MMSeg's own configs work
+on mmcv-lite too), and a user error (missing data set, unusable checkpoint,
+unknown type, ...) ends with one message and exit status 2 instead of a
+traceback (:func:`m3plugins.utils.user_errors.exit_on_user_error`;
+``--debug`` shows the traceback).
 """
 import argparse
 import logging
 import os
 import os.path as osp
-import sys
-from contextlib import contextmanager
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
@@ -32,6 +31,18 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of user errors (missing data, bad '
+        'checkpoint, ...) instead of their one-line message')
+
+
+def apply_debug_flag(args: argparse.Namespace) -> None:
+    """Let ``--debug`` show tracebacks here and in child processes."""
+    from m3plugins.utils.user_errors import DEBUG_ENVIRONMENT_VARIABLE
+    if getattr(args, 'debug', False):
+        os.environ[DEBUG_ENVIRONMENT_VARIABLE] = '1'
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -41,6 +52,7 @@ def load_config(args: argparse.Namespace) -> Config:
     ``work_dir``, or ``./work_dirs/<config name>``, as MMSeg does.
     """
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    apply_debug_flag(args)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options:
@@ -78,78 +90,22 @@ def enable_amp(cfg: Config, dtype: str = 'float16') -> None:
     cfg.optim_wrapper.dtype = dtype
 
 
-def give_run_its_own_visualizer(cfg: Config) -> Config:
-    """Name the config's visualizer after this run (in place).
+def build_runner(cfg: Config):
+    """Build the config's runner as MMSeg's ``tools/train.py`` does.
 
-    mmengine keeps one visualizer per name per process and MMSeg's configs
-    all name theirs ``'visualizer'``, so a second run in the same process
-    (``tools/demo.py``: training, then testing) reused the first run's
-    visualizer, and its images were saved under the first run's
-    ``<work_dir>/<timestamp>/vis_data``. A fresh name per run makes the
-    Runner build a new visualizer saving under this run's own folder
-    (unless the config sets ``save_dir`` itself).
+    ``runner_type`` (every m3plugins config: ``M3PluginsRunner``) through
+    MMSeg's ``RUNNERS`` registry, otherwise mmengine's ``Runner``. Hooks,
+    checks and error handling are the config's (``default_hooks``,
+    ``runner_type``), so this tool and MMSeg's behave the same.
 
     Args:
-        cfg: The run's config; its ``visualizer`` dict, if any, gets a name
-            unique to this run.
+        cfg: The loaded config.
 
     Returns:
-        Config: ``cfg``.
-    """
-    import uuid
-    visualizer = cfg.get('visualizer')
-    if isinstance(visualizer, dict):
-        base = cfg.get('experiment_name') or 'visualizer'
-        visualizer['name'] = f'{base}_{uuid.uuid4().hex[:12]}'
-    return cfg
-
-
-def build_runner(cfg: Config):
-    """Build mmengine's Runner, or the config's ``runner_type``.
-
-    The run gets its own visualizer (see :func:`give_run_its_own_visualizer`)
-    and a :class:`~m3plugins.engine.DataContractCheckHook` (unless the
-    config lists one), which compares the dataset's modality layout with
-    the model's when each loop starts.
+        The runner.
     """
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
-    give_run_its_own_visualizer(cfg)
     if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    if not any(type(hook).__name__ == 'DataContractCheckHook'
-               for hook in runner.hooks):
-        runner.register_hook(dict(type='DataContractCheckHook'))
-    return runner
-
-
-@contextmanager
-def exit_cleanly_on_missing_data():
-    """Turn a missing dataset into its instructions and exit status 2."""
-    from torchgeo.datasets import DatasetNotFoundError
-    try:
-        yield
-    except DatasetNotFoundError as err:
-        print(f'\nDataset not found.\n{err}', file=sys.stderr)
-        sys.exit(2)
-
-
-@contextmanager
-def exit_cleanly_on_bad_checkpoint():
-    """Turn an unusable checkpoint into its one-line reason and exit 2.
-
-    The reasons come from :mod:`m3plugins.compat.checkpoint_loading`: the
-    file is not a PyTorch/mmengine checkpoint (random bytes, text, a foreign
-    zip, pickled code), or its weights belong to another model.
-    """
-    from m3plugins.compat import (
-        CheckpointModelMismatchError,
-        NotACheckpointError,
-    )
-    try:
-        yield
-    except (NotACheckpointError, CheckpointModelMismatchError) as err:
-        print(f'\nUnusable checkpoint.\n{err}', file=sys.stderr)
-        sys.exit(2)
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

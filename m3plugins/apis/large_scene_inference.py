@@ -6,7 +6,7 @@ sensor) with any m3plugins model (SpectralMamba, M3amba, MoBaNet) or any MMSeg
 segmentor, following the data contract its checkpoint carries:
 
 1. **Model**: built with MMSeg's ``init_model`` from the config and the
-   checkpoint (m3plugins' compat layer makes mmengine checkpoints load under
+   checkpoint (checked first: m3plugins.engine.checkpoint_checks; loads under
    torch >= 2.6), or passed in ready.
 2. **Contract** (:mod:`m3plugins.apis.inference_contract`): the training
    dataset's :class:`~m3plugins.structures.DataContract` from the checkpoint
@@ -138,9 +138,14 @@ def load_segmentor(config: str | Config | torch.nn.Module,
         The segmentor in eval mode, with ``.cfg`` (and ``.dataset_meta``
         when the checkpoint has one).
     """
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
     from mmseg.apis import init_model
 
-    import m3plugins  # noqa: F401  (compat layer and registration)
+    import m3plugins  # noqa: F401  (registration)
+    from m3plugins.engine.checkpoint_checks import (
+        check_state_dict_fits_model,
+        load_local_checkpoint,
+    )
     if isinstance(config, torch.nn.Module):
         if not isinstance(getattr(config, 'cfg', None), Config):
             raise ValueError('A model passed in must carry its config as '
@@ -152,10 +157,19 @@ def load_segmentor(config: str | Config | torch.nn.Module,
         config = Config.fromfile(os.fspath(config))
     else:
         config = config.copy()
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'Checkpoint not found: {checkpoint!r}')
-    return init_model(config, checkpoint, device=device,
-                      cfg_options=cfg_options)
+    if checkpoint is None:
+        return init_model(config, None, device=device,
+                          cfg_options=cfg_options)
+    # The file is checked before the model is built: a path that is not a
+    # checkpoint, or one of another model, is refused with its reason.
+    state = load_local_checkpoint(checkpoint, map_location='cpu')
+    model = init_model(config, None, device='cpu', cfg_options=cfg_options)
+    check_state_dict_fits_model(model, state, path=os.fspath(checkpoint))
+    _load_checkpoint_to_model(model, state)
+    dataset_meta = state.get('meta', {}).get('dataset_meta')
+    if dataset_meta is not None:
+        model.dataset_meta = dataset_meta
+    return model.to(device).eval()
 
 
 def infer_large_scene(

@@ -1,43 +1,38 @@
-"""Fixes that make the pinned host stack work out of the box.
+"""The two changes to the host stack that ``import m3plugins`` makes.
+
+Everything else the package offers is opt-in through MMSeg's registries
+(``runner_type``, ``default_hooks``, loss types, ``model_wrapper_cfg``).
+These two cannot be done that way:
+
+* :func:`install_mmcv_ops_fallback`: with mmcv-lite (no compiled ops),
+  ``import mmseg.models`` fails on ``mmcv.ops``, before any registry
+  exists. Only when the compiled extension is missing, a stand-in
+  ``mmcv.ops`` module is put into ``sys.modules``.
+* :func:`allow_mmengine_checkpoints`: torch >= 2.6 loads weights-only by
+  default and cannot read the objects mmengine writes into every checkpoint
+  (``HistoryBuffer``, numpy scalars). They are added to torch's weights-only
+  allowlist (``torch.serialization.add_safe_globals``), which is how torch
+  asks to be extended; nothing is unpickled that was refused before except
+  those objects.
 
 Applied once, on ``import m3plugins``, before anything imports ``mmseg``.
 """
 from .checkpoint import allow_mmengine_checkpoints, history_buffer_getattr
-from .checkpoint_loading import (
-    CheckpointModelMismatchError,
-    NotACheckpointError,
-    install_checkpoint_loading_checks,
-)
-from .checkpoint_saving import install_atomic_local_backend_writes
-from .cross_entropy_class_weight import (
-    install_class_weighted_cross_entropy_fix,
-)
 from .mmcv_ops import (
     MissingCompiledOpError,
     install_mmcv_ops_fallback,
     mmcv_has_compiled_ops,
 )
-from .optimizer_log import install_frozen_parameter_log_summary
 
 __all__ = [
     'apply_compat_patches', 'allow_mmengine_checkpoints',
     'history_buffer_getattr', 'install_mmcv_ops_fallback',
-    'mmcv_has_compiled_ops', 'MissingCompiledOpError',
-    'install_class_weighted_cross_entropy_fix',
-    'install_checkpoint_loading_checks', 'install_atomic_local_backend_writes',
-    'NotACheckpointError', 'CheckpointModelMismatchError',
-    'install_frozen_parameter_log_summary'
+    'mmcv_has_compiled_ops', 'MissingCompiledOpError'
 ]
 
 
 def apply_compat_patches() -> None:
-    """Install the compatibility fixes the pinned host stack needs.
-
-    These are the mmcv-lite ``mmcv.ops`` stand-in, the checkpoint allowlist,
-    clear checkpoint loading errors, atomic local checkpoint writes, the CPU
-    fallback of mmengine's distributed launchers, one log line for all
-    frozen parameters of an optimizer build and, where the host needs it,
-    the class-weighted cross entropy fix.
+    """Install the mmcv-lite stand-in and the checkpoint allowlist.
 
     Raises:
         ImportError: If no ``mmcv`` is installed at all, naming both ways to
@@ -53,9 +48,3 @@ def apply_compat_patches() -> None:
         ) from err
     install_mmcv_ops_fallback()
     allow_mmengine_checkpoints()
-    install_checkpoint_loading_checks()
-    install_atomic_local_backend_writes()
-    from .cpu_distributed import enable_distributed_without_gpu
-    enable_distributed_without_gpu()
-    install_frozen_parameter_log_summary()
-    install_class_weighted_cross_entropy_fix()

@@ -7,29 +7,26 @@ one, ``RuntimeError: ... not in a subdirectory`` for a zip file) and, for
 random bytes or a pickle with code in it, torch's advice to re-run with
 ``weights_only=False``, i.e. to execute whatever the file contains. And a
 checkpoint of another model loads "successfully": ``load_state_dict`` with
-``strict=False`` only logs the missing and unexpected keys, and
-``tools/test.py`` then evaluates an untrained model.
+``strict=False`` only logs the missing and unexpected keys, and a test run
+then evaluates an untrained model.
 
-:func:`install_checkpoint_loading_checks` changes both, on ``import
-m3plugins``:
+The two checks here are used by the runs that opt into them
+(:class:`~m3plugins.engine.M3PluginsRunner`, ``tools/infer.py``), never by
+replacing mmengine's loader:
 
-* The local-file scheme of :class:`mmengine.runner.CheckpointLoader` (used by
-  ``load_checkpoint``, ``Runner.load_checkpoint`` / ``resume``, ``load_from``,
-  ``mmseg.apis.init_model``) becomes :func:`load_local_checkpoint`: always
-  weights-only (pickled code is never run, whatever ``TORCH_FORCE_...``
-  environment variables say) and every failure is a
-  :class:`NotACheckpointError` "``<path> is not a PyTorch/mmengine
-  checkpoint: <reason>``", without torch's ``weights_only=False`` advice.
-* ``_load_checkpoint_to_model`` first checks the state dict against the
-  model (after mmengine's key revisions) and raises
+* :func:`load_local_checkpoint` always loads weights-only (pickled code is
+  never run, whatever ``TORCH_FORCE_...`` environment variables say) and
+  turns every failure into a :class:`NotACheckpointError` "``<path> is not
+  a PyTorch/mmengine checkpoint: <reason>``", without torch's
+  ``weights_only=False`` advice.
+* :func:`check_state_dict_fits_model` raises
   :class:`CheckpointModelMismatchError` when fewer than half of the
   checkpoint's tensors fit the model (same name and shape): the checkpoint
   belongs to another model. A checkpoint of which most tensors fit (a
   different number of classes in the head, a backbone-only checkpoint, a
   model whose frozen tower is not saved) still loads with mmengine's
-  warnings, as before.
+  warnings.
 """
-import contextvars
 import os
 import os.path as osp
 import pickle
@@ -41,8 +38,7 @@ import torch
 
 __all__ = [
     'NotACheckpointError', 'CheckpointModelMismatchError',
-    'load_local_checkpoint', 'check_state_dict_fits_model',
-    'install_checkpoint_loading_checks'
+    'load_local_checkpoint', 'check_state_dict_fits_model'
 ]
 
 #: Below this fraction of the checkpoint's tensors fitting the model, the
@@ -57,10 +53,6 @@ _TORCH_ADVICE = re.compile(
     r'weights_only|Re-running|trusted source|file an issue|Check the '
     r'documentation|safe_globals|allowlist|Weights only load failed',
     re.IGNORECASE)
-
-_loading_path: contextvars.ContextVar = contextvars.ContextVar(
-    'm3plugins_loading_checkpoint_path', default=None)
-
 
 class NotACheckpointError(ValueError):
     """A file given as a checkpoint cannot be read as one."""
@@ -164,15 +156,6 @@ def load_local_checkpoint(filename: str, map_location=None) -> dict:
     return checkpoint
 
 
-def load_from_local(filename: str, map_location=None) -> dict:
-    """Load a local checkpoint through the registered local scheme.
-
-    mmengine logs the name after ``load_from_``; see
-    :func:`load_local_checkpoint`.
-    """
-    return load_local_checkpoint(filename, map_location)
-
-
 def _revised_state_dict(checkpoint, revise_keys) -> dict[str, object]:
     """The state dict as mmengine's ``_load_checkpoint_to_model`` sees it."""
     state_dict = checkpoint.get('state_dict', checkpoint)
@@ -223,7 +206,7 @@ def check_state_dict_fits_model(model: torch.nn.Module,
         f'{k} {tuple(tensors[k].shape)} vs {tuple(model_state[k].shape)}'
         for k in tensors if k in model_state and k not in fitting
     ]
-    source = path or _loading_path.get() or 'the checkpoint'
+    source = path or 'the checkpoint'
     details = [f'missing in the checkpoint: {_name_some(missing)}'] \
         if missing else []
     if unexpected:
@@ -235,66 +218,3 @@ def check_state_dict_fits_model(model: torch.nn.Module,
         f'{source} is a checkpoint of another model: only {len(fitting)} of '
         f'its {len(tensors)} tensors fit {type(model).__name__} (which has '
         f'{len(model_state)}); ' + '; '.join(details) + '.')
-
-
-def _checked_load_to_model(original):
-    """Wrap mmengine's ``_load_checkpoint_to_model`` with the fit check."""
-    if getattr(original, '_m3plugins_checked', False):
-        return original
-
-    def load_checkpoint_to_model(model, checkpoint, strict=False,
-                                 logger=None,
-                                 revise_keys=[(r'^module\.', '')]):
-        check_state_dict_fits_model(model, checkpoint, revise_keys)
-        return original(model, checkpoint, strict, logger, revise_keys)
-
-    load_checkpoint_to_model._m3plugins_checked = True
-    load_checkpoint_to_model.__wrapped__ = original
-    load_checkpoint_to_model.__doc__ = original.__doc__
-    return load_checkpoint_to_model
-
-
-def _remembering_path(original, path_argument: int):
-    """Wrap a loader so the checkpoint path is known to the fit check."""
-    if getattr(original, '_m3plugins_checked', False):
-        return original
-
-    def load_remembering_path(*args, **kwargs):
-        filename = kwargs.get('filename', args[path_argument]
-                              if len(args) > path_argument else None)
-        token = _loading_path.set(os.fspath(filename) if filename else None)
-        try:
-            return original(*args, **kwargs)
-        finally:
-            _loading_path.reset(token)
-
-    load_remembering_path._m3plugins_checked = True
-    load_remembering_path.__wrapped__ = original
-    load_remembering_path.__doc__ = original.__doc__
-    load_remembering_path.__name__ = original.__name__
-    return load_remembering_path
-
-
-def install_checkpoint_loading_checks() -> None:
-    """Install :func:`load_local_checkpoint` and the model fit check.
-
-    Idempotent. Replaces mmengine's local-file checkpoint scheme and its
-    ``_load_checkpoint_to_model`` where the runner and ``load_checkpoint``
-    look them up.
-    """
-    from mmengine import runner as runner_package
-    from mmengine.runner import checkpoint as checkpoint_module
-    from mmengine.runner import runner as runner_module
-    checkpoint_module.CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local, force=True)
-    checked = _checked_load_to_model(
-        checkpoint_module._load_checkpoint_to_model)
-    checkpoint_module._load_checkpoint_to_model = checked
-    runner_module._load_checkpoint_to_model = checked
-    load_function = _remembering_path(checkpoint_module.load_checkpoint, 1)
-    checkpoint_module.load_checkpoint = load_function
-    if runner_package.load_checkpoint is not load_function:
-        runner_package.load_checkpoint = load_function
-    runner_class = runner_module.Runner
-    runner_class.load_checkpoint = _remembering_path(
-        runner_class.load_checkpoint, 1)

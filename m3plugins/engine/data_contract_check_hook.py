@@ -34,10 +34,11 @@ input size of its slide inference, else its data preprocessor's ``size``)
 to the contract mmengine wrote into ``meta['dataset_meta']``, so inference
 reads everything it needs from the checkpoint.
 
-``m3plugins.apis.cli.build_runner`` (``tools/train.py``, ``tools/test.py``,
-``tools/demo.py``) registers it on every runner; configs run through
-mmengine's Runner directly can add ``dict(type='DataContractCheckHook')``
-to ``custom_hooks``.
+Every m3plugins config declares it in ``default_hooks`` (through
+``configs/_base_/default_runtime.py``), so it runs under every entry point
+(``tools/train.py``, MMSeg's tools, ``mim train/test``); a config of your
+own opts in with ``default_hooks.data_contract =
+dict(type='DataContractCheckHook')``.
 """
 from collections import OrderedDict
 from collections.abc import Sequence

@@ -4,17 +4,16 @@ mmengine's :class:`~mmengine.optim.DefaultOptimWrapperConstructor` (and the
 constructors derived from it) warns ``<name> is skipped since its
 requires_grad=False`` once for every frozen parameter while it builds
 param-wise groups: 62 lines in the MoBaNet demo, more for M3amba's frozen
-CLIP encoder. :func:`install_frozen_parameter_log_summary` wraps the
-constructor's ``__call__``: during the build a filter on mmengine's current
-logger holds those lines back and counts them, and one warning afterwards
-names the count and a few of the parameters. mmengine's files are not
-touched; other messages pass unchanged.
+CLIP encoder. :class:`~m3plugins.engine.M3PluginsRunner` puts a
+:class:`FrozenParameterLogFilter` on its logger while it builds the
+optimizer: the filter holds those lines back and counts them, and one
+warning afterwards names the count and a few of the parameters. Other
+messages pass unchanged.
 """
-import functools
 import logging
 import re
 
-__all__ = ['install_frozen_parameter_log_summary', 'FrozenParameterLogFilter']
+__all__ = ['FrozenParameterLogFilter']
 
 #: How many frozen parameter names the summary lists.
 _LISTED_NAMES = 3
@@ -56,33 +55,3 @@ class FrozenParameterLogFilter(logging.Filter):
         more = ', ...' if len(self.names) > _LISTED_NAMES else ''
         return (f'{len(self.names)} parameter(s) with requires_grad=False are '
                 f'left out of the optimizer (e.g. {examples}{more}).')
-
-
-def install_frozen_parameter_log_summary() -> None:
-    """Collapse the optimizer constructor's frozen-parameter warnings.
-
-    mmengine's optimizer constructor warns once per frozen parameter; after
-    this call it logs one line per optimizer build instead (idempotent).
-    """
-    from mmengine.logging import MMLogger
-    from mmengine.optim import DefaultOptimWrapperConstructor
-
-    original = DefaultOptimWrapperConstructor.__call__
-    if getattr(original, '_m3plugins_frozen_summary', False):
-        return
-
-    @functools.wraps(original)
-    def build_with_one_frozen_line(self, model):
-        logger = MMLogger.get_current_instance()
-        held_back = FrozenParameterLogFilter()
-        logger.addFilter(held_back)
-        try:
-            optim_wrapper = original(self, model)
-        finally:
-            logger.removeFilter(held_back)
-        if held_back.names:
-            logger.warning(held_back.summary())
-        return optim_wrapper
-
-    build_with_one_frozen_line._m3plugins_frozen_summary = True
-    DefaultOptimWrapperConstructor.__call__ = build_with_one_frozen_line

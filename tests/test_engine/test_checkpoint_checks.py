@@ -1,4 +1,8 @@
-"""Files that are not checkpoints, pickled code, and other models' weights."""
+"""Files that are not checkpoints, pickled code, and other models' weights.
+
+The checks of :mod:`m3plugins.engine.checkpoint_checks`, directly and
+through :class:`~m3plugins.engine.M3PluginsRunner`, which configs opt into.
+"""
 import io
 import os
 import os.path as osp
@@ -8,12 +12,18 @@ import zipfile
 
 import pytest
 import torch
+from repo_root import REPO_ROOT
 from torch import nn
 
-import m3plugins  # noqa: F401  (installs the checks)
-from m3plugins.compat import CheckpointModelMismatchError, NotACheckpointError
+from m3plugins.engine import (
+    CheckpointModelMismatchError,
+    M3PluginsRunner,
+    NotACheckpointError,
+    check_state_dict_fits_model,
+    load_local_checkpoint,
+)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 TORCH_ADVICE = ('weights_only', 'Re-running', 'will likely succeed',
                 'trusted source')
 
@@ -86,29 +96,38 @@ def _assert_clear_error(error_info, path, reason):
 
 
 @pytest.mark.parametrize('kind', sorted(NOT_CHECKPOINTS))
-def test_not_a_checkpoint_through_mmengine_loaders(tmp_path, kind):
-    from mmengine.runner import load_checkpoint
-    from mmengine.runner.checkpoint import _load_checkpoint
+def test_not_a_checkpoint_is_named_with_its_reason(tmp_path, kind):
     write, reason = NOT_CHECKPOINTS[kind]
     path = tmp_path / f'{kind}.pth'
     write(path)
     with pytest.raises(NotACheckpointError) as error_info:
-        _load_checkpoint(str(path))
-    _assert_clear_error(error_info, path, reason)
-    with pytest.raises(NotACheckpointError) as error_info:
-        load_checkpoint(_Net(), str(path))
+        load_local_checkpoint(str(path))
     _assert_clear_error(error_info, path, reason)
 
 
 def test_not_a_checkpoint_through_runner_load_checkpoint(tmp_path):
-    from mmengine.runner import Runner
     path = tmp_path / 'notes.pth'
     _text(path)
-    runner = Runner(model=_toy_model(), work_dir=str(tmp_path / 'work'),
-                    default_scope='mmseg')
+    runner = M3PluginsRunner(model=_toy_model(),
+                             work_dir=str(tmp_path / 'work'),
+                             default_scope='mmseg')
     with pytest.raises(NotACheckpointError) as error_info:
         runner.load_checkpoint(str(path))
     _assert_clear_error(error_info, path, "starts with b'epoch 3:")
+
+
+def test_runner_refuses_another_models_checkpoint(tmp_path):
+    path = tmp_path / 'conv_net.pth'
+    other = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    torch.save({'state_dict': other.state_dict()}, path)
+    runner = M3PluginsRunner(model=_toy_model(),
+                             work_dir=str(tmp_path / 'work'),
+                             default_scope='mmseg')
+    before = runner.model.net.body.weight.detach().clone()
+    with pytest.raises(CheckpointModelMismatchError,
+                       match='is a checkpoint of another model'):
+        runner.load_checkpoint(str(path))
+    assert torch.equal(runner.model.net.body.weight, before)
 
 
 class _MarkerWriter:
@@ -122,18 +141,14 @@ class _MarkerWriter:
 
 
 def test_pickled_code_is_refused_and_never_run(tmp_path):
-    from mmengine.runner import load_checkpoint
-    from mmengine.runner.checkpoint import _load_checkpoint
     marker = tmp_path / 'pickled_code_ran'
     path = tmp_path / 'malicious.pth'
     torch.save({'state_dict': _Net().state_dict(),
                 'meta': _MarkerWriter(marker)}, path)
     with pytest.raises(NotACheckpointError) as error_info:
-        _load_checkpoint(str(path))
+        load_local_checkpoint(str(path))
     _assert_clear_error(error_info, path, 'never runs code')
     assert 'system' in str(error_info.value)  # names the refused object
-    with pytest.raises(NotACheckpointError):
-        load_checkpoint(_Net(), str(path))
     assert not marker.exists()
     # The payload is live: without weights-only loading it would run.
     torch.load(path, weights_only=False)
@@ -141,12 +156,12 @@ def test_pickled_code_is_refused_and_never_run(tmp_path):
 
 
 def test_checkpoint_of_another_model_names_the_keys(tmp_path):
-    from mmengine.runner import load_checkpoint
     path = tmp_path / 'conv_net.pth'
     other = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
     torch.save({'state_dict': other.state_dict()}, path)
     with pytest.raises(CheckpointModelMismatchError) as error_info:
-        load_checkpoint(_Net(), str(path))
+        check_state_dict_fits_model(_Net(), load_local_checkpoint(str(path)),
+                                    path=str(path))
     message = str(error_info.value)
     assert message.startswith(f'{path} is a checkpoint of another model')
     assert 'only 0 of its 7 tensors fit _Net (which has 4)' in message
@@ -160,17 +175,18 @@ def test_checkpoint_mostly_fitting_still_loads(tmp_path):
     2 of 4 tensors differ: the body is loaded, the checkpoint is not
     refused.
     """
-    from mmengine.runner import load_checkpoint
     path = tmp_path / 'five_classes.pth'
     source = _Net(classes=5)
-    torch.save({'state_dict': source.state_dict()}, path)
-    target = _Net(classes=2)
-    load_checkpoint(target, str(path))
-    assert torch.equal(target.body.weight, source.body.weight)
+    torch.save({'state_dict': {f'net.{k}': v for k, v in
+                               source.state_dict().items()}}, path)
+    runner = M3PluginsRunner(model=_toy_model(),
+                             work_dir=str(tmp_path / 'work'),
+                             default_scope='mmseg')
+    runner.load_checkpoint(str(path))
+    assert torch.equal(runner.model.net.body.weight, source.body.weight)
 
 
 def test_mismatch_names_shape_differences(tmp_path):
-    from m3plugins.compat.checkpoint_loading import check_state_dict_fits_model
     state = {k: torch.zeros(1, *v.shape) for k, v in
              _Net().state_dict().items()}
     with pytest.raises(CheckpointModelMismatchError,

@@ -15,6 +15,7 @@ from fake_data.isprs_tiles import write_fake_potsdam
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmseg.registry import DATASETS
+from user_error import raises_user_error
 
 import m3plugins  # noqa: F401
 from m3plugins.apis.cli import build_runner
@@ -152,7 +153,7 @@ def _train_refused(cfg: Config, error: type, match: str) -> None:
     runner = build_runner(cfg)
     counter = _IterationCounter()
     runner.register_hook(counter)
-    with pytest.raises(error, match=match):
+    with raises_user_error(error, match):
         runner.train()
     assert counter.iterations == 0
 
@@ -208,8 +209,8 @@ def test_checkpoint_keeps_the_contract_and_testing_checks_it(
     assert 'OA' in build_runner(cfg).test()  # same data: accepted
     cfg.test_dataloader.dataset.scene['normalization'] = dict(
         hsi='minmax', lidar='zscore')
-    with pytest.raises(ModalityError,
-                       match="lidar is served with 1 bands, normalization "
-                       "'zscore'.*trained on 1 bands, normalization "
-                       "'minmax'"):
+    with raises_user_error(ModalityError,
+                           "lidar is served with 1 bands, normalization "
+                           "'zscore'.*trained on 1 bands, normalization "
+                           "'minmax'"):
         build_runner(cfg).test()

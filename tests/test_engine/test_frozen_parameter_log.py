@@ -1,4 +1,8 @@
-"""mmengine's optimizer constructor logs frozen parameters once per build."""
+"""M3PluginsRunner logs frozen parameters once per optimizer build.
+
+mmengine's own constructor, outside that runner, keeps its one line per
+parameter.
+"""
 import logging
 
 import torch
@@ -6,7 +10,7 @@ from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
-import m3plugins  # noqa: F401  (installs the compat patches)
+from m3plugins.engine import M3PluginsRunner
 
 
 class Collect(logging.Handler):
@@ -19,18 +23,26 @@ class Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def test_frozen_parameters_give_one_line_naming_count_and_examples():
-    logger = MMLogger.get_instance('m3plugins_frozen_parameter_log_test')
-    collected = Collect()
-    logger.addHandler(collected)
+OPTIM = dict(optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
+             paramwise_cfg=dict(norm_decay_mult=0.0))
+
+
+def _partly_frozen_model():
     model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(5)])
     for layer in list(model)[:4]:
         layer.requires_grad_(False)  # 8 frozen parameters
+    return model
+
+
+def test_frozen_parameters_give_one_line_naming_count_and_examples(tmp_path):
+    runner = M3PluginsRunner(model=_partly_frozen_model(),
+                             work_dir=str(tmp_path),
+                             experiment_name='frozen_log_test')
+    logger = MMLogger.get_current_instance()
+    collected = Collect()
+    logger.addHandler(collected)
     try:
-        wrapper = build_optim_wrapper(
-            model,
-            dict(optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
-                 paramwise_cfg=dict(norm_decay_mult=0.0)))
+        wrapper = runner.build_optim_wrapper(OPTIM)
         logger.warning('a later message is not held back')
     finally:
         logger.removeHandler(collected)
@@ -49,6 +61,19 @@ def test_frozen_parameters_give_one_line_naming_count_and_examples():
     assert not any(isinstance(f, logging.Filter) and
                    f.name == 'm3plugins.frozen_parameters'
                    for f in logger.filters)
+
+
+def test_mmengine_alone_keeps_its_per_parameter_lines():
+    logger = MMLogger.get_instance('m3plugins_frozen_parameter_log_host')
+    collected = Collect()
+    logger.addHandler(collected)
+    try:
+        build_optim_wrapper(_partly_frozen_model(), OPTIM)
+    finally:
+        logger.removeHandler(collected)
+    per_parameter = [m for m in collected.messages
+                     if 'is skipped since its requires_grad=False' in m]
+    assert len(per_parameter) == 8
 
 
 def test_a_build_without_frozen_parameters_adds_no_line():

@@ -1,6 +1,7 @@
 """Band-count errors name the modality and both counts, not stacked totals."""
 import pytest
 import torch
+from repo_root import REPO_ROOT
 
 from m3plugins.utils.modalities import (
     ModalityError,
@@ -112,17 +113,17 @@ def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
         hook.before_train(runner)
 
 
-def test_build_runner_registers_the_layout_hook_once(tmp_path):
+def test_configs_declare_the_contract_hook_once_in_default_hooks(tmp_path):
     import os.path as osp
 
     from mmengine.config import Config
 
     from m3plugins.apis.cli import build_runner
-    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    repo = REPO_ROOT
     cfg = Config.fromfile(osp.join(repo, 'configs', 'mobanet',
                                    'mobanet_demo.py'))
     cfg.work_dir = str(tmp_path)
-    cfg.custom_hooks = [dict(type='DataContractCheckHook')]
+    assert cfg.default_hooks.data_contract.type == 'DataContractCheckHook'
     runner = build_runner(cfg)
     names = [type(h).__name__ for h in runner.hooks]
     assert names.count('DataContractCheckHook') == 1

@@ -3,16 +3,18 @@
 ``tools/demo.py`` trains and then tests in one process; the test run used to
 reuse the training run's visualizer (mmengine keeps one per name, and MMSeg's
 configs all call theirs ``'visualizer'``), so the MoBaNet demo's painted test
-tiles landed in the training run's folder.
+tiles landed in the training run's folder. ``M3PluginsRunner`` (every
+config's ``runner_type``) names each run's visualizer apart.
 """
 import os.path as osp
 import time
 
 from mmengine.config import Config
+from repo_root import REPO_ROOT
 
-from m3plugins.apis.cli import build_runner, give_run_its_own_visualizer
+from m3plugins.apis.cli import build_runner
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 CONFIG = osp.join(REPO, 'configs', 'mobanet', 'mobanet_demo.py')
 
 
@@ -33,16 +35,3 @@ def test_second_run_in_a_process_saves_images_under_its_own_folder(tmp_path):
     assert test.visualizer is not train.visualizer
     assert _save_dir(train) == osp.join(train.log_dir, 'vis_data')
     assert _save_dir(test) == osp.join(test.log_dir, 'vis_data')
-
-
-def test_visualizer_names_differ_per_run():
-    first = give_run_its_own_visualizer(
-        Config(dict(visualizer=dict(type='SegLocalVisualizer',
-                                    name='visualizer'))))
-    second = give_run_its_own_visualizer(
-        Config(dict(visualizer=dict(type='SegLocalVisualizer',
-                                    name='visualizer'))))
-    assert first.visualizer.name != second.visualizer.name
-    assert first.visualizer.name.startswith('visualizer_')
-    untouched = give_run_its_own_visualizer(Config(dict(work_dir='x')))
-    assert 'visualizer' not in untouched

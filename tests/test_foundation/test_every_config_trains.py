@@ -16,11 +16,12 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
+from repo_root import REPO_ROOT
 
 import m3plugins  # noqa: F401
 from m3plugins.utils.modalities import ordered_modality_channels
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 CONFIGS = sorted(
     osp.relpath(path, REPO)
     for path in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),

@@ -15,11 +15,12 @@ import subprocess
 import sys
 
 import pytest
+from repo_root import REPO_ROOT
 
 import m3plugins  # noqa: F401  (host-stack fixes before mmseg.models)
 from m3plugins.utils.offline_configs import without_pretrained_weights
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 REGISTRIES = ('MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS')
 
 _LIST_REGISTERED = '''

@@ -7,13 +7,14 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
+from repo_root import REPO_ROOT
 
 import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
 
 # Configs name MMSeg's modules without scope ('SegDataPreProcessor').
 register_all_modules(init_default_scope=True)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 
 #: A random-weight DINOv2-style ViT: 64 wide, 4 blocks, /14 patches.
 TINY_FOUNDATION = dict(

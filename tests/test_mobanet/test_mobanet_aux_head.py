@@ -10,12 +10,13 @@ import torch
 from mmengine.config import Config
 from mmseg.models.decode_heads import FCNHead  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
+from repo_root import REPO_ROOT
 from torch import nn
 
 import m3plugins  # noqa: F401  (before mmseg.models: mmcv-lite compat)
 from m3plugins.models.mobanet import MoBaNetAuxHead  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 
 
 def build_head(**overrides):

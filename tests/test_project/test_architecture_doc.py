@@ -2,7 +2,9 @@
 import os.path as osp
 import re
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_root import REPO_ROOT
+
+REPO = REPO_ROOT
 DOC = osp.join(REPO, 'docs', 'architecture.md')
 
 

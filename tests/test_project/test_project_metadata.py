@@ -3,8 +3,9 @@ import configparser
 import os.path as osp
 
 import yaml
+from repo_root import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 
 
 def test_license_file_is_the_apache_2_licence_setup_cfg_declares():

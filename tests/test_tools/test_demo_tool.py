@@ -9,8 +9,9 @@ import os.path as osp
 import sys
 
 import pytest
+from repo_root import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 
 
 @pytest.fixture(scope='module')

@@ -11,8 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from repo_root import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 sys.path.insert(0, osp.join(REPO, 'tools'))
 
 import benchmark_scan  # noqa: E402

@@ -12,10 +12,11 @@ import subprocess
 import sys
 
 import pytest
+from repo_root import REPO_ROOT
 
 from m3plugins.demo import prepare_demo_data
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 DEMO_CONFIG = osp.join(REPO, 'configs', 'spectralmamba',
                        'spectralmamba_demo.py')
 SHORT_RUN = [

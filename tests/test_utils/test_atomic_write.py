@@ -4,7 +4,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 import m3plugins  # noqa: F401  (installs the atomic mmengine writes)
 from m3plugins.utils import atomic_write
@@ -104,47 +103,6 @@ def test_atomic_open_refuses_append_mode(tmp_path):
     with pytest.raises(ValueError, match="mode must start with 'w'"):
         with atomic_open(tmp_path / 'log.txt', 'a'):
             pass
-
-
-@pytest.mark.parametrize('existed', [True, False])
-def test_mmengine_save_checkpoint_fails_cleanly(tmp_path, existed,
-                                                disk_full_after_some_bytes):
-    from mmengine.runner import save_checkpoint
-    path = tmp_path / 'iter_2.pth'
-    if existed:
-        path.write_bytes(PREVIOUS)
-    checkpoint = dict(state_dict=dict(w=torch.randn(64, 64)), meta=dict())
-    with pytest.raises(OSError, match='No space left'):
-        save_checkpoint(checkpoint, str(path))
-    if existed:
-        assert path.read_bytes() == PREVIOUS
-    else:
-        assert not path.exists()
-    assert _leftovers(tmp_path) == []
-
-
-def test_mmengine_save_checkpoint_writes_through_rename(tmp_path,
-                                                        monkeypatch):
-    from mmengine.fileio.backends.local_backend import LocalBackend
-    from mmengine.runner import save_checkpoint
-
-    from m3plugins.compat.checkpoint_saving import atomic_local_put
-    assert LocalBackend.put is atomic_local_put
-    renamed = []
-    real_replace = os.replace
-
-    def recording_replace(source, target):
-        renamed.append((os.path.basename(source), os.path.basename(target)))
-        real_replace(source, target)
-
-    monkeypatch.setattr(atomic_write.os, 'replace', recording_replace)
-    path = tmp_path / 'sub' / 'epoch_1.pth'
-    state = dict(w=torch.arange(6.).reshape(2, 3))
-    save_checkpoint(dict(state_dict=state), str(path))
-    assert [target for _, target in renamed] == ['epoch_1.pth']
-    assert is_atomic_write_temp(renamed[0][0])
-    loaded = torch.load(path)
-    assert torch.equal(loaded['state_dict']['w'], state['w'])
 
 
 @pytest.mark.parametrize('georeferenced', [False, True])

@@ -70,7 +70,7 @@ model = dict(
         # CE on the modality heads too, relative weight (0: fused head only)
         modality_loss_weight=0.0,
         loss_decode=dict(
-            type='CrossEntropyLoss',
+            type='ClassWeightedCrossEntropyLoss',
             use_sigmoid=False,
             loss_weight=lambda_ce,
             avg_non_ignore=True),  # mean over labeled pixels
@@ -83,5 +83,5 @@ model = dict(
     test_cfg=dict(mode='whole'))
 # Every trainable parameter reaches the loss (the guide stream's dt
 # projection and D, and the modality heads while modality_loss_weight is 0,
-# are frozen by their modules), so DDP needs no unused-parameter search.
-find_unused_parameters = False
+# are frozen by their modules), so DDP needs no unused-parameter search:
+# default_runtime's model_wrapper_cfg (find_unused_parameters=False) holds.

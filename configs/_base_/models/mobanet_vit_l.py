@@ -80,7 +80,8 @@ model = dict(
         # Mean over scored pixels, as torch's CE with ignore_index (the
         # eroded noBoundary labels leave many pixels unscored).
         loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
+            type='ClassWeightedCrossEntropyLoss', use_sigmoid=False,
+            loss_weight=1.0,
             avg_non_ignore=True)),
     # One hard-pixel auxiliary head per stream, on the stage-1 taps:
     # in_index 4 is the optical stream's, 8 the DSM stream's. The official
@@ -102,7 +103,7 @@ model = dict(
             norm_cfg=norm_cfg,
             align_corners=False,
             loss_decode=dict(
-                type='CrossEntropyLoss', use_sigmoid=False,
+                type='ClassWeightedCrossEntropyLoss', use_sigmoid=False,
                 loss_weight=0.01, avg_non_ignore=True))
         for in_index in (4, 8)
     ],

@@ -51,7 +51,7 @@ model = dict(
         align_corners=False,
         ignore_index=255,
         loss_decode=dict(
-            type='CrossEntropyLoss',
+            type='ClassWeightedCrossEntropyLoss',
             use_sigmoid=False,
             loss_weight=1.0,
             # sparse labels: average over labeled pixels only

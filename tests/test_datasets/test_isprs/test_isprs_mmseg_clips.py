@@ -22,6 +22,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import DATASETS, TRANSFORMS  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
 from PIL import Image
+from repo_root import REPO_ROOT
 
 import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
 from m3plugins.datasets import declared_contract  # noqa: E402
@@ -30,7 +31,7 @@ from m3plugins.structures import DataContract  # noqa: E402
 
 register_all_modules(init_default_scope=True)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'isprs_multimodal.py')
 TILE_SIZE = (150, 140)  # height, width
 CLIP, STRIDE = 64, 32

@@ -16,8 +16,9 @@ import sys
 
 import torch
 from mmengine.config import Config
+from repo_root import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = REPO_ROOT
 HERE = osp.dirname(osp.abspath(__file__))
 
 #: A random-weight DINOv2-style ViT /14: 64 wide, 4 blocks.
@@ -113,6 +114,8 @@ def run_env() -> dict:
     env['OMP_NUM_THREADS'] = '1'
     env['OMP_WAIT_POLICY'] = 'PASSIVE'
     env['PORT'] = str(free_port())  # tools/dist_*.sh
+    # tools/*.sh start this interpreter, not the first python on PATH.
+    env['PYTHON'] = sys.executable
     return env
 
 

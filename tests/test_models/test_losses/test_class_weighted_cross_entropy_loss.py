@@ -1,10 +1,14 @@
-"""mmseg's CrossEntropyLoss(class_weight=...) on labels with ignored pixels."""
+"""ClassWeightedCrossEntropyLoss: class weights on labels with ignored pixels.
+
+MMSeg's own ``CrossEntropyLoss`` and ``cross_entropy`` stay untouched; the
+registered loss type is what configs opt into.
+"""
 import pytest
 import torch
 import torch.nn.functional as F
+from mmseg.registry import MODELS
 
-import m3plugins  # noqa: F401  (applies the compat patches)
-from m3plugins.compat import cross_entropy_class_weight as fix
+from m3plugins.models.losses import ClassWeightedCrossEntropyLoss
 
 IGNORE = 255
 
@@ -28,29 +32,31 @@ def _sparse_batch(seed=0):
     return pred, label
 
 
-def test_host_bug_is_reproduced_by_the_probe():
-    """The unpatched mmseg 1.2.2 function raises IndexError on label 255."""
-    from mmseg.models.losses import cross_entropy_loss
-    assert fix.install_class_weighted_cross_entropy_fix()
-    assert cross_entropy_loss.cross_entropy is \
-        fix.class_weighted_cross_entropy
-    original = fix.replaced_host_cross_entropy
-    assert original.__module__ == 'mmseg.models.losses.cross_entropy_loss'
+def test_mmseg_loss_fails_on_ignored_pixels_and_is_left_alone():
+    """The premise: MMSeg 1.2.2's weighted loss raises on label 255."""
+    from mmseg.models.losses import CrossEntropyLoss, cross_entropy_loss
+    assert cross_entropy_loss.cross_entropy.__module__ == \
+        'mmseg.models.losses.cross_entropy_loss'
     pred, label = _sparse_batch()
     with pytest.raises(IndexError, match='255'):
-        original(pred, label, class_weight=torch.ones(3),
-                 ignore_index=IGNORE)
-    assert fix.host_class_weight_bug_present(original)
-    assert not fix.host_class_weight_bug_present(
-        fix.class_weighted_cross_entropy)
+        CrossEntropyLoss(class_weight=[1.0, 1.0, 1.0])(
+            pred, label, ignore_index=IGNORE)
+
+
+def test_registered_under_its_own_name():
+    loss = MODELS.build(dict(type='ClassWeightedCrossEntropyLoss',
+                             class_weight=[1.0, 2.0, 3.0]))
+    assert isinstance(loss, ClassWeightedCrossEntropyLoss)
+    assert loss.loss_name == 'loss_ce'
+    assert MODELS.get('CrossEntropyLoss') is not ClassWeightedCrossEntropyLoss
 
 
 @pytest.mark.parametrize('avg_non_ignore', [False, True])
 def test_weighted_loss_equals_manual_weighted_mean(avg_non_ignore):
-    from mmseg.models.losses import CrossEntropyLoss
     class_weight = [0.5, 2.0, 1.25]
-    loss = CrossEntropyLoss(class_weight=class_weight, loss_weight=1.0,
-                            avg_non_ignore=avg_non_ignore)
+    loss = ClassWeightedCrossEntropyLoss(
+        class_weight=class_weight, loss_weight=1.0,
+        avg_non_ignore=avg_non_ignore)
     pred, label = _sparse_batch()
     assert (label == IGNORE).any() and (label != IGNORE).any()
     value = loss(pred, label, ignore_index=IGNORE)
@@ -61,39 +67,31 @@ def test_weighted_loss_equals_manual_weighted_mean(avg_non_ignore):
                                ignore_index=IGNORE), rtol=1e-5, atol=1e-6)
 
 
-def test_unweighted_loss_is_unchanged():
-    """Without class weights the replacement keeps mmseg's two means."""
+@pytest.mark.parametrize('avg_non_ignore', [False, True])
+def test_unweighted_loss_equals_mmseg(avg_non_ignore):
+    """Without class weights the loss is MMSeg's, both means."""
     from mmseg.models.losses import CrossEntropyLoss
     pred, label = _sparse_batch(1)
+    ours = ClassWeightedCrossEntropyLoss(avg_non_ignore=avg_non_ignore)(
+        pred, label, ignore_index=IGNORE)
+    theirs = CrossEntropyLoss(avg_non_ignore=avg_non_ignore)(
+        pred, label, ignore_index=IGNORE)
+    torch.testing.assert_close(ours, theirs)
     per_pixel = F.cross_entropy(pred, label, ignore_index=IGNORE,
                                 reduction='none')
-    all_pixels = CrossEntropyLoss()(pred, label, ignore_index=IGNORE)
-    labelled = CrossEntropyLoss(avg_non_ignore=True)(pred, label,
-                                                     ignore_index=IGNORE)
-    torch.testing.assert_close(all_pixels, per_pixel.sum() / label.numel())
-    torch.testing.assert_close(
-        labelled, per_pixel.sum() / (label != IGNORE).sum())
+    count = (label != IGNORE).sum() if avg_non_ignore else label.numel()
+    torch.testing.assert_close(ours, per_pixel.sum() / count)
 
 
 def test_all_pixels_ignored_gives_zero_not_nan():
-    from mmseg.models.losses import CrossEntropyLoss
     pred = torch.randn(1, 3, 2, 2)
     label = torch.full((1, 2, 2), IGNORE)
-    value = CrossEntropyLoss(class_weight=[1.0, 2.0, 3.0])(
+    value = ClassWeightedCrossEntropyLoss(class_weight=[1.0, 2.0, 3.0])(
         pred, label, ignore_index=IGNORE)
     assert torch.isfinite(value) and value.item() == 0.0
 
 
-def test_fix_not_installed_when_host_function_works(monkeypatch):
-    """The probe decides: a correct host function is left in place."""
-    from mmseg.models.losses import cross_entropy_loss
-
-    def correct_host(pred, label, weight=None, class_weight=None,
-                     reduction='mean', avg_factor=None, ignore_index=-100,
-                     avg_non_ignore=False):
-        return F.cross_entropy(pred, label, weight=class_weight,
-                               ignore_index=ignore_index)
-
-    monkeypatch.setattr(cross_entropy_loss, 'cross_entropy', correct_host)
-    assert not fix.install_class_weighted_cross_entropy_fix()
-    assert cross_entropy_loss.cross_entropy is correct_host
+def test_sigmoid_variant_is_mmsegs():
+    from mmseg.models.losses.cross_entropy_loss import binary_cross_entropy
+    loss = ClassWeightedCrossEntropyLoss(use_sigmoid=True)
+    assert loss.cls_criterion is binary_cross_entropy
