@@ -264,9 +264,15 @@ def _mobanet_configs():
 @pytest.mark.parametrize('path', _mobanet_configs(),
                          ids=lambda p: osp.relpath(p, REPO))
 def test_every_mobanet_config_uses_the_official_head(path):
-    head = Config.fromfile(path).model.decode_head
-    assert head.type == 'MoBaNetUPerHead'
-    assert 'act_cfg' not in head  # ReLU6 is the head's own default
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(path).model.decode_head
+    assert cfg.type == 'MoBaNetUPerHead'
+    head = MODELS.build(cfg)
+    assert all(len(lateral) == 2 for lateral in head.lateral_convs)
+    assert isinstance(head.fpn_bottleneck[2], nn.ReLU6)
+    assert head.classifier[1][0].bias is None
+    assert head.channels == 64
+    assert [s[0].output_size for s in head.ppm['stages']] == [1, 2, 3, 6]
 
 
 def test_mmseg_uperhead_stays_available_by_config():
