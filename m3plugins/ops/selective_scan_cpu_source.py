@@ -41,6 +41,7 @@ SOURCE = r'''
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -54,13 +55,13 @@ struct Simd;
 template <>
 struct Simd<float> {
   typedef float V __attribute__((vector_size(64)));
-  typedef int32_t I __attribute__((vector_size(64)));
+  typedef uint32_t I __attribute__((vector_size(64)));
   static constexpr int W = 16;
   static constexpr float kMin = -87.0f, kMax = 88.0f;
   static constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
   static constexpr float kLn2Hi = 0.693359375f;
   static constexpr float kLn2Lo = -2.12194440054690583e-4f;
-  static constexpr int kBias = 127, kMantissa = 23;
+  static constexpr int kMantissa = 23;
   static constexpr int kExpDegree = 7;    // remainder < 2^-24
   static constexpr int kAtanhTerms = 8;   // s^15: remainder < 2^-25
 };
@@ -68,13 +69,13 @@ struct Simd<float> {
 template <>
 struct Simd<double> {
   typedef double V __attribute__((vector_size(64)));
-  typedef int64_t I __attribute__((vector_size(64)));
+  typedef uint64_t I __attribute__((vector_size(64)));
   static constexpr int W = 8;
   static constexpr double kMin = -708.0, kMax = 709.0;
   static constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52
   static constexpr double kLn2Hi = 6.93147180369123816490e-01;
   static constexpr double kLn2Lo = 1.90821492927058770002e-10;
-  static constexpr int kBias = 1023, kMantissa = 52;
+  static constexpr int kMantissa = 52;
   static constexpr int kExpDegree = 13;   // remainder < 2^-53
   static constexpr int kAtanhTerms = 17;  // s^33: remainder < 2^-54
 };
@@ -109,17 +110,22 @@ inline Vec<T> vmin(Vec<T> a, Vec<T> b) {
   return a < b ? a : b;
 }
 
-// exp(x): x = k ln2 + r with |r| <= ln2 / 2 (k rounded to nearest by the
-// 1.5 * 2^mantissa trick), exp(r) by its Taylor polynomial, 2^k written
-// into the exponent bits. x is clamped to [kMin, kMax], where 2^k is a
-// normal number (below: a result under 1e-37 / 1e-307 instead of 0).
+// exp(x): x = k ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor
+// polynomial, times 2^k. k is rounded to nearest by adding 1.5 *
+// 2^mantissa: the sum t then holds k in its low mantissa bits, and
+// shifting t's bits left by the mantissa width leaves exactly k in the
+// exponent field (the constant's own bits shift out), so one integer add
+// to the polynomial's bits multiplies it by 2^k. x is clamped to
+// [kMin, kMax], where the result is a normal number or, at the very
+// bottom, off by under 1e-37 / 1e-307 absolute.
 template <typename T>
 inline Vec<T> exp_v(Vec<T> x) {
   using S = Simd<T>;
   using V = Vec<T>;
   using I = typename S::I;
   x = vmin<T>(vmax<T>(x, splat<T>(S::kMin)), splat<T>(S::kMax));
-  const V k = (x * T(1.44269504088896340736) + S::kRound) - S::kRound;
+  const V t = x * T(1.44269504088896340736) + S::kRound;
+  const V k = t - S::kRound;
   V r = x - k * S::kLn2Hi;
   r = r - k * S::kLn2Lo;
   // Horner on 1 + r + r^2/2! + ... + r^d/d!, coefficients 1/j! built up.
@@ -128,10 +134,12 @@ inline Vec<T> exp_v(Vec<T> x) {
   for (int j = 1; j <= S::kExpDegree; ++j) coef[j] = coef[j - 1] / T(j);
   V p = splat<T>(coef[S::kExpDegree]);
   for (int j = S::kExpDegree - 1; j >= 0; --j) p = p * r + coef[j];
-  const I bits = (__builtin_convertvector(k, I) + S::kBias) << S::kMantissa;
-  V scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return p * scale;
+  I t_bits, p_bits;
+  std::memcpy(&t_bits, &t, sizeof(t));
+  std::memcpy(&p_bits, &p, sizeof(p));
+  p_bits += t_bits << S::kMantissa;
+  std::memcpy(&p, &p_bits, sizeof(p));
+  return p;
 }
 
 // log1p(t) for t in [0, 1]: 2 atanh(s), s = t / (2 + t) in [0, 1/3], by
@@ -345,6 +353,8 @@ void forward_tile(const Problem<T>& p, Index b, Index g, Index d0, int wn,
   std::fill(h, h + NW, T(0));
   const T* Bg = p.B.p + b * p.B.s0 + g * p.B.s1;
   const T* Cg = p.C.p + b * p.C.s0 + g * p.C.s1;
+  // Strides as locals: the vector stores (memcpy) could alias p's fields.
+  const Index Bs2 = p.B.s2, Bs3 = p.B.s3, Cs2 = p.C.s2, Cs3 = p.C.s3;
   for (Index c = 0; c < p.chunks(); ++c) {
     const Index t0 = c * K, nt = std::min(K, p.length - t0);
     if (p.hsave.p != nullptr && c > 0) {
@@ -356,11 +366,13 @@ void forward_tile(const Problem<T>& p, Index b, Index g, Index d0, int wn,
     chunk_inputs(p, tile, b, t0, nt, u, pre, dt, dtu);
     for (Index i = 0; i < nt; ++i) {
       const Index t = t0 + i;
+      const T* Bt = Bg + t * Bs3;
+      const T* Ct = Cg + t * Cs3;
       const V dt_i = load(dt + i * W), dtu_i = load(dtu + i * W);
       V acc{};
       for (Index n = 0; n < N; ++n) {
-        const T bn = Bg[n * p.B.s2 + t * p.B.s3];
-        const T cn = Cg[n * p.C.s2 + t * p.C.s3];
+        const T bn = Bt[n * Bs2];
+        const T cn = Ct[n * Cs2];
         const V hv = exp_v<T>(dt_i * load(A_tile + n * W)) * load(h + n * W) +
                      dtu_i * bn;
         store<T>(h + n * W, hv);
@@ -423,6 +435,8 @@ void backward_task(const Problem<T>& p, Index b, Index g, Index split,
   std::fill(dD_all, dD_all + 2 * tiles * W, T(0));
   const T* Bg = p.B.p + b * p.B.s0 + g * p.B.s1;
   const T* Cg = p.C.p + b * p.C.s0 + g * p.C.s1;
+  // Strides as locals: the vector stores (memcpy) could alias p's fields.
+  const Index Bs2 = p.B.s2, Bs3 = p.B.s3, Cs2 = p.C.s2, Cs3 = p.C.s3;
   const Index gs = g * p.splits + split;
   T* dBg = p.dB.p + b * p.dB.s0 + gs * p.dB.s1;
   T* dCg = p.dC.p + b * p.dC.s0 + gs * p.dC.s1;
@@ -448,26 +462,37 @@ void backward_task(const Problem<T>& p, Index b, Index g, Index split,
                       wn * sizeof(T));
         }
       }
-      // Recompute the chunk's states and transitions.
+      // Recompute the chunk's states and transitions (and the output
+      // before the gate, which only the gate's gradient needs).
       chunk_inputs(p, tile, b, t0, nt, u, pre, dt, dtu);
-      const T* h_prev = h_start;
-      for (Index i = 0; i < nt; ++i) {
-        const Index t = t0 + i;
-        const V dt_i = load(dt + i * W), dtu_i = load(dtu + i * W);
-        T* h = states + i * NW;
-        T* a = decays + i * NW;
-        V acc{};
-        for (Index n = 0; n < N; ++n) {
-          const T bn = Bg[n * p.B.s2 + t * p.B.s3];
-          const T cn = Cg[n * p.C.s2 + t * p.C.s3];
-          const V decay = exp_v<T>(dt_i * load(A_tile + n * W));
-          const V hv = decay * load(h_prev + n * W) + dtu_i * bn;
-          store<T>(a + n * W, decay);
-          store<T>(h + n * W, hv);
-          acc += hv * cn;
+      auto recompute = [&](auto with_output) {
+        const T* h_prev = h_start;
+        for (Index i = 0; i < nt; ++i) {
+          const Index t = t0 + i;
+          const T* Bt = Bg + t * Bs3;
+          const T* Ct = Cg + t * Cs3;
+          const V dt_i = load(dt + i * W), dtu_i = load(dtu + i * W);
+          T* h = states + i * NW;
+          T* a = decays + i * NW;
+          constexpr bool kOutput = decltype(with_output)::value;
+          V acc{};
+          for (Index n = 0; n < N; ++n) {
+            const V decay = exp_v<T>(dt_i * load(A_tile + n * W));
+            const V hv = decay * load(h_prev + n * W) + dtu_i * Bt[n * Bs2];
+            store<T>(a + n * W, decay);
+            store<T>(h + n * W, hv);
+            if constexpr (kOutput) acc += hv * Ct[n * Cs2];
+          }
+          if constexpr (kOutput) {
+            store<T>(y + i * W, acc + tile.D * load(u + i * W));
+          }
+          h_prev = h;
         }
-        store<T>(y + i * W, acc + tile.D * load(u + i * W));
-        h_prev = h;
+      };
+      if (p.has_z) {
+        recompute(std::true_type{});
+      } else {
+        recompute(std::false_type{});
       }
       // The gate: dL/dz and dL/dy before it.
       load_chunk(p.dout, b, d0, t0, nt, wn, dy);
@@ -486,6 +511,8 @@ void backward_task(const Problem<T>& p, Index b, Index g, Index split,
       V dD_acc = load(dD_all + j * W), dbias_acc = load(dbias_all + j * W);
       for (Index i = nt - 1; i >= 0; --i) {
         const Index t = t0 + i;
+        const T* Bt = Bg + t * Bs3;
+        const T* Ct = Cg + t * Cs3;
         const V dy_i = load(dy + i * W), dt_i = load(dt + i * W);
         const V dtu_i = load(dtu + i * W), u_i = load(u + i * W);
         const T* h = states + i * NW;
@@ -495,8 +522,8 @@ void backward_task(const Problem<T>& p, Index b, Index g, Index split,
         T* dCi = dC_acc + i * NW;
         V ddtu{}, ddt{};
         for (Index n = 0; n < N; ++n) {
-          const T bn = Bg[n * p.B.s2 + t * p.B.s3];
-          const T cn = Cg[n * p.C.s2 + t * p.C.s3];
+          const T bn = Bt[n * Bs2];
+          const T cn = Ct[n * Cs2];
           const V a_n = load(a + n * W);
           const V gh = load(carry + n * W) + dy_i * cn;  // dL/dh_t
           store<T>(dCi + n * W, load(dCi + n * W) + dy_i * load(h + n * W));
