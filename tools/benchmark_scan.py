@@ -31,7 +31,7 @@ Prints, in one run (forward + backward unless noted, medians of --repeats):
   backend's median time and its ratio to the bound; then each backend's
   speed-up from the first thread count to the others. Shapes: the issue
   shape and M3amba's (fwd+bwd), SpectralMamba's piece scan (8192 pixel
-  sequences, D=32, L=7, N=4, gate z, channels-last views as the block passes
+  sequences, D=32, L=7, N=4, gate z, channels-last as the block passes
   them) forward+backward and forward alone under no_grad.
 * ``cuda`` (alone with ``--device cuda``): on a CUDA machine, the package's
   Triton kernels (backend ``'triton'``), its torch path and mamba-ssm's kernel
@@ -608,38 +608,42 @@ def bound_seconds(traffic, fmas, exps, rates):
 
 
 def piece_inputs(pixels, channels, length, state, requires_grad, seed=0):
-    """SpectralMamba's piece-scan inputs, laid out as its S6 block passes them.
+    """SpectralMamba's piece-scan inputs in the layout its S6 block passes.
 
-    ``u`` and ``z`` are ``(P, D, L)`` views of one channels-last ``(P, L,
-    2D)`` projection, ``delta`` of a ``(P, L, D)`` one, ``B`` and ``C`` of a
-    ``(P, L, 2N)`` one.
+    The block's projections are channels-last, so ``u``, ``delta``, ``z``
+    (``(P, D, L)``) and ``B``, ``C`` (``(P, N, L)``) have the strides of
+    ``(P, L, D)`` and ``(P, L, N)`` storage. They are made as leaf tensors
+    with those strides, so that the gradients the op returns land in
+    ``.grad`` without the copies autograd would add to split one projection
+    into views (glue around the op, not the op).
 
     Args:
         pixels: Pixel sequences P.
         channels: Channels D.
         length: Pieces per sequence L.
         state: State size N.
-        requires_grad: The leaves (the projections, A, D, bias) require
-            grad.
+        requires_grad: The inputs require grad.
         seed: Seed of the generator.
 
     Returns:
-        tuple: ``(leaves, scan arguments u, delta, A, B, C, D, z, bias)``.
+        list[torch.Tensor]: ``u, delta, A, B, C, D, z, bias``.
     """
     gen = torch.Generator().manual_seed(seed)
-    xz = torch.randn(pixels, length, 2 * channels, generator=gen)
-    delta = torch.randn(pixels, length, channels, generator=gen) * 0.5 - 2
-    params = torch.randn(pixels, length, 2 * state, generator=gen)
+
+    def channels_last(width, scale=1.0, shift=0.0):
+        storage = torch.randn(pixels, length, width, generator=gen)
+        return (storage * scale + shift).transpose(1, 2)
+
+    u, z = channels_last(channels), channels_last(channels)
+    delta = channels_last(channels, 0.5, -2.0)
+    B, C = channels_last(state), channels_last(state)
     A = -torch.rand(channels, state, generator=gen) - 0.5
     D = torch.randn(channels, generator=gen)
     bias = torch.randn(channels, generator=gen) * 0.1
-    leaves = [xz, delta, params, A, D, bias]
-    for t in leaves:
+    args = [u, delta, A, B, C, D, z, bias]
+    for t in args:
         t.requires_grad_(requires_grad)
-    u, z = xz.transpose(1, 2).chunk(2, dim=1)
-    B = params[..., :state].transpose(1, 2)
-    C = params[..., state:].transpose(1, 2)
-    return leaves, (u, delta.transpose(1, 2), A, B, C, D, z, bias)
+    return args
 
 
 #: Shapes of the bound section: name, (batch, D, L, N, groups), whether the
@@ -653,17 +657,24 @@ BOUND_SHAPES = (
 
 
 def _bound_case(shape, pieces, passes, backend, repeats):
-    """Median :class:`Timing` of one backend on one bound-section shape."""
+    """Median :class:`Timing` of one backend on one bound-section shape.
+
+    The backward starts from a dense output gradient laid out like the
+    output (what the next layer gives), not the stride-0 one of
+    ``y.sum()``.
+    """
     b, d, seq_len, n, g = shape
     backward = passes == 'fwd+bwd'
     if pieces:
-        leaves, args = piece_inputs(b, d, seq_len, n, backward)
+        args = piece_inputs(b, d, seq_len, n, backward)
+        grad = torch.randn(b, seq_len, d).transpose(1, 2)
     else:
-        leaves = make_inputs(b, d, seq_len, n, g)
-        u, delta, A, B, C, D, bias = leaves
-        args = (u, delta, A, B, C, D, None, bias)
-        if not backward:
-            leaves = [t.detach().requires_grad_(False) for t in leaves]
+        u, delta, A, B, C, D, bias = make_inputs(b, d, seq_len, n, g)
+        args = [u, delta, A, B, C, D, None, bias]
+        args = [t.requires_grad_(backward) if t is not None else None
+                for t in args]
+        grad = torch.randn(b, d, seq_len)
+    leaves = [t for t in args if t is not None]
     times, cpu_times = [], []
     for i in range(repeats + 1):
         for t in leaves:
@@ -671,7 +682,7 @@ def _bound_case(shape, pieces, passes, backend, repeats):
         start, cpu_start = time.perf_counter(), time.process_time()
         if backward:
             y = selective_scan(*args, True, backend=backend)
-            y.sum().backward()
+            y.backward(grad)
         else:
             with torch.no_grad():
                 selective_scan(*args, True, backend=backend)

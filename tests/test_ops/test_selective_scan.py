@@ -530,6 +530,32 @@ def test_cpu_kernel_strided_views_no_grad_and_saved_state(cpu_kernel):
 
 
 @pytest.mark.slow
+def test_cpu_kernel_threads_agree(cpu_kernel):
+    """1 and 3 threads: same output and gradients (per-thread dA slots).
+
+    With 3 threads and one batch row and group, the backward splits the
+    group's 5 tiles over tasks whose B/C gradients are summed afterwards.
+    """
+    inputs = make_inputs(1, 80, 30, 4, 1, torch.float64)
+    grad_out = torch.randn(1, 80, 30, dtype=torch.float64,
+                           generator=torch.Generator().manual_seed(4))
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 3):
+            torch.set_num_threads(n)
+            results.append(run_with_grads(
+                kernel_module.selective_scan_cpu_kernel, inputs, True,
+                grad_out))
+    finally:
+        torch.set_num_threads(threads)
+    (y1, g1), (y3, g3) = results
+    assert torch.equal(y1, y3)
+    for name, a, b in zip(NAMES, g1, g3):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=name)
+
+
+@pytest.mark.slow
 def test_cpu_kernel_bf16_under_autocast_keeps_fp32_state(cpu_kernel):
     inputs = make_inputs(2, 8, 256, 8, 4, torch.float32, use_z=False)
     bf16 = [t.detach().bfloat16().requires_grad_() for t in inputs
