@@ -281,34 +281,47 @@ void store_chunk(const View<T>& v, Index b, Index d0, Index t0, Index nt,
   }
 }
 
-// The per-channel parameters of one tile, as lane vectors (zero padding).
+// The per-channel parameters of one tile as lanes (zero padding): A as
+// N x W values, D and the bias as vectors.
 template <typename T>
 struct TileParams {
   Index d0;
   int wn;
+  const T* A;
   Vec<T> D, bias;
+};
 
-  // A of the tile into A_tile[n * W + w].
-  void init(const Problem<T>& p, Index d0_, int wn_, T* A_tile) {
-    constexpr int W = Simd<T>::W;
-    d0 = d0_;
-    wn = wn_;
+// The parameters of every tile (group-major), built once per call; A_lanes
+// holds their A (tiles x N x W).
+template <typename T>
+std::vector<TileParams<T>> tile_table(const Problem<T>& p,
+                                      std::vector<T>& A_lanes) {
+  constexpr int W = Simd<T>::W;
+  const Index tiles = p.tiles_per_group(), dg = p.group_channels();
+  const Index N = p.state, count = p.groups * tiles;
+  A_lanes.assign(count * N * W, T(0));
+  std::vector<TileParams<T>> table(count);
+  for (Index k = 0; k < count; ++k) {
+    const Index g = k / tiles, j = k % tiles;
+    TileParams<T>& tile = table[k];
+    tile.d0 = g * dg + j * W;
+    tile.wn = static_cast<int>(std::min<Index>(W, dg - j * W));
+    T* A = A_lanes.data() + k * N * W;
     T d[W] = {}, bb[W] = {};
-    for (int w = 0; w < wn; ++w) {
-      if (p.has_D) d[w] = p.D.p[(d0 + w) * p.D.s0];
-      if (p.has_bias) bb[w] = p.bias.p[(d0 + w) * p.bias.s0];
-    }
-    D = load<T>(d);
-    bias = load<T>(bb);
-    for (Index n = 0; n < p.state; ++n) {
-      for (int w = 0; w < W; ++w) {
-        A_tile[n * W + w] =
-            w < wn ? p.A.p[(d0 + w) * p.A.s0 + n * p.A.s1] : T(0);
+    for (int w = 0; w < tile.wn; ++w) {
+      const Index c = tile.d0 + w;
+      if (p.has_D) d[w] = p.D.p[c * p.D.s0];
+      if (p.has_bias) bb[w] = p.bias.p[c * p.bias.s0];
+      for (Index n = 0; n < N; ++n) {
+        A[n * W + w] = p.A.p[c * p.A.s0 + n * p.A.s1];
       }
     }
+    tile.A = A;
+    tile.D = load<T>(d);
+    tile.bias = load<T>(bb);
   }
-
-};
+  return table;
+}
 
 // Inputs of a chunk: u, the biased pre-activation, dt and dt * u.
 template <typename T>
@@ -331,25 +344,25 @@ template <typename T>
 Index scratch_size(const Problem<T>& p, Index tiles) {
   constexpr int W = Simd<T>::W;
   const Index NW = p.state * W, KW = p.chunk * W;
-  return tiles * (3 * NW + 2 * W) + NW + 4 * p.chunk * NW + 10 * KW;
+  return tiles * (2 * NW + 2 * W) + NW + 4 * p.chunk * NW + 10 * KW;
 }
 
 template <typename T>
-void forward_tile(const Problem<T>& p, Index b, Index g, Index d0, int wn,
-                  T* work) {
+void forward_tile(const Problem<T>& p, Index b, Index g,
+                  const TileParams<T>& tile, T* work) {
   constexpr int W = Simd<T>::W;
   using V = Vec<T>;
   const Index N = p.state, K = p.chunk, NW = N * W;
-  T* A_tile = work;
-  T* h = A_tile + NW;
+  const Index d0 = tile.d0;
+  const int wn = tile.wn;
+  const T* A_tile = tile.A;
+  T* h = work;
   T* u = h + NW;
   T* pre = u + K * W;
   T* dt = pre + K * W;
   T* dtu = dt + K * W;
   T* y = dtu + K * W;
   T* zz = y + K * W;
-  TileParams<T> tile;
-  tile.init(p, d0, wn, A_tile);
   std::fill(h, h + NW, T(0));
   const T* Bg = p.B.p + b * p.B.s0 + g * p.B.s1;
   const T* Cg = p.C.p + b * p.C.s0 + g * p.C.s1;
@@ -391,20 +404,19 @@ void forward_tile(const Problem<T>& p, Index b, Index g, Index d0, int wn,
   }
 }
 
-// One task of the backward: the tiles j0 .. j1 of group g of batch row b.
-// Tiles advance chunk by chunk together (last chunk first), so that the B
-// and C gradients of a chunk are summed over all their channels as
-// vectors before the horizontal sums.
+// One task of the backward: `tiles` consecutive tiles of group g of batch
+// row b, from params. They advance chunk by chunk together (last chunk
+// first), so that the B and C gradients of a chunk are summed over all
+// their channels as vectors before the horizontal sums.
 template <typename T>
 void backward_task(const Problem<T>& p, Index b, Index g, Index split,
-                   Index j0, Index j1, T* work, Index slot) {
+                   const TileParams<T>* params, Index tiles, T* work,
+                   Index slot) {
   constexpr int W = Simd<T>::W;
   using V = Vec<T>;
   const Index N = p.state, K = p.chunk, NW = N * W, KW = K * W;
-  const Index tiles = j1 - j0, dg = p.group_channels();
   // Per tile, kept across chunks.
-  T* A_all = work;                   // tiles x N x W
-  T* carry_all = A_all + tiles * NW;  // a_{t+1} dL/dh_{t+1}
+  T* carry_all = work;               // a_{t+1} dL/dh_{t+1}, tiles x N x W
   T* dA_all = carry_all + tiles * NW;
   T* dD_all = dA_all + tiles * NW;   // tiles x W
   T* dbias_all = dD_all + tiles * W;
@@ -424,12 +436,6 @@ void backward_task(const Problem<T>& p, Index b, Index g, Index split,
   T* dz = zz + KW;
   T* du = dz + KW;
   T* dd = du + KW;
-  std::vector<TileParams<T>> params(tiles);
-  for (Index j = 0; j < tiles; ++j) {
-    const Index jj = j0 + j, d0 = g * dg + jj * W;
-    const int wn = static_cast<int>(std::min<Index>(W, dg - jj * W));
-    params[j].init(p, d0, wn, A_all + j * NW);
-  }
   std::fill(carry_all, carry_all + tiles * NW, T(0));
   std::fill(dA_all, dA_all + tiles * NW, T(0));
   std::fill(dD_all, dD_all + 2 * tiles * W, T(0));
@@ -448,7 +454,7 @@ void backward_task(const Problem<T>& p, Index b, Index g, Index split,
       const TileParams<T>& tile = params[j];
       const Index d0 = tile.d0;
       const int wn = tile.wn;
-      const T* A_tile = A_all + j * NW;
+      const T* A_tile = tile.A;
       T* carry = carry_all + j * NW;
       T* dA_acc = dA_all + j * NW;
       if (c == 0) {
@@ -578,16 +584,16 @@ template <typename T>
 void forward_impl(const std::vector<Index>& dims,
                   const std::vector<std::vector<Index>>& views) {
   const Problem<T> p = make_problem<T>(dims, views);
-  constexpr int W = Simd<T>::W;
-  const Index tiles = p.tiles_per_group(), dg = p.group_channels();
+  std::vector<T> A_lanes;
+  const std::vector<TileParams<T>> table = tile_table(p, A_lanes);
+  const Index tiles = p.tiles_per_group();
   const Index tasks = p.batch * p.groups * tiles;
   at::parallel_for(0, tasks, 1, [&](Index begin, Index end) {
     std::vector<T> work(scratch_size(p, 1));
     for (Index task = begin; task < end; ++task) {
-      const Index j = task % tiles, bg = task / tiles;
-      const Index g = bg % p.groups, b = bg / p.groups;
-      const int wn = static_cast<int>(std::min<Index>(W, dg - j * W));
-      forward_tile(p, b, g, g * dg + j * W, wn, work.data());
+      const Index gj = task % (p.groups * tiles);
+      const Index b = task / (p.groups * tiles);
+      forward_tile(p, b, gj / tiles, table[gj], work.data());
     }
   });
 }
@@ -596,6 +602,8 @@ template <typename T>
 void backward_impl(const std::vector<Index>& dims,
                    const std::vector<std::vector<Index>>& views) {
   const Problem<T> p = make_problem<T>(dims, views);
+  std::vector<T> A_lanes;
+  const std::vector<TileParams<T>> table = tile_table(p, A_lanes);
   const Index tiles = p.tiles_per_group();
   const Index per_split = (tiles + p.splits - 1) / p.splits;
   const Index tasks = p.batch * p.groups * p.splits;
@@ -610,7 +618,8 @@ void backward_impl(const std::vector<Index>& dims,
       const Index g = bg % p.groups, b = bg / p.groups;
       const Index j0 = std::min(tiles, split * per_split);
       const Index j1 = std::min(tiles, j0 + per_split);
-      backward_task(p, b, g, split, j0, j1, work.data(), slot);
+      backward_task(p, b, g, split, table.data() + g * tiles + j0, j1 - j0,
+                    work.data(), slot);
     }
   });
 }
