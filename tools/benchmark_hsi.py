@@ -110,9 +110,7 @@ def _build(args):
     from mmseg.registry import MODELS
 
     import m3plugins  # noqa: F401
-    from m3plugins.models.data_preprocessors import (
-        model_config_modality_channels,
-    )
+    from m3plugins.models.layout import config_modality_channels
     if args.threads:
         torch.set_num_threads(args.threads)
     init_default_scope('mmseg')
@@ -123,10 +121,10 @@ def _build(args):
         # the backbone; give it explicitly.
         cfg.model.backbone.modality_channels = [
             list(item) for item in
-            model_config_modality_channels(cfg.model).items()]
+            config_modality_channels(cfg.model).items()]
     torch.manual_seed(args.seed)
     model = MODELS.build(cfg.model).to(args.device).eval()
-    channels = sum(model_config_modality_channels(cfg.model).values())
+    channels = sum(config_modality_channels(cfg.model).values())
     generator = torch.Generator().manual_seed(args.seed)
     scene = torch.rand(1, channels, args.height, args.width,
                        generator=generator)

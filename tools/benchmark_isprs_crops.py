@@ -120,7 +120,7 @@ def main() -> None:
               f'{time.perf_counter() - start:.2f} s')
         item = dict(img_path=files.optical, dsm_path=files.dsm,
                     seg_map_path=files.label, tile=TILE,
-                    dsm_statistics=stats)
+                    dsm_statistics=stats, dsm_normalization='minmax')
         window = LoadRandomMultimodalWindow(crop_size=args.crop)
         rng = np.random.default_rng(0)
 

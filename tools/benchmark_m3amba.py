@@ -116,10 +116,8 @@ def random_batch(cfg, batch_size: int, device: torch.device):
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
 
-    from m3plugins.models.data_preprocessors import (
-        model_config_modality_channels,
-    )
-    channels = sum(model_config_modality_channels(cfg.model).values())
+    from m3plugins.models.layout import config_modality_channels
+    channels = sum(config_modality_channels(cfg.model).values())
     height, width = cfg.model.backbone.crop_size
     num_classes = cfg.model.decode_head.num_classes
     generator = torch.Generator().manual_seed(0)

@@ -81,10 +81,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def input_channels(cfg) -> int:
     """Channels of the stacked model input, from the config's modalities."""
-    from m3plugins.models.data_preprocessors import (
-        model_config_modality_channels,
-    )
-    modalities = model_config_modality_channels(cfg.model)
+    from m3plugins.models.layout import config_modality_channels
+    modalities = config_modality_channels(cfg.model)
     if modalities:
         return sum(modalities.values())
     return len(cfg.model.data_preprocessor['mean'])

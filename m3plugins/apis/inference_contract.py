@@ -9,22 +9,14 @@ and the tile size the model was built for. :func:`inference_contract` returns
 that contract, with a normalisation override applied and the tile size
 completed, after checking it against the model's modality layout.
 
-A checkpoint saved before contracts (or no checkpoint) has none; the contract
-then comes from the model's config, read at fixed places only, with a
-warning:
-
-* the model's layout: ``model.data_preprocessor.modality_channels``, else
-  ``model.modality_channels``, else ``model.backbone.modality_channels``;
-* the dataset's contract: :func:`m3plugins.datasets.declared_contract.
-  declared_contract` of ``test_dataloader.dataset`` (else
-  ``val_dataloader.dataset``), which knows each dataset type's defaults
-  without reading files;
-* the tile size: ``model.test_cfg.crop_size`` in ``'slide'`` mode, else
-  ``model.data_preprocessor.size``;
-* classes and palette: the dataset's contract, else the dataset config's
-  ``metainfo`` over its class's ``METAINFO``.
+A checkpoint whose training dataset declared no contract (an MMSeg
+dataset of your own) has none; inference then takes the layout from the
+model's config (``model.data_preprocessor.modality_channels``,
+:mod:`m3plugins.models.layout`), the normalisation from the caller (it must
+be given), the tile size from ``model.test_cfg.crop_size`` in ``'slide'``
+mode, else ``model.data_preprocessor.size``, and classes and palette from
+the config's test dataset, else the checkpoint's ``dataset_meta``.
 """
-import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -34,7 +26,10 @@ import torch
 from mmengine.config import Config
 
 from m3plugins.datasets.normalization import resolve_normalization
-from m3plugins.models.data_preprocessors import model_config_modality_channels
+from m3plugins.models.layout import (
+    config_missing_modalities,
+    config_modality_channels,
+)
 from m3plugins.structures.data_contract import (
     DataContract,
     ModalitySpec,
@@ -46,9 +41,8 @@ from m3plugins.utils.modalities import (
 )
 
 __all__ = [
-    'inference_contract', 'config_modality_channels', 'config_tile_size',
-    'config_dataset', 'config_missing_modalities', 'contract_from_config',
-    'with_normalization', 'DEFAULT_TILE_SIZE'
+    'inference_contract', 'config_tile_size', 'config_dataset',
+    'with_normalization', 'check_model_layout', 'DEFAULT_TILE_SIZE'
 ]
 
 #: Tile size when neither the contract nor the config gives one.
@@ -62,36 +56,6 @@ def _get(node: Any, *keys: str) -> Any:
             return None
         node = node.get(key, None)
     return node
-
-
-def config_modality_channels(cfg: Config
-                             ) -> 'OrderedDict[str, int] | None':
-    """The model's modality layout as its config declares it.
-
-    See :func:`m3plugins.models.data_preprocessors.
-    model_config_modality_channels` (the data preprocessor's, else the
-    segmentor's or backbone's of older configs).
-
-    Args:
-        cfg: The model's config.
-
-    Returns:
-        Modality -> channels in stacking order, or None when the config
-        declares none.
-    """
-    return model_config_modality_channels(cfg.get('model', None) or {})
-
-
-def config_missing_modalities(cfg: Config) -> tuple[str, ...]:
-    """Modalities the model fills in itself when the data lacks them.
-
-    Read from ``model.data_preprocessor.missing_modalities``.
-    """
-    missing = _get(cfg.get('model', None), 'data_preprocessor',
-                   'missing_modalities')
-    if not missing:
-        return ()
-    return (missing, ) if isinstance(missing, str) else tuple(missing)
 
 
 def config_tile_size(cfg: Config) -> tuple[int, int] | None:
@@ -130,51 +94,6 @@ def _dataset_metainfo(dataset: Mapping | None) -> dict:
     meta.update(getattr(dataset_type, 'METAINFO', None) or {})
     meta.update(dataset.get('metainfo', None) or {})
     return meta
-
-
-def contract_from_config(cfg: Config) -> DataContract | None:
-    """The contract a checkpoint without one was most likely trained with.
-
-    Built from the config's fixed places (see the module docstring) by
-    :func:`~m3plugins.datasets.declared_contract.declared_contract`, with the
-    config's tile size.
-
-    Args:
-        cfg: The model's config.
-
-    Returns:
-        The contract, or None when the config's dataset type declares none
-        (normalisation must then be given explicitly).
-
-    Raises:
-        ValueError: If the config declares no modality layout.
-    """
-    layout = config_modality_channels(cfg)
-    if layout is None:
-        raise ValueError(
-            'The config declares no modality layout (neither '
-            'model.data_preprocessor.modality_channels, '
-            'model.modality_channels nor model.backbone.modality_channels) '
-            'and the checkpoint has no data contract; large-scene inference '
-            'needs the ordered modalities, e.g. '
-            "modality_channels=[('optical', 3), ('dsm', 1)].")
-    from m3plugins.datasets.declared_contract import declared_contract
-    dataset = config_dataset(cfg)
-    contract = None if dataset is None else \
-        declared_contract(dataset, layout)
-    if contract is None:
-        return None
-    if not contract.classes or not contract.palette:
-        meta = _dataset_metainfo(dataset)
-        classes = contract.classes or tuple(meta.get('classes', None) or ())
-        palette = contract.palette or tuple(
-            tuple(int(v) for v in colour)
-            for colour in meta.get('palette', None) or ())
-        if palette and len(palette) != len(classes):
-            palette = ()
-        contract = replace(contract, classes=classes, palette=palette)
-    return contract.with_tile_size(contract.tile_size or
-                                   config_tile_size(cfg))
 
 
 def with_normalization(contract: DataContract,
@@ -217,12 +136,18 @@ def _contract_without_dataset(cfg: Config, model: torch.nn.Module,
     Raises:
         ValueError: If ``override`` is None: nothing says how to normalise.
     """
-    layout = config_modality_channels(cfg)
+    layout = config_modality_channels(cfg.get('model', None))
+    if layout is None:
+        raise ValueError(
+            'The checkpoint has no data contract and the config declares no '
+            'modality layout (model.data_preprocessor.modality_channels); '
+            'large-scene inference needs the ordered modalities, e.g. '
+            "modality_channels=[('optical', 3), ('dsm', 1)].")
     if override is None:
         modalities = format_modality_layout(layout)
         raise ValueError(
-            'Neither the checkpoint nor the config\'s test dataset says how '
-            f'to normalise the modalities ({modalities}). Pass '
+            'The checkpoint has no data contract, so nothing says how to '
+            f'normalise the modalities ({modalities}). Pass '
             "normalization explicitly, e.g. normalization=dict(hsi='minmax', "
             "lidar='minmax') (--normalization hsi=minmax lidar=minmax on the "
             'command line).')
@@ -257,11 +182,11 @@ def check_model_layout(contract: DataContract, cfg: Config,
     Raises:
         m3plugins.utils.modalities.ModalityError: Naming both layouts.
     """
-    model_layout = config_modality_channels(cfg)
+    model_layout = config_modality_channels(cfg.get('model', None))
     if model_layout is None:
         return
     data_layout = contract.modality_channels
-    missing = config_missing_modalities(cfg)
+    missing = config_missing_modalities(cfg.get('model', None))
     present = OrderedDict((m, n) for m, n in model_layout.items()
                           if m not in missing)
     expected = present if missing and list(data_layout.items()) == \
@@ -278,9 +203,9 @@ def inference_contract(model: torch.nn.Module,
                        ) -> DataContract:
     """The data contract large-scene inference follows for ``model``.
 
-    From the checkpoint (``model.dataset_meta``), else from the config with
-    a warning (see the module docstring). The tile size is the contract's,
-    else the config's, else :data:`DEFAULT_TILE_SIZE`.
+    From the checkpoint (``model.dataset_meta``), else from the config's
+    layout and ``normalization`` (see the module docstring). The tile size
+    is the contract's, else the config's, else :data:`DEFAULT_TILE_SIZE`.
 
     Args:
         model: A segmentor built by ``init_model`` (carries ``.cfg``, and
@@ -303,17 +228,8 @@ def inference_contract(model: torch.nn.Module,
         getattr(model, 'dataset_meta', None))
     source = 'the checkpoint\'s data contract'
     if contract is None:
-        warnings.warn(
-            'The checkpoint has no data contract (dataset_meta without '
-            '"modalities"), so inference uses the config\'s modality '
-            'layout, test dataset normalisation, tile size and classes; '
-            're-save or retrain the checkpoint with this version to embed '
-            'the contract.', UserWarning, stacklevel=2)
-        contract = contract_from_config(cfg)
-        source = 'the config\'s test dataset'
-        if contract is None:
-            contract = _contract_without_dataset(cfg, model, normalization)
-            source = 'the config\'s modality layout'
+        contract = _contract_without_dataset(cfg, model, normalization)
+        source = 'the config\'s modality layout'
     contract = with_normalization(contract, normalization)
     check_model_layout(contract, cfg, source)
     return contract.with_tile_size(contract.tile_size or

@@ -4,8 +4,4 @@ from . import (
     isprs,  # noqa: F401
     transforms,  # noqa: F401
 )
-from .declared_contract import (  # noqa: F401
-    declared_contract,
-    innermost_dataset_config,
-)
 from .hsi_scene_dataset import HSISceneDataset  # noqa: F401

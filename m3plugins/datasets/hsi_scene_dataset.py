@@ -84,14 +84,13 @@ reduced (H, W) uint8 map of ``split``), ``windows`` ((N, 4) int array),
 ``metainfo`` (``classes``, ``palette`` of the scene).
 """
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from ..structures import DataContract
 from .hsi import HSI_SCENES, HSIScene
 
 __all__ = ['HSISceneDataset', 'PROTOCOLS', 'crop_grid', 'patch_windows']
@@ -354,37 +353,6 @@ class HSISceneDataset(BaseSegDataset):
     def modality_channels(self) -> dict[str, int]:
         """Modality -> channel count, in stacking order."""
         return dict(self.scene.modality_channels)
-
-    @classmethod
-    def contract_from_config(
-            cls,
-            cfg: Mapping[str, Any],
-            modality_channels: Mapping[str, int] | None = None
-    ) -> DataContract:
-        """The data contract a config of this dataset declares, no files read.
-
-        Args:
-            cfg: The dataset's config (``scene=dict(type=..., modalities=...,
-                normalization=..., band_counts=...)``, ``ignore_index``).
-            modality_channels: Bands per modality where known (the
-                model's layout); else the scene's ``band_counts`` or its
-                class's ``modality_bands``.
-
-        Returns:
-            DataContract: As the built dataset's ``metainfo`` holds it.
-        """
-        scene = cfg['scene']
-        ignore_index = int(cfg.get('ignore_index', 255))
-        if isinstance(scene, HSIScene):
-            return type(scene).declared_contract(
-                scene.modalities, scene.normalization,
-                scene.modality_channels, ignore_index)
-        scene_class = cls._scene_class(scene['type'])
-        channels = dict(scene.get('band_counts') or {})
-        channels.update(modality_channels or {})
-        return scene_class.declared_contract(
-            scene.get('modalities'), scene.get('normalization'), channels,
-            ignore_index)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}({type(self.scene).__name__}, split='

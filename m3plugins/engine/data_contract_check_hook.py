@@ -14,9 +14,10 @@ iteration, and names both sides of any disagreement:
       hsi has 143 bands, the model expects 144 (modality layout hsi=144,
       lidar=1; total 144 vs 145) in the train dataset HSISceneDataset.
 
-  The model's layout is its ``modality_channels`` (segmentor, its data
-  preprocessor, or its backbone); the data's is the contract's, or a
-  dataset's own ``modality_channels`` where it declares no contract.
+  The model's layout is its data preprocessor's ``modality_channels``
+  (:func:`m3plugins.models.layout.model_modality_channels`); the data's is
+  the contract's, or a dataset's own ``modality_channels`` where it
+  declares no contract.
   Modalities the model fills in itself (the data preprocessor's
   ``missing_modalities``) may be absent from the data. Layouts with no
   name in common and equal totals (a model that names its inputs
@@ -49,6 +50,10 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 from torch import nn
 
+from m3plugins.models.layout import (
+    model_missing_modalities,
+    model_modality_channels,
+)
 from m3plugins.structures import DataContract
 from m3plugins.structures.data_contract import tile_size_of
 from m3plugins.utils.modalities import (
@@ -60,7 +65,7 @@ from m3plugins.utils.modalities import (
 )
 
 __all__ = [
-    'DataContractCheckHook', 'ClassCountError', 'model_modality_channels',
+    'DataContractCheckHook', 'ClassCountError',
     'dataset_modality_channels', 'dataset_contract', 'model_tile_size'
 ]
 
@@ -71,30 +76,6 @@ class ClassCountError(ValueError):
 
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
-
-
-def model_modality_channels(model) -> Optional['OrderedDict[str, int]']:
-    """The model's ``modality_channels``, or None where it declares none.
-
-    Looked up on the segmentor, its data preprocessor, then its backbone.
-    """
-    model = _unwrap(model)
-    for owner in (model, getattr(model, 'data_preprocessor', None),
-                  getattr(model, 'backbone', None)):
-        layout = getattr(owner, 'modality_channels', None)
-        if layout:
-            return ordered_modality_channels(layout)
-    return None
-
-
-def model_missing_modalities(model) -> list[str]:
-    """Modalities the model fills in itself when the data lacks them.
-
-    The data preprocessor's ``missing_modalities`` (an optical-only batch
-    gets a zero DSM), so data without them is accepted too.
-    """
-    preprocessor = getattr(_unwrap(model), 'data_preprocessor', None)
-    return list(getattr(preprocessor, 'missing_modalities', None) or [])
 
 
 def dataset_contract(dataset) -> DataContract | None:

@@ -88,6 +88,15 @@ REQUIRED_ARGS['ISPRSVaihingenDataset'] = _vaihingen_args
 REQUIRED_ARGS['MultimodalSegDataPreProcessor'] = dict(
     modality_channels=[('optical', 3), ('dsm', 1)])
 
+# The multimodal segmentors build their parts from the layout their data
+# preprocessor declares (its one home), which has no default.
+REQUIRED_ARGS['M3amba'] = dict(data_preprocessor=dict(
+    type='MultimodalSegDataPreProcessor',
+    modality_channels=[('hsi', 144), ('lidar', 1)]))
+REQUIRED_ARGS['MoBaNetSegmentor'] = dict(data_preprocessor=dict(
+    type='MultimodalSegDataPreProcessor',
+    modality_channels=[('optical', 3), ('dsm', 1)]))
+
 # A segmentor wraps a backbone and a head, which have no default; the
 # smallest SpectralMamba model (the backbone must take output_mask).
 REQUIRED_ARGS['SparseLabelEncoderDecoder'] = dict(

@@ -19,7 +19,6 @@ from user_error import raises_user_error
 
 import m3plugins  # noqa: F401
 from m3plugins.apis.cli import build_runner
-from m3plugins.datasets import declared_contract
 from m3plugins.engine.data_contract_check_hook import ClassCountError
 from m3plugins.structures import DataContract, ModalitySpec
 from m3plugins.utils.modalities import ModalityError
@@ -81,8 +80,6 @@ def test_datasets_declare_their_contract_in_metainfo(tmp_path):
                 ('hsi', HSI_BANDS, 'minmax', 'scene'),
                 ('lidar', 1, 'zscore', 'scene')]
     assert contract.num_classes == 15 and contract.ignore_index == 255
-    assert declared_contract(dict(type='RepeatDataset', times=2,
-                                  dataset=cfg)) == contract
 
     write_fake_potsdam(str(tmp_path / 'potsdam'), tiles=('2_10', ))
     cfg = dict(type='ISPRSPotsdamDataset', data_root=str(tmp_path /
@@ -96,9 +93,6 @@ def test_datasets_declare_their_contract_in_metainfo(tmp_path):
             dsm.edge_padding) == ('zscore', 'tile', 0.0, 1)
     assert contract.modality('optical').normalization == 'none'
     assert contract.classes == tuple(potsdam.metainfo['classes'])
-    # The same contract from the config alone (no file is read).
-    cfg['data_root'] = str(tmp_path / 'nowhere')
-    assert declared_contract(cfg) == contract
 
 
 class _IterationCounter(Hook):

@@ -61,8 +61,8 @@ def _runner_with(model_layout, data_layout, loop='train'):
     """The parts of a Runner the hook reads."""
     from types import SimpleNamespace
     model = torch.nn.Module()
-    model.backbone = torch.nn.Module()
-    model.backbone.modality_channels = model_layout
+    model.data_preprocessor = SimpleNamespace(
+        modality_channels=model_layout, missing_modalities=[])
     dataset = SimpleNamespace(modality_channels=data_layout)
     wrapped = SimpleNamespace(dataset=dataset, times=2)  # RepeatDataset-like
     loop_obj = SimpleNamespace(dataloader=SimpleNamespace(dataset=wrapped))
@@ -92,8 +92,6 @@ def test_layout_hook_compares_dataset_and_model():
 
 def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
     """Data may lack the modalities the data preprocessor fills in."""
-    from types import SimpleNamespace
-
     from m3plugins.engine.data_contract_check_hook import (
         DataContractCheckHook,
     )
@@ -102,14 +100,12 @@ def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
     runner = _runner_with(layout, dict(optical=3))
     with pytest.raises(ModalityError, match=r"missing \['dsm'\]"):
         hook.before_train(runner)
-    runner.model.data_preprocessor = SimpleNamespace(
-        missing_modalities=['dsm'])  # the preprocessor's zero DSM
+    runner.model.data_preprocessor.missing_modalities = ['dsm']  # zero DSM
     hook.before_train(runner)
     hook.before_train(_runner_with(layout, dict(layout)))
     with pytest.raises(ModalityError, match='optical has 4 bands'):
         runner = _runner_with(layout, dict(optical=4))
-        runner.model.data_preprocessor = SimpleNamespace(
-            missing_modalities=['dsm'])
+        runner.model.data_preprocessor.missing_modalities = ['dsm']
         hook.before_train(runner)
 
 

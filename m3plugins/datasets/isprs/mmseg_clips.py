@@ -44,8 +44,7 @@ colours, :mod:`m3plugins.datasets.isprs.classes`), so the paper-protocol
 metric of the ISPRS configs (5 classes without clutter) applies unchanged.
 """
 import os
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
@@ -145,23 +144,16 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
             seg_map_suffix=seg_map_suffix,
             reduce_zero_label=reduce_zero_label,
             **kwargs)
-        self.contract_from_config(
-            dict(with_dsm=with_dsm, dsm_normalization=dsm_normalization,
-                 ignore_index=self.ignore_index)).add_to_metainfo(
-                     self._metainfo)
+        self._contract(with_dsm, dsm_normalization).add_to_metainfo(
+            self._metainfo)
 
-    @classmethod
-    def contract_from_config(
-            cls,
-            cfg: Mapping[str, Any],
-            modality_channels: Mapping[str, int] | None = None
-    ) -> DataContract:
-        """The data contract a config of this dataset declares, no files read.
+    def _contract(self, with_dsm: bool,
+                  dsm_normalization: str) -> DataContract:
+        """The data contract of these clips (written into ``metainfo``).
 
         Args:
-            cfg: The dataset's config (``with_dsm``, ``dsm_normalization``,
-                ``ignore_index``).
-            modality_channels: Unused: MMSeg's clips have 3 optical bands.
+            with_dsm: Whether the DSM clips are stacked after the optical.
+            dsm_normalization: How the converter scaled the DSM clips.
 
         Returns:
             DataContract: 3 optical bands as read (``'none'``), then, with
@@ -169,16 +161,13 @@ class _ISPRSClipsWithDSMDataset(BaseSegDataset):
             converter (no-data already filled there).
         """
         specs = [ModalitySpec('optical', 3, 'none', statistics_scope='tile')]
-        if cfg.get('with_dsm', True):
-            specs.append(ModalitySpec(
-                'dsm', 1,
-                cfg.get('dsm_normalization', DEFAULT_DSM_NORMALIZATION),
-                statistics_scope='tile'))
+        if with_dsm:
+            specs.append(ModalitySpec('dsm', 1, dsm_normalization,
+                                      statistics_scope='tile'))
         return DataContract(modalities=tuple(specs),
                             classes=tuple(ISPRS_CLASSES),
                             palette=tuple(ISPRS_PALETTE),
-                            ignore_index=int(cfg.get('ignore_index',
-                                                     IGNORE_INDEX)))
+                            ignore_index=int(self.ignore_index))
 
     @property
     def modality_channels(self) -> dict:

@@ -50,13 +50,12 @@ Example config::
                   dict(type='RandomFlip', prob=0.5, direction='vertical'),
                   dict(type='PackSegInputs')]))
 """
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import ClassVar
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from ...structures import DataContract
 from .base import DEFAULT_DSM_NORMALIZATION, ISPRSMultimodalTiles
 from .classes import IGNORE_INDEX, ISPRS_CLASSES, ISPRS_PALETTE
 from .potsdam import ISPRSPotsdam
@@ -118,28 +117,6 @@ class _ISPRSSegDataset(BaseSegDataset):
         contract = self.tile_dataset_class.declared_contract(
             optical, dsm_normalization, dsm_edge_padding, self.ignore_index)
         contract.add_to_metainfo(self._metainfo)
-
-    @classmethod
-    def contract_from_config(
-            cls,
-            cfg: Mapping[str, Any],
-            modality_channels: Mapping[str, int] | None = None
-    ) -> DataContract:
-        """The data contract a config of this dataset declares, no files read.
-
-        Args:
-            cfg: The dataset's config (``optical``, ``dsm_normalization``,
-                ``dsm_edge_padding``, ``ignore_index``).
-            modality_channels: Unused: the optical variant fixes the bands.
-
-        Returns:
-            DataContract: As the built dataset's ``metainfo`` holds it.
-        """
-        return cls.tile_dataset_class.declared_contract(
-            cfg.get('optical'),
-            cfg.get('dsm_normalization', DEFAULT_DSM_NORMALIZATION),
-            cfg.get('dsm_edge_padding'),
-            cfg.get('ignore_index', IGNORE_INDEX))
 
     def load_data_list(self) -> list[dict]:
         """One item per tile; raises MissingDataError if incomplete."""

@@ -1,9 +1,8 @@
 """Load optical + DSM + label tiles, or random windows of them, for MMSeg.
 
 API (registered in ``mmseg.registry.TRANSFORMS``):
-    LoadMultimodalTile(with_label=True, dsm_normalization=None)
-    LoadRandomMultimodalWindow(crop_size=(256, 256), with_label=True,
-                               dsm_normalization=None)
+    LoadMultimodalTile(with_label=True)
+    LoadRandomMultimodalWindow(crop_size=(256, 256), with_label=True)
 
 Input keys (the items of ``ISPRSPotsdamDataset`` / ``ISPRSVaihingenDataset``):
 ``img_path`` (optical), ``dsm_path``, ``seg_map_path``, optionally
@@ -12,7 +11,9 @@ per process when absent), ``dsm_normalization``, ``dsm_edge_padding`` (rows /
 columns a DSM may be short, default 0), ``label_map``, ``tile``.
 
 Output keys: ``img`` (h, w, C + 1) float32, the optical bands (file values,
-0..255) then the DSM scaled per tile, stacked by
+0..255) then the DSM scaled per tile as the item's ``dsm_normalization``
+says (the dataset's, which its data contract records: the scaling can only
+be changed there), stacked by
 :func:`m3plugins.utils.modalities.stack_modalities` (which rejects size
 mismatches and NaN naming the modality); ``gt_seg_map`` (h, w) uint8 with 255
 at ignored pixels, listed in ``seg_fields``; ``img_shape``, ``ori_shape``;
@@ -50,16 +51,10 @@ class LoadMultimodalTile(BaseTransform):
 
     Args:
         with_label: Read ``seg_map_path`` into ``gt_seg_map``.
-        dsm_normalization: Override the item's ``dsm_normalization``
-            (``'minmax'``, ``'zscore'``, ``'none'``); None keeps the item's
-            (default ``'minmax'``).
     """
 
-    def __init__(self,
-                 with_label: bool = True,
-                 dsm_normalization: str | None = None) -> None:
+    def __init__(self, with_label: bool = True) -> None:
         self.with_label = with_label
-        self.dsm_normalization = dsm_normalization
 
     def _files(self, results: dict) -> TileFiles:
         return TileFiles(
@@ -82,13 +77,11 @@ class LoadMultimodalTile(BaseTransform):
             dict: ``results`` with ``img``, ``gt_seg_map`` and the shapes.
         """
         files = self._files(results)
-        normalization = (self.dsm_normalization
-                         or results.get('dsm_normalization', 'minmax'))
         arrays = read_tile(
             files,
             self._window,
             dsm_stats=results.get('dsm_statistics'),
-            dsm_normalization=normalization,
+            dsm_normalization=results['dsm_normalization'],
             with_label=self.with_label,
             dsm_edge_padding=results.get('dsm_edge_padding', 0))
         full_shape, window = arrays['tile_shape'], arrays['window']
@@ -119,8 +112,7 @@ class LoadMultimodalTile(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(with_label={self.with_label}, '
-                f'dsm_normalization={self.dsm_normalization!r})')
+        return f'{self.__class__.__name__}(with_label={self.with_label})'
 
 
 @TRANSFORMS.register_module()
@@ -137,14 +129,12 @@ class LoadRandomMultimodalWindow(LoadMultimodalTile):
     Args:
         crop_size: (height, width) of the window, or one int for both.
         with_label: Read the label window into ``gt_seg_map``.
-        dsm_normalization: See :class:`LoadMultimodalTile`.
     """
 
     def __init__(self,
                  crop_size: int | Sequence[int] = (256, 256),
-                 with_label: bool = True,
-                 dsm_normalization: str | None = None) -> None:
-        super().__init__(with_label, dsm_normalization)
+                 with_label: bool = True) -> None:
+        super().__init__(with_label)
         if isinstance(crop_size, int):
             crop_size = (crop_size, crop_size)
         crop_size = tuple(int(s) for s in crop_size)
@@ -162,5 +152,4 @@ class LoadRandomMultimodalWindow(LoadMultimodalTile):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(crop_size={self.crop_size}, '
-                f'with_label={self.with_label}, '
-                f'dsm_normalization={self.dsm_normalization!r})')
+                f'with_label={self.with_label})')

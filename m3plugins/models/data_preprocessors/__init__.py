@@ -9,18 +9,10 @@ from .modality_conditional_random_masking import (
     ModalityConditionalRandomMasking,
     sample_rectangle,
 )
-from .multimodal_seg_data_preprocessor import (
-    MultimodalSegDataPreProcessor,
-    modality_channels_for_model,
-    model_config_modality_channels,
-    with_part_value,
-)
+from .multimodal_seg_data_preprocessor import MultimodalSegDataPreProcessor
 
 __all__ = [
     'ModalityConditionalRandomMasking',
     'MultimodalSegDataPreProcessor',
-    'model_config_modality_channels',
-    'modality_channels_for_model',
     'sample_rectangle',
-    'with_part_value',
 ]

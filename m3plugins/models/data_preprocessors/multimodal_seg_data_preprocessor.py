@@ -7,13 +7,12 @@ layout once; the segmentors (:class:`~m3plugins.models.mobanet.
 MoBaNetSegmentor`, :class:`~m3plugins.models.m3amba.M3amba`,
 :class:`~m3plugins.models.spectralmamba.SparseLabelEncoderDecoder`) take it
 from there and hand it to the backbone, neck and heads
-(:func:`modality_channels_for_model`, :func:`with_part_value`). On top of
+(:mod:`m3plugins.models.layout`). On top of
 MMSeg's ``SegDataPreProcessor`` (padding, stacking, test-time padding,
 which it reuses) it normalises per modality, zeroes missing modalities and
 applies MoBaNet's MCRM (Li et al., arXiv 2603.17705; official code
 sauryeo/MoBaNet) in training.
 """
-import copy
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from numbers import Number
 import torch
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
 from m3plugins.utils.modalities import (
     ModalityError,
@@ -35,8 +34,7 @@ from .modality_conditional_random_masking import (
     ModalityConditionalRandomMasking,
 )
 
-__all__ = ['MultimodalSegDataPreProcessor', 'model_config_modality_channels',
-           'modality_channels_for_model', 'with_part_value']
+__all__ = ['MultimodalSegDataPreProcessor']
 
 Statistics = Sequence[Number] | Mapping[str, Number | Sequence[Number]]
 
@@ -95,7 +93,8 @@ class MultimodalSegDataPreProcessor(SegDataPreProcessor):
 
     ``modality_channels`` and ``missing_modalities`` are public attributes:
     segmentors build their parts from the first
-    (:func:`modality_channels_for_model`), checks compare data and model
+    (:func:`m3plugins.models.layout.layout_for_segmentor`), checks compare
+    data and model
     through both. Evaluation without a modality:
     ``--cfg-options model.data_preprocessor.missing_modalities="['dsm']"``.
 
@@ -253,115 +252,3 @@ class MultimodalSegDataPreProcessor(SegDataPreProcessor):
         with self._stacking_only():
             return super().forward(
                 dict(inputs=inputs, data_samples=samples), training)
-
-
-def _layout_of(data_preprocessor) -> 'OrderedDict[str, int] | None':
-    if isinstance(data_preprocessor, nn.Module):
-        layout = getattr(data_preprocessor, 'modality_channels', None)
-    elif isinstance(data_preprocessor, Mapping):
-        layout = data_preprocessor.get('modality_channels', None)
-    else:
-        layout = None
-    return None if layout is None else ordered_modality_channels(layout)
-
-
-def modality_channels_for_model(
-        own: ModalityLayout | None,
-        data_preprocessor,
-        owner: str,
-        default: ModalityLayout | None = None
-) -> 'OrderedDict[str, int] | None':
-    """The layout a segmentor builds with: the data preprocessor's.
-
-    Args:
-        own: The segmentor's explicit ``modality_channels`` (or None).
-        data_preprocessor: Its data preprocessor, config or module.
-        owner: Segmentor name for the error message.
-        default: Used when neither gives a layout.
-
-    Returns:
-        OrderedDict or None: Modality -> channels, in stacking order.
-
-    Raises:
-        ValueError: If both give a layout and they differ (naming both).
-    """
-    from_data = _layout_of(data_preprocessor)
-    given = None if own is None else ordered_modality_channels(own)
-    if given is not None and from_data is not None and \
-            list(given.items()) != list(from_data.items()):
-        raise ValueError(
-            f'{owner}.modality_channels ({format_modality_layout(given)}) '
-            'disagrees with data_preprocessor.modality_channels '
-            f'({format_modality_layout(from_data)}); declare the layout '
-            'once, in the data preprocessor.')
-    layout = from_data if from_data is not None else given
-    if layout is None and default is not None:
-        layout = ordered_modality_channels(default)
-    return layout
-
-
-def _same(given, value) -> bool:
-    if isinstance(value, Mapping):
-        try:
-            return list(ordered_modality_channels(given).items()) == \
-                list(value.items())
-        except (TypeError, ValueError):
-            return False
-    if isinstance(value, tuple):
-        return tuple(given) == value
-    return given == value
-
-
-def with_part_value(cfg: Mapping, key: str, value, owner: str,
-                    source: str = 'modality_channels') -> dict:
-    """A copy of a part's config with ``key`` set to ``value``.
-
-    An explicit, agreeing value in ``cfg`` is accepted; a different one is
-    an error naming both.
-
-    Args:
-        cfg: Config of a backbone, neck or head.
-        key: Its argument that follows the layout (``modality_channels``,
-            ``num_modalities``, ``modality_names``...).
-        value: The value the layout gives.
-        owner: The part's name in the model config (``'backbone'``).
-        source: Where ``value`` comes from, for the message.
-
-    Raises:
-        ValueError: If ``cfg`` gives another value.
-    """
-    cfg = copy.deepcopy(cfg)
-    given = cfg.get(key, None)
-    if given is not None and not _same(given, value):
-        shown = format_modality_layout(value) \
-            if isinstance(value, Mapping) else repr(value)
-        raise ValueError(
-            f'{owner}.{key} is {given!r} in the config but '
-            f'{source} gives {shown}; remove it from {owner} or make '
-            'them agree.')
-    cfg[key] = value
-    return cfg
-
-
-def model_config_modality_channels(
-        model_cfg: Mapping) -> 'OrderedDict[str, int] | None':
-    """The layout a model config declares, for tools that read configs.
-
-    Looked up in ``data_preprocessor.modality_channels`` (where configs
-    declare it), then, for older configs, the segmentor's and the
-    backbone's ``modality_channels``.
-
-    Args:
-        model_cfg: A ``model`` config.
-
-    Returns:
-        OrderedDict or None: Modality -> channels in stacking order; None
-        when the config names no layout.
-    """
-    for part in (model_cfg.get('data_preprocessor'), model_cfg,
-                 model_cfg.get('backbone')):
-        layout = part.get('modality_channels') \
-            if isinstance(part, Mapping) else None
-        if layout:
-            return ordered_modality_channels(layout)
-    return None

@@ -10,11 +10,10 @@ from torch import Tensor
 
 from m3plugins.utils.modalities import (
     ModalityError,
-    ModalityLayout,
     check_modality_layout,
 )
 
-from ..data_preprocessors import modality_channels_for_model, with_part_value
+from ..layout import layout_for_segmentor, with_part_value
 
 
 @MODELS.register_module()
@@ -36,9 +35,8 @@ class M3amba(EncoderDecoder):
     the data preprocessor (:class:`~m3plugins.models.data_preprocessors.
     MultimodalSegDataPreProcessor`), and passed on to the backbone
     (``modality_channels``), the neck (``num_modalities``) and the head
-    (``modality_names``); a conflicting value in a sub-config, or an
-    explicit ``modality_channels`` here that differs from the
-    preprocessor's, is an error naming both.
+    (``modality_names``); a conflicting value in a sub-config is an error
+    naming both.
 
     Inputs are the usual channel-stacked batch (B, sum C_m, H, W) (see
     :mod:`m3plugins.utils.modalities`). Called directly, the model also
@@ -46,14 +44,11 @@ class M3amba(EncoderDecoder):
     checked (names, batch and spatial sizes, each named in the error) and
     stacked in ``modality_channels`` order.
 
-    Defaults build the paper's Houston2013 model (HSI 144 + LiDAR 1,
-    15 classes, width 384, 9 layers) with a randomly initialised CLIP
-    ViT-B-32; the configs under ``configs/m3amba/`` set every value.
+    Defaults build the paper's model (width 384, 9 layers, 15 classes of
+    Houston2013) with a randomly initialised CLIP ViT-B-32; the configs
+    under ``configs/m3amba/`` set every value.
 
     Args:
-        modality_channels: Modality name -> channel count, in stacking
-            order. Defaults to the data preprocessor's, else
-            ``dict(hsi=144, lidar=1)`` (Houston2013).
         backbone, neck, decode_head: Configs of the three parts. Default:
             the paper's (see above).
         test_cfg: MMSeg test config. Defaults to ``dict(mode='whole')``.
@@ -62,7 +57,6 @@ class M3amba(EncoderDecoder):
     """
 
     def __init__(self,
-                 modality_channels: ModalityLayout | None = None,
                  backbone: OptConfigType = None,
                  neck: OptConfigType = None,
                  decode_head: OptConfigType = None,
@@ -73,9 +67,8 @@ class M3amba(EncoderDecoder):
         decode_head = decode_head or dict(
             type='M3ambaHead', in_channels=384, num_classes=15)
         test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
-        channels = modality_channels_for_model(
-            modality_channels, kwargs.get('data_preprocessor'), 'M3amba',
-            default=dict(hsi=144, lidar=1))
+        channels = layout_for_segmentor(kwargs.get('data_preprocessor'),
+                                        'M3amba')
         if len(channels) < 2:
             raise ValueError('M3amba fuses at least two modalities, got '
                              f'{list(channels.items())!r}.')

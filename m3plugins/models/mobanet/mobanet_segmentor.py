@@ -13,9 +13,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
-from m3plugins.utils.modalities import ModalityLayout
-
-from ..data_preprocessors import modality_channels_for_model, with_part_value
+from ..layout import layout_for_segmentor, with_part_value
 from .hard_pixel_targets import hard_pixel_targets
 
 
@@ -47,12 +45,9 @@ class MoBaNetSegmentor(EncoderDecoder):
       model.data_preprocessor.missing_modalities="['dsm']"``).
 
     Args:
-        modality_channels: Modality -> channels of the stacked input in
-            order, as (name, channels) pairs or a dict. Defaults to the
-            data preprocessor's ``modality_channels``, else optical 3 +
-            DSM 1; an explicit value must agree with the preprocessor's.
         aux_hard_pixels_only: Train auxiliary heads on hard pixels only.
-        **kwargs: :class:`mmseg.models.EncoderDecoder` arguments.
+        **kwargs: :class:`mmseg.models.EncoderDecoder` arguments;
+            ``data_preprocessor`` must declare ``modality_channels``.
     """
 
     def __init__(self,
@@ -66,12 +61,10 @@ class MoBaNetSegmentor(EncoderDecoder):
                  neck: dict | None = dict(
                      type='DifferenceGuidedGatedFusion'),
                  auxiliary_head=None,
-                 modality_channels: ModalityLayout | None = None,
                  aux_hard_pixels_only: bool = True,
                  **kwargs):
-        layout = modality_channels_for_model(
-            modality_channels, kwargs.get('data_preprocessor'),
-            'MoBaNetSegmentor', default=(('optical', 3), ('dsm', 1)))
+        layout = layout_for_segmentor(kwargs.get('data_preprocessor'),
+                                      'MoBaNetSegmentor')
         backbone = with_part_value(backbone, 'modality_channels', layout,
                                    'backbone')
         super().__init__(backbone=backbone, decode_head=decode_head,

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from m3plugins.utils.pixel_masks import dilate_pixel_mask
 
-from ..data_preprocessors import modality_channels_for_model, with_part_value
+from ..layout import layout_for_segmentor, with_part_value
 
 
 def fcn_head_margin(head: FCNHead) -> int:
@@ -94,9 +94,8 @@ class SparseLabelEncoderDecoder(EncoderDecoder):
 
     def __init__(self, backbone: ConfigType, *args,
                  feature_margin: int = 0, **kwargs):
-        layout = modality_channels_for_model(
-            None, kwargs.get('data_preprocessor'),
-            type(self).__name__)
+        layout = layout_for_segmentor(kwargs.get('data_preprocessor'),
+                                      type(self).__name__, required=False)
         if layout is not None and _takes_argument(backbone,
                                                   'modality_channels'):
             backbone = with_part_value(backbone, 'modality_channels',

@@ -6,15 +6,16 @@ Helpers are in ``inference_helpers.py``, rasters from
 import pytest
 import torch
 from fake_data.isprs_tiles import make_scene, write_scene_raster
-from inference_helpers import probe_config_dict
+from inference_helpers import potsdam_contract, probe_config_dict, trained_on
 
 
 @pytest.fixture
 def probe_model():
-    """The probe segmentor on CPU, seeded random weights."""
+    """The probe segmentor on CPU: seeded weights, Potsdam's contract."""
     from m3plugins.apis.large_scene_inference import load_segmentor
     torch.manual_seed(0)
-    return load_segmentor(probe_config_dict(), device='cpu')
+    return trained_on(load_segmentor(probe_config_dict(), device='cpu'),
+                      potsdam_contract())
 
 
 @pytest.fixture

@@ -70,8 +70,11 @@ def probe_config_dict(num_classes=6, dataset=ISPRS_TEST_DATASET,
             default_scope='mmseg',
             model=dict(
                 type='EncoderDecoder',
+                # The layout's one home; the probe backbone (not one of the
+                # package's segmentors, which pass it on) repeats it.
                 data_preprocessor=dict(
-                    type='SegDataPreProcessor',
+                    type='MultimodalSegDataPreProcessor',
+                    modality_channels=modality_channels,
                     mean=[100.0] * (total - 1) + [0.5],
                     std=[50.0] * (total - 1) + [0.25],
                     pad_val=0,
@@ -103,3 +106,32 @@ def write_config_file(cfg, path):
     lines = [f'{key} = {value!r}' for key, value in cfg.to_dict().items()]
     path.write_text('\n'.join(lines) + '\n')
     return str(path)
+
+
+def potsdam_contract():
+    """The data contract of the package's ISPRS Potsdam tiles.
+
+    Raw optical bands, the DSM min-max scaled per tile with no-data filled
+    and one row / column of edge padding: what a checkpoint trained on
+    ``ISPRSPotsdamDataset`` carries.
+    """
+    from m3plugins.datasets.isprs.potsdam import ISPRSPotsdam
+    return ISPRSPotsdam.declared_contract()
+
+
+def hsi_contract(layout, scene='Houston2013'):
+    """The contract of a hyperspectral scene with ``layout``'s bands."""
+    from mmseg.registry import DATASETS  # noqa: F401  (registers scenes)
+
+    from m3plugins.datasets.hsi import Houston2013
+    from m3plugins.demo.hsi_demo_scene import HSIDemoScene
+    scene_class = dict(Houston2013=Houston2013,
+                       HSIDemoScene=HSIDemoScene)[scene]
+    layout = dict(layout)
+    return scene_class.declared_contract(tuple(layout), 'minmax', layout)
+
+
+def trained_on(model, contract):
+    """``model`` as if loaded from a checkpoint trained on ``contract``."""
+    model.dataset_meta = contract.to_metainfo()
+    return model

@@ -3,9 +3,9 @@
 A checkpoint written as mmengine writes one (``meta['dataset_meta']`` holding
 the training dataset's metainfo, here a :class:`DataContract`) drives the
 modality order, normalisation, no-data handling, classes and tile size even
-where the config says otherwise; a checkpoint without one warns and follows
-the config's test dataset; a contract whose layout is not the model's is an
-error naming both.
+where the config says otherwise; a checkpoint without one (an MMSeg dataset
+of the user's) follows the config's layout and needs the normalisation
+given; a contract whose layout is not the model's is an error naming both.
 """
 import warnings
 from types import SimpleNamespace
@@ -18,7 +18,6 @@ from fake_data.isprs_tiles import write_scene_raster
 from inference_helpers import probe_config_dict, write_config_file
 
 from m3plugins.apis.inference_contract import (
-    config_modality_channels,
     config_tile_size,
     inference_contract,
 )
@@ -120,28 +119,24 @@ def test_checkpoint_contract_drives_edge_padding(scene_pair, tmp_path):
     assert (result.height, result.width) == (150, 170)
 
 
-def test_checkpoint_without_contract_warns_and_follows_the_config(
+def test_checkpoint_without_contract_needs_the_normalisation(
         scene_pair, tmp_path):
     rasters, _ = scene_pair
     # MMSeg-style dataset_meta (classes and palette only).
     _, _, model = probe_with_checkpoint(
         tmp_path, dict(classes=NAMES, palette=[list(c) for c in PALETTE]))
-    with pytest.warns(UserWarning, match=f'{NO_CONTRACT}.*re-save'):
-        result = infer_large_scene(model, rasters, str(tmp_path / 'map.tif'),
-                                   tile_size=64, save_preview=False,
-                                   progress=False)
-    # The config's ISPRS Potsdam test dataset: raw optical, min-max DSM with
-    # no-data set to 0, and its classes.
+    with pytest.raises(ValueError, match='Pass normalization explicitly'):
+        infer_large_scene(model, rasters, str(tmp_path / 'never.tif'),
+                          tile_size=64, save_preview=False, progress=False)
+    assert not (tmp_path / 'never.tif').exists()
+    result = infer_large_scene(model, rasters, str(tmp_path / 'map.tif'),
+                               tile_size=64, save_preview=False,
+                               progress=False,
+                               normalization=dict(optical='none',
+                                                  dsm='minmax'))
     assert result.normalization == dict(optical='none', dsm='minmax')
-    assert result.nodata_fill == dict(dsm=0.0)
+    # Classes: the config's test dataset (ISPRS Potsdam) declares them.
     assert result.classes[0] == 'impervious_surfaces'
-    # No dataset_meta at all: the same.
-    bare = SimpleNamespace(cfg=probe_config_dict())
-    with pytest.warns(UserWarning, match=NO_CONTRACT):
-        contract = inference_contract(bare)
-    assert contract.modality_channels == dict(optical=3, dsm=1)
-    assert contract.tile_size == (512, 512)
-    assert contract.modality('dsm').edge_padding == 1  # Potsdam's
 
 
 def test_contract_whose_layout_is_not_the_models_names_both(
@@ -186,71 +181,38 @@ def test_cli_follows_the_checkpoint_contract(scene_pair, tmp_path,
         np.testing.assert_array_equal(cli_map.read(), ref.read())
     # A checkpoint whose contract disagrees with the model: exit status 2.
     cfg.model.backbone.modality_channels = [('optical', 3), ('dsm', 1)]
+    cfg.model.data_preprocessor.modality_channels = [('optical', 3),
+                                                     ('dsm', 1)]
     other = write_config_file(cfg, tmp_path / 'other_cfg.py')
     assert main([other, *args[1:], '--out', str(tmp_path / 'x.tif')]) == 2
 
 
-def test_config_fallback_follows_each_dataset_declaration():
+def test_without_contract_the_override_decides_per_modality():
     def contract_of(cfg, normalization=None):
-        with pytest.warns(UserWarning, match=NO_CONTRACT):
-            return inference_contract(SimpleNamespace(cfg=cfg),
-                                      normalization)
+        return inference_contract(SimpleNamespace(cfg=cfg), normalization)
 
     def methods(contract):
         return {m.name: m.normalization for m in contract.modalities}
 
-    isprs = probe_config_dict()
-    assert methods(contract_of(isprs)) == dict(optical='none', dsm='minmax')
-    isprs.test_dataloader.dataset.dsm_normalization = 'zscore'
-    assert methods(contract_of(isprs)) == dict(optical='none', dsm='zscore')
-    # An override wins per modality; unknown modalities are named.
-    assert methods(contract_of(isprs, dict(optical='minmax'))) == dict(
-        optical='minmax', dsm='zscore')
-    with pytest.raises(ValueError, match='not in use'):
-        contract_of(isprs, dict(sar='none'))
-    # HSISceneDataset behind a wrapper: the scene's normalisation and
-    # classes, the model's band counts.
-    channels = [('hsi', 144), ('lidar', 1)]
-    hsi = probe_config_dict(
-        modality_channels=channels,
-        dataset=dict(type='RepeatDataset', times=2, dataset=dict(
-            type='HSISceneDataset',
-            scene=dict(type='Houston2013', root='unused',
-                       modalities=('hsi', 'lidar')))))
-    contract = contract_of(hsi)
-    assert methods(contract) == dict(hsi='minmax', lidar='minmax')
-    assert list(contract.modality_channels.items()) == channels
-    assert len(contract.classes) == 15
-    hsi.test_dataloader.dataset.dataset.scene.normalization = dict(
-        lidar='zscore')
-    assert methods(contract_of(hsi)) == dict(hsi='minmax', lidar='zscore')
-    # No test dataset: normalisation must be given.
     bare = probe_config_dict(dataset=None)
     with pytest.raises(ValueError, match='Pass normalization explicitly'):
         contract_of(bare)
     assert methods(contract_of(bare, 'none')) == dict(optical='none',
                                                       dsm='none')
-    # No layout anywhere in the model's config.
-    del bare.model.backbone['modality_channels']
+    # Modalities the override leaves out get min-max; unknown ones named.
+    assert methods(contract_of(bare, dict(dsm='zscore'))) == dict(
+        optical='minmax', dsm='zscore')
+    with pytest.raises(ValueError, match='not in use'):
+        contract_of(bare, dict(sar='none'))
+    assert contract_of(bare, 'none').tile_size == (512, 512)
+    # No layout in the model's config (its data preprocessor).
+    del bare.model.data_preprocessor['modality_channels']
     with pytest.raises(ValueError, match='declares no modality layout'):
         contract_of(bare, 'none')
 
 
-def test_config_lookups_read_fixed_places_only():
+def test_tile_size_of_a_config():
     cfg = probe_config_dict()
-    assert list(config_modality_channels(cfg).items()) == [('optical', 3),
-                                                           ('dsm', 1)]
-    # The preprocessor's layout first, then the segmentor's, then the
-    # backbone's.
-    cfg.model.modality_channels = [('dsm', 1), ('optical', 3)]
-    assert list(config_modality_channels(cfg)) == ['dsm', 'optical']
-    cfg.model.data_preprocessor.modality_channels = [('optical', 3)]
-    assert list(config_modality_channels(cfg)) == ['optical']
-    # Deeper entries are not searched.
-    cfg = probe_config_dict()
-    del cfg.model.backbone['modality_channels']
-    cfg.model.decode_head.modality_channels = [('optical', 3)]
-    assert config_modality_channels(cfg) is None
     # Tile size: the slide crop, else the preprocessor's size.
     assert config_tile_size(cfg) is None
     cfg.model.data_preprocessor.size = (56, 56)

@@ -10,7 +10,12 @@ import pytest
 import rasterio
 import torch
 from fake_data.isprs_tiles import write_scene_raster
-from inference_helpers import probe_config_dict, write_config_file
+from inference_helpers import (
+    potsdam_contract,
+    probe_config_dict,
+    trained_on,
+    write_config_file,
+)
 
 from m3plugins.apis.large_scene_inference import (
     infer_large_scene,
@@ -243,7 +248,8 @@ def test_dumped_config_with_reordered_modalities_is_rejected(tmp_path):
     cfg = probe_config_dict()
     cfg.dump(str(tmp_path / 'dumped.py'))
     dumped = Config.fromfile(str(tmp_path / 'dumped.py'))
-    model = load_segmentor(dumped, device='cpu')
+    model = trained_on(load_segmentor(dumped, device='cpu'),
+                       potsdam_contract())
     optical = np.zeros((8, 8, 3), np.uint8)
     paths = dict(optical=write_scene_raster(tmp_path / 'o.tif', optical),
                  dsm=write_scene_raster(tmp_path / 'd.tif',
@@ -275,7 +281,9 @@ def test_cli_with_checkpoint_matches_the_api(scene_pair, tmp_path,
     torch.manual_seed(3)
     model = load_segmentor(cfg, device='cpu')
     checkpoint = tmp_path / 'probe.pth'
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(
+        dataset_meta=potsdam_contract().to_metainfo())), checkpoint)
+    trained_on(model, potsdam_contract())
     config_file = write_config_file(cfg, tmp_path / 'probe_cfg.py')
     out = tmp_path / 'cli' / 'map.tif'
     status = main([

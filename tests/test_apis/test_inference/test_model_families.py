@@ -14,6 +14,7 @@ import rasterio
 import torch
 from fake_data.hsi_scene_files import write_mat_v5
 from fake_data.isprs_tiles import make_scene, write_scene_raster
+from inference_helpers import hsi_contract, potsdam_contract, trained_on
 from rasterio.errors import NotGeoreferencedWarning
 
 from m3plugins.apis.large_scene_inference import (
@@ -89,6 +90,7 @@ def test_spectralmamba_pixelwise_tiles_equal_one_whole_scene_forward(
             'model.decode_head.in_channels': 8,
             'model.decode_head.channels': 8,
         })
+    trained_on(model, hsi_contract([('hsi', 12), ('lidar', 1)]))
     rasters, cube, lidar = hsi_scene(tmp_path)
     with warnings.catch_warnings():
         # No georeferencing anywhere is expected, not warned about.
@@ -132,6 +134,7 @@ def test_spectralmamba_patchwise_agrees_inside_the_receptive_field(
             'model.decode_head.in_channels': 8,
             'model.decode_head.channels': 8,
         })
+    trained_on(model, hsi_contract([('hsi', 12), ('lidar', 1)]))
     rasters, cube, lidar = hsi_scene(tmp_path, seed=2)
     tile, overlap = 20, 6
     result = infer_large_scene(
@@ -189,6 +192,7 @@ def test_mobanet_demo_on_a_georeferenced_pair(repo_root, tmp_path):
                      channels=width, num_convs=1, num_classes=6)
             ],
         })
+    trained_on(model, potsdam_contract())
     optical, dsm = make_scene(120, 130)
     rasters = dict(
         optical=write_scene_raster(tmp_path / 'optical.tif', optical),
@@ -233,6 +237,8 @@ def test_m3amba_demo_fixed_crop_tiles_with_mixed_formats(repo_root,
     model = load_segmentor(
         config, device='cpu',
         cfg_options=layout_option(config, [('hsi', 12), ('lidar', 1)]))
+    trained_on(model, hsi_contract([('hsi', 12), ('lidar', 1)],
+                                   'HSIDemoScene'))
     (rasters, cube, lidar) = hsi_scene(tmp_path, height=40, width=44)
     rasters['lidar'] = write_scene_raster(tmp_path / 'lidar.tif', lidar)
     result = infer_large_scene(model, rasters, str(tmp_path / 'map.tif'),

@@ -25,7 +25,6 @@ from PIL import Image
 from repo_root import REPO_ROOT
 
 import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
-from m3plugins.datasets import declared_contract  # noqa: E402
 from m3plugins.io import MissingDataError  # noqa: E402
 from m3plugins.structures import DataContract  # noqa: E402
 
@@ -187,8 +186,6 @@ def test_dataset_stacks_optical_and_dsm(converted):
     assert [(m.name, m.bands, m.normalization) for m in contract.modalities
             ] == [('optical', 3, 'none'), ('dsm', 1, 'minmax')]
     assert contract.num_classes == 6 and contract.ignore_index == 255
-    assert declared_contract(dict(
-        type='ISPRSPotsdamClipsDataset', data_root='nowhere')) == contract
     item = ds[0]
     inputs = item['inputs']
     assert inputs.shape == (4, CLIP, CLIP) and inputs.dtype == torch.float32

@@ -19,7 +19,6 @@ import m3plugins  # noqa: F401
 from m3plugins.models.data_preprocessors import (
     ModalityConditionalRandomMasking,
     MultimodalSegDataPreProcessor,
-    model_config_modality_channels,
     sample_rectangle,
 )
 from m3plugins.utils.modalities import ModalityError
@@ -299,17 +298,3 @@ def test_missing_modality_from_cfg_options():
     out = model.data_preprocessor(make_model_batch(1, size=(28, 28)),
                                   False)['inputs']
     assert (out[:, :3] == 0).all() and not (out[:, 3] == 0).all()
-
-
-@pytest.mark.parametrize('config, layout', [
-    ('configs/mobanet/mobanet_demo.py', [('optical', 3), ('dsm', 1)]),
-    ('configs/m3amba/m3amba_muufl.py', [('hsi', 64), ('lidar', 2)]),
-    ('configs/spectralmamba/spectralmamba_ksc.py', [('hsi', 176)]),
-])
-def test_tools_read_the_layout_from_the_model_config(repo_root, config,
-                                                      layout):
-    cfg = Config.fromfile(f'{repo_root}/{config}')
-    assert list(model_config_modality_channels(cfg.model).items()) == layout
-    old_style = dict(type='X', backbone=dict(modality_channels=layout))
-    assert list(model_config_modality_channels(old_style).items()) == layout
-    assert model_config_modality_channels(dict(type='X')) is None

@@ -29,10 +29,9 @@ def tiny_model_cfg(**overrides) -> ConfigDict:
     """Config of a tiny M3amba (width 16, 2 layers) on 8 x 6 crops."""
     cfg = dict(
         type='M3amba',
-        modality_channels=dict(MODALITIES),
-        data_preprocessor=dict(type='SegDataPreProcessor', size=CROP,
-                               mean=None, std=None, bgr_to_rgb=False,
-                               pad_val=0, seg_pad_val=255),
+        data_preprocessor=dict(type='MultimodalSegDataPreProcessor',
+                               modality_channels=list(MODALITIES.items()),
+                               size=CROP, pad_val=0, seg_pad_val=255),
         backbone=dict(type='M3ambaCLIPAdapterBackbone', crop_size=CROP,
                       embed_dims=WIDTH,
                       foundation_model=copy.deepcopy(TINY_TOWER)),

@@ -46,7 +46,10 @@ def test_loss_predict_and_tensor_modes():
 
 
 def test_modality_channels_reach_backbone_neck_and_head():
-    model = tiny_model(modality_channels=dict(hsi=3, sar=4, dsm=1))
+    cfg = tiny_model_cfg()
+    cfg.data_preprocessor.modality_channels = [('hsi', 3), ('sar', 4),
+                                               ('dsm', 1)]
+    model = build(cfg)
     assert dict(model.backbone.modality_channels) == dict(hsi=3, sar=4,
                                                           dsm=1)
     assert model.neck.num_modalities == 3
@@ -57,18 +60,16 @@ def test_modality_channels_reach_backbone_neck_and_head():
 
 def test_layout_is_taken_from_the_data_preprocessor():
     cfg = tiny_model_cfg()
-    cfg.pop('modality_channels')
-    cfg.data_preprocessor.type = 'MultimodalSegDataPreProcessor'
-    cfg.data_preprocessor.pop('bgr_to_rgb')
     cfg.data_preprocessor.modality_channels = [('sar', 4), ('hsi', 3)]
     model = build(cfg)
     assert list(model.modality_channels.items()) == [('sar', 4), ('hsi', 3)]
     assert list(model.backbone.modality_channels) == ['sar', 'hsi']
     assert model.neck.num_modalities == 2
     assert model.decode_head.modality_names == ('sar', 'hsi')
-    cfg.modality_channels = dict(hsi=3, sar=4)  # same bands, other order
-    with pytest.raises(ValueError, match=r'M3amba.modality_channels '
-                       r'\(hsi=3, sar=4\) disagrees with data_preprocessor'):
+    # The preprocessor is the only home: without its layout, the segmentor
+    # says where to declare one (no hard-coded default).
+    cfg.data_preprocessor = dict(type='SegDataPreProcessor', size=CROP)
+    with pytest.raises(ValueError, match='M3amba needs the modality layout'):
         build(cfg)
 
 

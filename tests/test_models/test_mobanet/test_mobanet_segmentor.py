@@ -127,10 +127,11 @@ def test_explicit_layouts_must_agree_with_the_preprocessor():
     with pytest.raises(ValueError, match=r'backbone.modality_channels .*'
                        r'optical=3, dsm=1'):
         MODELS.build(cfg)
-    cfg = tiny_model_cfg(modality_channels=[('dsm', 1), ('optical', 3)])
-    with pytest.raises(ValueError, match=r'MoBaNetSegmentor.modality_channels'
-                       r' \(dsm=1, optical=3\) disagrees with '
-                       r'data_preprocessor.modality_channels'):
+    # No layout in the data preprocessor, its one home: no default either.
+    cfg = tiny_model_cfg()
+    cfg.data_preprocessor = dict(type='SegDataPreProcessor')
+    with pytest.raises(ValueError, match='MoBaNetSegmentor needs the '
+                       'modality layout of its input'):
         MODELS.build(cfg)
 
 
