@@ -14,6 +14,7 @@ from .cpu_distributed_data_parallel import CPUDistributedDataParallel
 from .data_contract_check_hook import DataContractCheckHook
 from .hsi_class_map_hook import HSIClassMapHook
 from .m3plugins_runner import M3PluginsRunner
+from .modality_masking_hook import ModalityMaskingHook
 from .rng_state_checkpoint_hook import RNGStateCheckpointHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 
@@ -21,5 +22,6 @@ __all__ = [
     'CheckpointModelMismatchError', 'NotACheckpointError',
     'check_state_dict_fits_model', 'load_local_checkpoint',
     'CPUDistributedDataParallel', 'DataContractCheckHook', 'HSIClassMapHook',
-    'M3PluginsRunner', 'RNGStateCheckpointHook', 'SafeCheckpointHook'
+    'M3PluginsRunner', 'ModalityMaskingHook', 'RNGStateCheckpointHook',
+    'SafeCheckpointHook'
 ]

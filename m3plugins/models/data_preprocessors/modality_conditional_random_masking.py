@@ -202,15 +202,20 @@ class ModalityConditionalRandomMasking:
                 for index in share}
 
     def __call__(self, inputs: list[Tensor],
-                 data_samples: Sequence | None = None
+                 data_samples: Sequence | None = None,
+                 fill: Tensor | None = None
                  ) -> dict[int, tuple[str, tuple[Box, ...]]]:
         """Mask a batch in place.
 
         Args:
-            inputs: Normalised float samples, each (C, H, W) with C the
-                layout's total; the chosen ones are modified in place.
+            inputs: Float samples, each (C, H, W) with C the layout's total;
+                the chosen ones are modified in place.
             data_samples: Their data samples (metainfo is set on the masked
                 ones), or None.
+            fill: Value per channel, (C,), written into the rectangles;
+                None writes 0 (the official zeroing of normalised inputs).
+                :class:`~m3plugins.engine.ModalityMaskingHook` masks raw
+                inputs with the normalisation mean, which normalises to 0.
 
         Returns:
             dict[int, tuple]: Sample index -> (modality, boxes), ``boxes``
@@ -237,8 +242,10 @@ class ModalityConditionalRandomMasking:
             for _ in range(self.num_blocks):
                 top, left, box_h, box_w = sample_rectangle(
                     height, width, self.area_range, self.aspect_range, rng)
-                image[self.channel_slices[name], top:top + box_h,
-                      left:left + box_w] = 0
+                channels = self.channel_slices[name]
+                value = 0 if fill is None else \
+                    fill[channels].to(image)[:, None, None]
+                image[channels, top:top + box_h, left:left + box_w] = value
                 boxes.append((top, left, box_h, box_w))
             masked[index] = (name, tuple(boxes))
         if data_samples is not None:
