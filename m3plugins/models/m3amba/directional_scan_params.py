@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ..s6_initialisation import s6_a_log, s6_dt_bias, s6_skip
+
 
 def resolve_dt_rank(dt_rank: int | str, d_model: int) -> int:
     """``'auto'`` gives VMamba's ``ceil(d_model / 16)``; ints pass through."""
@@ -35,7 +37,8 @@ class DirectionalScanParams(nn.Module):
     in ``+-dt_scale * dt_rank**-0.5`` (``dt_init='random'``) or that constant
     (``'constant'``), and ``dt_proj`` bias the inverse softplus of
     ``dt ~ exp(U[log dt_min, log dt_max])`` clamped below at ``dt_init_floor``,
-    so that ``softplus(bias)`` starts in ``[dt_min, dt_max]``. ``x_proj`` uses
+    so that ``softplus(bias)`` starts in ``[dt_min, dt_max]``
+    (:mod:`m3plugins.models.s6_initialisation`). ``x_proj`` uses
     ``nn.Linear``'s default uniform init, as in VMamba.
 
     Args:
@@ -92,17 +95,12 @@ class DirectionalScanParams(nn.Module):
             nn.init.uniform_(dt_weight, -std, std)
         self.dt_projs_weight = nn.Parameter(dt_weight)
 
-        dt = torch.exp(
-            torch.rand(K, d_inner) * (math.log(dt_max) - math.log(dt_min)) +
-            math.log(dt_min)).clamp(min=dt_init_floor)
-        inv_softplus = dt + torch.log(-torch.expm1(-dt))
-        self.dt_projs_bias = nn.Parameter(inv_softplus)
-
-        A = torch.arange(1, d_state + 1, dtype=torch.float32)
-        self.A_logs = nn.Parameter(torch.log(A).repeat(K * d_inner, 1))
-        self.Ds = nn.Parameter(torch.ones(K * d_inner))
-        for param in (self.A_logs, self.Ds):
-            param._no_weight_decay = True  # as in VMamba / Mamba
+        self.dt_projs_bias = nn.Parameter(
+            s6_dt_bias((K, d_inner), dt_min, dt_max, dt_init_floor))
+        # Not weight-decayed (Mamba's convention): the optimizer config
+        # exempts A_logs and Ds by name.
+        self.A_logs = nn.Parameter(s6_a_log(K * d_inner, d_state))
+        self.Ds = nn.Parameter(s6_skip(K * d_inner))
 
     @property
     def A(self) -> Tensor:

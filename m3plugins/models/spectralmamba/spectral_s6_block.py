@@ -12,6 +12,11 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from m3plugins.models.s6_initialisation import (
+    s6_a_log,
+    s6_dt_bias,
+    s6_skip,
+)
 from m3plugins.ops import SCAN_BACKENDS, selective_scan
 from m3plugins.utils.grad_mode import needs_grad
 
@@ -59,7 +64,8 @@ class _ScanDirection(nn.Module):
     ``dt_proj`` (with the dt bias), ``A_log`` and ``D``, initialised as in
     Mamba: ``A_log = log(1..N)``, ``D = 1``, ``dt_proj.weight`` uniform in
     ``+-dt_rank**-0.5``, and ``softplus(dt_proj.bias)`` log-uniform in
-    ``[dt_min, dt_max]`` (floored at ``dt_floor``).
+    ``[dt_min, dt_max]`` (floored at ``dt_floor``)
+    (:mod:`m3plugins.models.s6_initialisation`).
     """
 
     def __init__(self, inner_dims: int, state_dims: int, dt_rank: int,
@@ -78,15 +84,11 @@ class _ScanDirection(nn.Module):
             inner_dims, dt_rank + 2 * state_dims, bias=False)
         self.dt_proj = nn.Linear(dt_rank, inner_dims, bias=True)
         nn.init.uniform_(self.dt_proj.weight, -dt_rank**-0.5, dt_rank**-0.5)
-        dt = torch.exp(
-            torch.rand(inner_dims) * (math.log(dt_max) - math.log(dt_min)) +
-            math.log(dt_min)).clamp(min=dt_floor)
         with torch.no_grad():
-            # inverse of softplus, so that softplus(bias) == dt
-            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
-        A = torch.arange(1, state_dims + 1, dtype=torch.float32)
-        self.A_log = nn.Parameter(torch.log(A).repeat(inner_dims, 1))
-        self.D = nn.Parameter(torch.ones(inner_dims))
+            self.dt_proj.bias.copy_(
+                s6_dt_bias(inner_dims, dt_min, dt_max, dt_floor))
+        self.A_log = nn.Parameter(s6_a_log(inner_dims, state_dims))
+        self.D = nn.Parameter(s6_skip(inner_dims))
 
     def forward_channels_last(self, x: Tensor, z: Tensor,
                               backend: str) -> Tensor:
