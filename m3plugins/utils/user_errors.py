@@ -103,6 +103,7 @@ def _user_error_types() -> dict:
         PretrainedWeightsUnavailableError,
     )
     from m3plugins.utils.modalities import ModalityError
+    from m3plugins.utils.output_paths import OutputOverwriteError
     return {
         DatasetNotFoundError: 'Dataset not found.',
         NotACheckpointError: 'Unusable checkpoint.',
@@ -114,6 +115,7 @@ def _user_error_types() -> dict:
         RasterReadError: 'Unreadable raster.',
         RasterAlignmentError: 'Rasters do not align.',
         DemoFolderNotEmptyError: 'Output folder in use.',
+        OutputOverwriteError: 'Output would overwrite a file.',
     }
 
 
