@@ -747,12 +747,13 @@ def section_bound(args):
             for backend in backends:
                 times[backend] = _bound_case(shape, pieces, passes, backend,
                                              args.repeats)
-                note = f'{times[backend] / bound["bound"]:5.2f}x the bound'
+                t = times[backend]
+                note = f'{t / bound["bound"]:5.2f}x the bound'
                 if backend != 'cpu_kernel' and 'cpu_kernel' in times:
                     note += (f'; cpu_kernel is '
-                             f'{ratio(times[backend], times["cpu_kernel"])} '
-                             'faster')
-                line(f'{key}: {backend}', times[backend], note)
+                             f'{ratio(t, times["cpu_kernel"])} faster')
+                print(f'  {key}: {backend:<10s} {t * 1e3:8.1f} ms (cpu '
+                      f'{t.cpu * 1e3:8.1f} ms)  {note}', flush=True)
             cases[key] = dict(bound=bound, traffic=traffic, fmas=fmas,
                               exps=exps, **{k: [float(v), v.cpu]
                                             for k, v in times.items()})
