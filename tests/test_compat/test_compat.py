@@ -25,6 +25,7 @@ lite_only = pytest.mark.skipif(
     mmcv_has_compiled_ops(), reason='full mmcv installed: no stand-in needed')
 
 
+@pytest.mark.slow
 @lite_only
 def test_mmseg_imports_on_mmcv_lite_in_fresh_interpreter():
     code = ('import m3plugins, mmseg.models, mmseg.utils.mask_classification;'
@@ -35,6 +36,7 @@ def test_mmseg_imports_on_mmcv_lite_in_fresh_interpreter():
     assert out.stdout.strip() == 'True'
 
 
+@pytest.mark.slow
 def test_mmseg_fails_without_the_fix_on_mmcv_lite():
     """Guards the premise: without m3plugins, mmseg.models cannot import."""
     if mmcv_has_compiled_ops():
@@ -127,6 +129,7 @@ def _toy_runner(work_dir, max_iters, **kwargs):
         **kwargs)
 
 
+@pytest.mark.slow
 def test_mmengine_checkpoint_loads_weights_only(tmp_path):
     _toy_runner(tmp_path, 2).train()
     ckpt = torch.load(tmp_path / 'iter_2.pth')  # torch's default: weights-only
@@ -135,6 +138,7 @@ def test_mmengine_checkpoint_loads_weights_only(tmp_path):
     assert lr_buffer.mean() == pytest.approx(0.1)
 
 
+@pytest.mark.slow
 def test_resume_and_load_from(tmp_path):
     _toy_runner(tmp_path, 2).train()
     resumed = _toy_runner(tmp_path, 4, resume=True)
@@ -149,6 +153,7 @@ def test_resume_and_load_from(tmp_path):
                        expected['net.linear.weight'])
 
 
+@pytest.mark.slow
 def test_mmseg_init_model_reads_runner_checkpoint(tmp_path):
     from mmengine.config import Config
     from mmseg.apis import init_model
@@ -179,6 +184,7 @@ def test_mmseg_init_model_reads_runner_checkpoint(tmp_path):
     assert torch.all(head_weight == 0.5)
 
 
+@pytest.mark.slow
 def test_fallback_does_nothing_when_mmcv_has_compiled_ops(repo_root):
     """With full mmcv the ``mmcv.ops`` stand-in is never installed.
 

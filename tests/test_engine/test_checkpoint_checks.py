@@ -105,6 +105,7 @@ def test_not_a_checkpoint_is_named_with_its_reason(tmp_path, kind):
     _assert_clear_error(error_info, path, reason)
 
 
+@pytest.mark.slow
 def test_not_a_checkpoint_through_runner_load_checkpoint(tmp_path):
     path = tmp_path / 'notes.pth'
     _text(path)
@@ -116,6 +117,7 @@ def test_not_a_checkpoint_through_runner_load_checkpoint(tmp_path):
     _assert_clear_error(error_info, path, "starts with b'epoch 3:")
 
 
+@pytest.mark.slow
 def test_runner_refuses_another_models_checkpoint(tmp_path):
     path = tmp_path / 'conv_net.pth'
     other = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
@@ -169,6 +171,7 @@ def test_checkpoint_of_another_model_names_the_keys(tmp_path):
     assert 'not in the model: 0.weight' in message
 
 
+@pytest.mark.slow
 def test_checkpoint_mostly_fitting_still_loads(tmp_path):
     """A checkpoint with another head size loads, with mmengine's warning.
 

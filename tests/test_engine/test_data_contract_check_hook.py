@@ -152,6 +152,7 @@ def _train_refused(cfg: Config, error: type, match: str) -> None:
     assert counter.iterations == 0
 
 
+@pytest.mark.slow
 def test_swapped_modalities_of_equal_total_are_caught(
         repo_root, tmp_path, houston_scene):
     """lidar+hsi data for an hsi+lidar model: same 13 channels, refused."""
@@ -162,6 +163,7 @@ def test_swapped_modalities_of_equal_total_are_caught(
                    r"but the model expects \['hsi', 'lidar'\].*train dataset")
 
 
+@pytest.mark.slow
 def test_band_count_mismatch_is_caught(repo_root, tmp_path, houston_scene):
     """A model built for 13 HSI bands on 12-band data names both counts."""
     cfg = _tiny_spectralmamba(repo_root, tmp_path, houston_scene)
@@ -171,6 +173,7 @@ def test_band_count_mismatch_is_caught(repo_root, tmp_path, houston_scene):
                    f'{HSI_BANDS + 1}')
 
 
+@pytest.mark.slow
 def test_class_count_mismatch_is_caught(repo_root, tmp_path, houston_scene):
     """A 7-class model on the 15 Houston2013 classes names both numbers."""
     cfg = _tiny_spectralmamba(repo_root, tmp_path, houston_scene)
@@ -181,6 +184,7 @@ def test_class_count_mismatch_is_caught(repo_root, tmp_path, houston_scene):
                    'the train dataset HSISceneDataset')
 
 
+@pytest.mark.slow
 def test_checkpoint_keeps_the_contract_and_testing_checks_it(
         repo_root, tmp_path, houston_scene):
     """The saved contract has the tile size; other scaling is refused."""

@@ -5,6 +5,7 @@ parameter.
 """
 import logging
 
+import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
@@ -34,6 +35,7 @@ def _partly_frozen_model():
     return model
 
 
+@pytest.mark.slow
 def test_frozen_parameters_give_one_line_naming_count_and_examples(tmp_path):
     runner = M3PluginsRunner(model=_partly_frozen_model(),
                              work_dir=str(tmp_path),

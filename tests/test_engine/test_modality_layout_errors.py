@@ -109,6 +109,7 @@ def test_layout_hook_accepts_data_without_a_modality_the_model_fills_in():
         hook.before_train(runner)
 
 
+@pytest.mark.slow
 def test_configs_declare_the_contract_hook_once_in_default_hooks(tmp_path):
     import os.path as osp
 

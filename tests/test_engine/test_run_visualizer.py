@@ -9,6 +9,7 @@ config's ``runner_type``) names each run's visualizer apart.
 import os.path as osp
 import time
 
+import pytest
 from mmengine.config import Config
 from repo_root import REPO_ROOT
 
@@ -23,6 +24,7 @@ def _save_dir(runner):
     return backend._save_dir
 
 
+@pytest.mark.slow
 def test_second_run_in_a_process_saves_images_under_its_own_folder(tmp_path):
     train_cfg = Config.fromfile(CONFIG)
     train_cfg.work_dir = str(tmp_path / 'run')

@@ -29,6 +29,7 @@ def _without_cuda_env():
     (['tools/benchmark_scan.py', '--device', 'cuda'],
      '[cuda] skipped: no CUDA device'),
 ])
+@pytest.mark.slow
 def test_tools_skip_cleanly_on_machines_without_a_gpu(cmd, expected):
     proc = subprocess.run([sys.executable] + cmd, cwd=REPO,
                           env=_without_cuda_env(), capture_output=True,

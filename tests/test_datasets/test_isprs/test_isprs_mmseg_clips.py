@@ -326,6 +326,7 @@ def _tiny_runner(config, clips_root, work_dir):
     ('mobanet_potsdam_clips.py', 4, []),
     ('mobanet_potsdam_clips_optical_only.py', 3, ['dsm']),
 ])
+@pytest.mark.slow
 def test_train_step_and_validation_through_runner(converted, tmp_path,
                                                   config, input_channels,
                                                   missing):

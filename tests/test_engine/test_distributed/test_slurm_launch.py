@@ -82,6 +82,7 @@ def test_slurm_scripts_train_and_test_on_two_tasks(demo_data, tmp_path):
         probe(work_dir, 'val_metrics', 0)
 
 
+@pytest.mark.slow
 def test_scripts_refuse_missing_arguments(tmp_path):
     for script, minimum in (('dist_train.sh', 2), ('dist_test.sh', 3),
                             ('dist_infer.sh', 3), ('slurm_train.sh', 3),

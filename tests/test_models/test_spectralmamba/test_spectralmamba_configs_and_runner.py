@@ -73,6 +73,7 @@ def test_variant_configs(repo_root):
     assert HSI_SCENES.get('HSIDemoScene') is not None  # after the imports
 
 
+@pytest.mark.slow
 def test_runner_trains_validates_and_writes_the_class_map(
         repo_root, tmp_path):
     data = tmp_path / 'houston'
