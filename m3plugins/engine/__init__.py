@@ -12,6 +12,7 @@ from .checkpoint_checks import (
 )
 from .cpu_distributed_data_parallel import CPUDistributedDataParallel
 from .data_contract_check_hook import DataContractCheckHook
+from .frozen_weights_checkpoint_hook import FrozenWeightsCheckpointHook
 from .hsi_class_map_hook import HSIClassMapHook
 from .m3plugins_runner import M3PluginsRunner
 from .modality_masking_hook import ModalityMaskingHook
@@ -21,7 +22,8 @@ from .safe_checkpoint_hook import SafeCheckpointHook
 __all__ = [
     'CheckpointModelMismatchError', 'NotACheckpointError',
     'check_state_dict_fits_model', 'load_local_checkpoint',
-    'CPUDistributedDataParallel', 'DataContractCheckHook', 'HSIClassMapHook',
+    'CPUDistributedDataParallel', 'DataContractCheckHook',
+    'FrozenWeightsCheckpointHook', 'HSIClassMapHook',
     'M3PluginsRunner', 'ModalityMaskingHook', 'RNGStateCheckpointHook',
     'SafeCheckpointHook'
 ]

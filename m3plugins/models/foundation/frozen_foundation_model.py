@@ -38,21 +38,37 @@ Methods:
     patches_to_map(patches (B, h * w, C), grid) -> (B, C, h, w).
     patch_grid(H, W) -> (h, w): grid of an input padded to the patch multiple.
     load_pretrained(pretrained): load weights into an already built tower.
+    weights_sha256() -> str: content hash of the tower's tensors.
+    frozen_weights_record() -> FrozenWeightsSource | None: the named source
+        (file or tag, with its hash) the tower's weights equal now.
     pad_to_patch_multiple(x (B, C, H, W)) -> (B, C, H', W'): zero padding at
         the bottom / right up to the next multiple of ``patch_size``.
 
 The tower never trains: its parameters have ``requires_grad=False`` and
 :meth:`train` keeps it in eval mode (dropout, patch dropout and stochastic
 depth stay off) whatever the parent module asks.
+
+Checkpoints may leave a tower with a named source out
+(:mod:`.slim_checkpoints`); a load-state-dict pre-hook of this module puts
+it back from that source, its hash verified, under every loader
+(``load_state_dict``, mmengine's ``load_checkpoint``, ``init_model``).
 """
 import copy
 import math
+import os.path as osp
 from collections.abc import Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import open_clip_tower, timm_tower
+from .frozen_weights_source import (
+    SOURCE_METADATA_KEY,
+    FrozenWeightsSource,
+    FrozenWeightsSourceError,
+    named_source,
+    tensors_sha256,
+)
 from .open_clip_tower import build_open_clip_tower
 from .timm_tower import build_timm_tower
 from .weight_files import (
@@ -123,6 +139,10 @@ class FrozenFoundationModel(nn.Module):
             setattr(self, key, value)
         self.tower.requires_grad_(False)
         self.tower.eval()
+        self._digest_cache: tuple[tuple, str] | None = None
+        self.weights_source: FrozenWeightsSource | None = None
+        self._record_source(pretrained)
+        self.register_load_state_dict_pre_hook(_reattach_left_out_tower)
 
     @property
     def _tower_ops(self):
@@ -136,12 +156,113 @@ class FrozenFoundationModel(nn.Module):
         (MoBaNet does it in ``init_weights``, after mmengine has built the
         datasets, so a missing dataset is reported before any download).
         """
-        loaded = FrozenFoundationModel(pretrained=pretrained,
-                                       **self._build_args)
+        self._adopt(FrozenFoundationModel(pretrained=pretrained,
+                                          **self._build_args))
+
+    def _adopt(self, loaded: 'FrozenFoundationModel') -> None:
+        """Take the weights, normalisation and source of ``loaded``."""
         self.tower.load_state_dict(loaded.tower.state_dict())
         self.mean, self.std = loaded.mean, loaded.std
         self.tower.requires_grad_(False)
         self.tower.eval()
+        self.weights_source = loaded.weights_source
+        self._digest_cache = None
+
+    # ------------------------------------------------------- weight source
+    def _record_source(self, pretrained) -> None:
+        """Note the named source the tower was just loaded from, if any."""
+        named = named_source(pretrained, self.name)
+        if named is None:
+            self.weights_source = None
+            return
+        state = self.tower.state_dict()
+        self.weights_source = FrozenWeightsSource(
+            *named, tower=f'{self.source} {self.name}',
+            sha256=self.weights_sha256(), num_tensors=len(state))
+
+    def _fingerprint(self) -> tuple:
+        """Storage and version of every tower tensor: changes on writes."""
+        return tuple((t.data_ptr(), t._version)
+                     for t in self.tower.state_dict(keep_vars=True).values())
+
+    def weights_sha256(self) -> str:
+        """SHA-256 of the tower's current tensors (names relative to it).
+
+        Cached until a tensor of the tower is written to or replaced (a
+        load, ``.to(device)``), so checkpoints saved every few thousand
+        iterations hash the 1.2 GB of a ViT-L once.
+
+        Returns:
+            str: :func:`~.frozen_weights_source.tensors_sha256` of
+            ``tower.state_dict()``.
+        """
+        fingerprint = self._fingerprint()
+        if self._digest_cache is None or \
+                self._digest_cache[0] != fingerprint:
+            self._digest_cache = (fingerprint,
+                                  tensors_sha256(self.tower.state_dict()))
+        return self._digest_cache[1]
+
+    def frozen_weights_record(self) -> FrozenWeightsSource | None:
+        """The named source the tower's weights equal now, or None.
+
+        None for random weights (``pretrained=None``) and for weights that
+        no longer equal their source (e.g. a checkpoint with another tower
+        was loaded): such a tower must stay in checkpoints.
+
+        Returns:
+            FrozenWeightsSource | None: The source, its hash verified
+            against the current tensors.
+        """
+        source = self.weights_source
+        if source is None or self.weights_sha256() != source.sha256:
+            return None
+        return source
+
+    def reattach_source(self, source: FrozenWeightsSource) -> None:
+        """Load the tower from ``source`` and check it against its hash.
+
+        Args:
+            source: The record a slim checkpoint carries.
+
+        Raises:
+            FrozenWeightsSourceError: If the source file is missing, cannot
+                be read or loaded, or holds weights with another hash,
+                naming the file (or tag) and the expected hash.
+        """
+        if self.weights_sha256() == source.sha256:
+            if self.weights_source is None:
+                self.weights_source = source
+            return
+        expected = (f'{source.kind} {source.path or source.pretrained!r} '
+                    f'(sha256 {source.sha256})')
+        existing = [c for c in source.candidates()
+                    if source.kind != 'file' or osp.isfile(c)]
+        if not existing:
+            raise FrozenWeightsSourceError(
+                f'The checkpoint leaves out the frozen {source.tower} tower '
+                f'and re-attaches it from {expected}, which does not '
+                'exist. Put that file there, or use a checkpoint saved '
+                'with FrozenWeightsCheckpointHook(save_frozen=True).')
+        try:
+            loaded = FrozenFoundationModel(pretrained=existing[0],
+                                           **self._build_args)
+        except (PretrainedWeightsUnavailableError, ValueError,
+                OSError) as error:
+            raise FrozenWeightsSourceError(
+                f'The checkpoint leaves out the frozen {source.tower} tower '
+                f'and re-attaches it from {expected}, which could not be '
+                f'loaded: {error}') from error
+        found = loaded.weights_source.sha256
+        if found != source.sha256:
+            raise FrozenWeightsSourceError(
+                f'The checkpoint leaves out the frozen {source.tower} tower '
+                f'and re-attaches it from {expected}, but '
+                f'{existing[0]!r} holds other weights (sha256 {found}). '
+                'Put the original file there, or use a checkpoint saved '
+                'with FrozenWeightsCheckpointHook(save_frozen=True).')
+        self._adopt(loaded)
+        self.weights_source = source
 
     # ------------------------------------------------------------------ mode
     def init_weights(self):
@@ -280,3 +401,36 @@ class FrozenFoundationModel(nn.Module):
         return (f'source={self.source!r}, name={self.name!r}, '
                 f'embed_dim={self.embed_dim}, patch_size={self.patch_size}, '
                 f'num_blocks={self.num_blocks}, frozen=True')
+
+
+def _reattach_left_out_tower(module: FrozenFoundationModel,
+                             state_dict: dict, prefix: str,
+                             local_metadata: dict, *args) -> None:
+    """Load-state-dict pre-hook: fill in a tower a checkpoint left out.
+
+    Runs under every loader that goes through ``_load_from_state_dict``
+    (``nn.Module.load_state_dict``, mmengine's ``load_checkpoint`` and
+    ``_load_checkpoint_to_model``, hence ``init_model``, ``load_from``,
+    resume and tests; DDP-wrapped models too). When the state dict holds no
+    key of the tower and its metadata entry names the tower's source
+    (written by
+    :func:`~m3plugins.models.foundation.slim_checkpoints.leave_out_frozen_weights`),
+    the source is loaded (unless the tower already holds the same
+    weights), its hash checked, and its tensors are put into the state
+    dict, so the load finds no missing key.
+
+    Args:
+        module: The frozen foundation model being loaded.
+        state_dict: The (local) state dict; changed in place.
+        prefix: The module's key prefix, e.g. ``'backbone.foundation.'``.
+        local_metadata: The module's state-dict metadata entry.
+        *args: ``strict``, ``missing_keys``, ``unexpected_keys`` and
+            ``error_msgs`` (unused).
+    """
+    record = local_metadata.get(SOURCE_METADATA_KEY)
+    tower_prefix = prefix + 'tower.'
+    if record is None or any(k.startswith(tower_prefix) for k in state_dict):
+        return
+    module.reattach_source(FrozenWeightsSource.from_dict(record))
+    for key, value in module.tower.state_dict().items():
+        state_dict[tower_prefix + key] = value
