@@ -4,9 +4,11 @@ One raster per modality of the checkpoint's data contract (GeoTIFF,
 ``.npy``, or the scene's ``.mat`` files, ``file.mat:KEY`` to pick a
 variable); tiles with overlap and blended logits; writes a uint8 GeoTIFF class
 map with the input's CRS and transform, optionally per-class probabilities,
-and a colour PNG preview with a legend. The checkpoint's contract gives the
-modality order, normalisation, classes and tile size (a checkpoint saved
-before contracts: the config's, with a warning). See
+and a colour PNG preview with a legend. An output that is one of the inputs
+(also through a link) is refused, and so is an existing file unless
+``--overwrite`` is given: each is named before any work. The checkpoint's
+contract gives the modality order, normalisation, classes and tile size (a
+checkpoint saved before contracts: the config's, with a warning). See
 :mod:`m3plugins.apis.large_scene_inference` for the full contract (memory,
 outputs).
 
@@ -36,7 +38,7 @@ import csv
 import os
 import sys
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
 
 def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
@@ -112,6 +114,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--no-preview', action='store_true', help='skip the PNG preview')
     parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace existing output files (class map, preview, '
+        'probabilities); without it an existing one stops the run before '
+        'any work. An input is never replaced')
+    parser.add_argument(
         '--class-offset',
         type=int,
         default=0,
@@ -173,6 +181,41 @@ def read_scene_list(path: str) -> list[dict[str, object]]:
     return scenes
 
 
+def planned_outputs(scenes: list[dict], args: argparse.Namespace
+                    ) -> list[tuple[str, str]]:
+    """Every file the run writes, ``(path, what it is)``.
+
+    Named as :func:`~m3plugins.apis.large_scene_inference.infer_large_scene`
+    names them: the class map, ``<stem>.png`` and ``<stem>_probs.tif``.
+    """
+    outputs = []
+    named = '--out' if args.scenes is None else f'out of {args.scenes}'
+    for scene in scenes:
+        out = scene['out']
+        stem = os.path.splitext(out)[0]
+        outputs.append((out, f'class map, {named}'))
+        if not args.no_preview:
+            outputs.append((f'{stem}.png', f'PNG preview of {out}'))
+        if args.save_probs:
+            outputs.append((f'{stem}_probs.tif', f'probabilities of {out}'))
+    return outputs
+
+
+def input_files(scenes: list[dict], args: argparse.Namespace
+                ) -> dict[str, str]:
+    """Every file the run reads (path -> how the command line names it)."""
+    from m3plugins.io.raster_reading import split_mat_key
+    inputs = {args.config: 'config'}
+    if args.checkpoint.lower() != 'none':
+        inputs[args.checkpoint] = 'checkpoint'
+    if args.scenes is not None:
+        inputs[args.scenes] = '--scenes'
+    for scene in scenes:
+        for name, path in scene['rasters'].items():
+            inputs.setdefault(split_mat_key(path)[0], f'--modality {name}')
+    return inputs
+
+
 def _report(result) -> None:
     print(f'class map:     {result.class_map} ({result.height}x'
           f'{result.width}, {result.num_classes} classes, '
@@ -228,11 +271,23 @@ def segment_scenes(args: argparse.Namespace) -> int:
         load_segmentor,
     )
     from m3plugins.apis.tile_sharing import TileSharing
+    from m3plugins.models.foundation.weight_files import (
+        check_config_pretrained_weights,
+    )
+    from m3plugins.utils.output_paths import check_outputs
     if args.scenes is not None:
         scenes = read_scene_list(args.scenes)
     else:
         scenes = [dict(out=args.out,
                        rasters=_pairs(args.modality, '--modality'))]
+    # Before any work: outputs that would replace an input or an existing
+    # file, and tower weights that are not there.
+    check_outputs(planned_outputs(scenes, args), input_files(scenes, args),
+                  overwrite=args.overwrite)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    check_config_pretrained_weights(cfg.model)
     normalization = _pairs(args.normalization, '--normalization') or None
     checkpoint = None if args.checkpoint.lower() == 'none' else \
         args.checkpoint
