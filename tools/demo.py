@@ -32,6 +32,9 @@ from typing import TYPE_CHECKING
 import m3plugins  # noqa: F401  (stack fixes + registration)
 from m3plugins.apis.cli import build_runner
 from m3plugins.demo import prepare_demo_data
+from m3plugins.models.foundation.weight_files import (
+    check_config_pretrained_weights,
+)
 from m3plugins.utils.user_errors import exit_on_user_error
 
 if TYPE_CHECKING:
@@ -184,6 +187,10 @@ def main() -> None:
         for name, (config, data, what) in DEMOS.items():
             print(f'{name:14s} {what}  [{config}, data: {data}]')
         return
+    with exit_on_user_error():  # --tower-weights checked before any work
+        for name in args.demo:
+            check_config_pretrained_weights(load_demo_config(
+                name, args.tower_weights, args.cfg_options).model)
     for data in OrderedDict.fromkeys(DEMOS[name][1] for name in args.demo):
         with exit_on_user_error():
             path = prepare_demo_data(data)

@@ -12,6 +12,9 @@ from m3plugins.apis.cli import (
     enable_amp,
     load_config,
 )
+from m3plugins.models.foundation.weight_files import (
+    check_config_pretrained_weights,
+)
 from m3plugins.utils.user_errors import exit_on_user_error
 
 
@@ -47,6 +50,9 @@ def main() -> None:
     args = parse_args()
     with exit_on_user_error():
         cfg = load_config(args)
+        # Missing tower weights end the run now, not after the data
+        # pipeline and the model were built.
+        check_config_pretrained_weights(cfg.model)
         if args.amp:
             enable_amp(cfg, args.amp_dtype)
         cfg.resume = args.resume

@@ -32,7 +32,8 @@ from typing import Union
 __all__ = ['OutputOverwriteError', 'check_outputs']
 
 PathLike = Union[str, 'os.PathLike[str]']
-Labelled = Mapping[PathLike, str] | Iterable[PathLike]
+Labelled = (Mapping[PathLike, str] | Iterable[tuple[PathLike, str]]
+            | Iterable[PathLike])
 
 #: Problems listed in one message; the rest are counted.
 _MAX_LISTED = 5
@@ -46,13 +47,22 @@ class OutputOverwriteError(ValueError):
     """
 
 
-def _labelled(paths: Labelled | None, default: str) -> dict[str, str]:
-    """Path -> label, from a mapping or a plain iterable of paths."""
+def _pairs(paths: Labelled | None, default: str) -> list[tuple[str, str]]:
+    """``(path, label)`` pairs, repeats kept, from any :data:`Labelled`."""
     if paths is None:
-        return {}
+        return []
     if isinstance(paths, Mapping):
-        return {os.fspath(path): label for path, label in paths.items()}
-    return {os.fspath(path): default for path in paths}
+        paths = paths.items()
+    return [(os.fspath(item[0]), item[1]) if isinstance(item, tuple) else
+            (os.fspath(item), default) for item in paths]
+
+
+def _labelled(paths: Labelled | None, default: str) -> dict[str, str]:
+    """Path -> label (the first label of a repeated path)."""
+    labelled: dict[str, str] = {}
+    for path, label in _pairs(paths, default):
+        labelled.setdefault(path, label)
+    return labelled
 
 
 def _identity(path: str) -> tuple:
@@ -140,8 +150,9 @@ def check_outputs(files: Labelled | None = None,
 
     Args:
         files: Output files, as a mapping path -> label (how the user named
-            it, e.g. ``'--out'`` or ``'PNG preview of --out'``) or a plain
-            iterable of paths.
+            it, e.g. ``'--out'`` or ``'PNG preview of --out'``), an
+            iterable of ``(path, label)`` pairs (a path may repeat: it is
+            then refused) or a plain iterable of paths.
         inputs: Input files, in the same form (e.g. ``'--modality dsm'``).
         folders: Output folders the tool writes files into by names of its
             own choosing (``tools/test.py --show-dir``).
@@ -154,20 +165,19 @@ def check_outputs(files: Labelled | None = None,
         OutputOverwriteError: Naming every refused path (the first few,
             and how many more).
     """
-    files = _labelled(files, 'output')
     inputs = _labelled(inputs, '')
     input_ids = _identities(inputs)
     problems = []
-    seen: dict[tuple, str] = {}
-    for path, label in files.items():
+    seen: dict[tuple, tuple[str, str]] = {}
+    for path, label in _pairs(files, 'output'):
         identity = _identity(path)
-        twin = seen.setdefault(identity, path)
-        if twin != path:
+        if identity in seen:
             problems.append(
-                f'{_named(path, label)} is also {_named(twin, files[twin])}; '
+                f'{_named(path, label)} is also {_named(*seen[identity])}; '
                 'one run cannot write both to one file. Choose another '
                 'output path.')
             continue
+        seen[identity] = (path, label)
         problem = _file_problem(path, label, inputs, input_ids, overwrite)
         if problem is not None:
             problems.append(problem)
