@@ -81,6 +81,12 @@ All reads are windowed (``rasterio.windows.Window``): one band of
 ``clip_size`` rows of each raster at a time, cut into that row's clips, so
 a 6000 x 6000 tile is never decoded whole; the DSM statistics are computed
 once per tile, strip by strip.
+
+Existing clips are not replaced unless ``--overwrite`` is given, and never
+a file of the original tiles (also through a link): every planned clip is
+checked before the first one is written. Errors the user can fix (missing
+archive, unreadable tile, existing clips) end with one message and exit
+status 2 (``--debug``: the traceback).
 """
 import argparse
 import glob
@@ -110,6 +116,11 @@ from m3plugins.datasets.isprs import (
     tile_shape,
 )
 from m3plugins.datasets.normalization import NORMALIZATION_METHODS
+from m3plugins.utils.output_paths import check_outputs
+from m3plugins.utils.user_errors import (
+    DEBUG_ENVIRONMENT_VARIABLE,
+    exit_on_user_error,
+)
 
 #: City -> (whole-tile dataset class, MMSeg's training tile ids).
 CITIES = {
@@ -286,10 +297,34 @@ def convert_tile(city: str, tile_files: TileFiles, out_dir: str, split: str,
     return len(windows)
 
 
+def planned_clips(city: str, dataset, out_dir: str, clip_size: int,
+                  stride_size: int, dsm_only: bool) -> list[tuple[str, str]]:
+    """Every clip file a conversion writes, ``(path, what it is)``.
+
+    The tiles' sizes come from their raster headers; no pixel is read.
+    """
+    folders = [DSM_DIR] if dsm_only else [OPTICAL_DIR, LABEL_DIR, DSM_DIR]
+    train_tiles = CITIES[city][1]
+    planned = []
+    for tile_files in dataset.files:
+        split = 'train' if tile_files.tile in train_tiles else 'val'
+        height, width = tile_shape(tile_files, dataset.dsm_edge_padding)
+        for window in mmseg_clip_windows(height, width, clip_size,
+                                         stride_size):
+            name = mmseg_clip_name(city, tile_files.tile, window)
+            for folder in folders:
+                suffix = '.tif' if folder == DSM_DIR else '.png'
+                planned.append((
+                    os.path.join(out_dir, folder, split, name + suffix),
+                    f'{folder} clip of tile {tile_files.tile}'))
+    return planned
+
+
 def convert(city: str, root: str, out_dir: str, clip_size: int = 512,
             stride_size: int = 256, dsm_normalization: str = 'minmax',
             dsm_only: bool = False, tiles: Sequence[str] | None = None,
-            optical: str | None = None) -> dict[str, int]:
+            optical: str | None = None,
+            overwrite: bool = False) -> dict[str, int]:
     """Convert the tiles of ``root``; see the module docstring.
 
     Args:
@@ -303,6 +338,7 @@ def convert(city: str, root: str, out_dir: str, clip_size: int = 512,
         dsm_only: Write ``dsm_dir`` only (next to MMSeg's existing clips).
         tiles: Tile ids to convert (default: every orthophoto found).
         optical: Optical variant (default: the city's, Potsdam ``'RGB'``).
+        overwrite: Replace clip files that already exist (never an input).
 
     Returns:
         dict: Split (``'train'``, ``'val'``) -> number of clips written.
@@ -311,6 +347,8 @@ def convert(city: str, root: str, out_dir: str, clip_size: int = 512,
         MissingDataError: No tile found, or a found tile lacks its DSM
             or label (the message says which archive to get).
         ISPRSTileError: A tile cannot be read or its modalities differ.
+        OutputOverwriteError: Before any clip is written, for clips that
+            exist (without ``overwrite``) or would replace an input file.
     """
     tile_dataset_class, train_tiles = CITIES[city]
     optical = optical or tile_dataset_class.default_optical
@@ -321,6 +359,12 @@ def convert(city: str, root: str, out_dir: str, clip_size: int = 512,
     dataset = tile_dataset_class(
         root=root, tiles=tiles or None, split='train', optical=optical,
         label_kind='noBoundary', dsm_normalization=dsm_normalization)
+    inputs = {path: f'{modality} tile {files.tile}'
+              for files in dataset.files
+              for modality, path in files.modalities().items()}
+    check_outputs(planned_clips(city, dataset, out_dir, clip_size,
+                                stride_size, dsm_only),
+                  inputs, overwrite=overwrite)
     folders = [DSM_DIR] if dsm_only else [OPTICAL_DIR, LABEL_DIR, DSM_DIR]
     for folder in folders:
         for split in ('train', 'val'):
@@ -368,6 +412,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='tile ids (default: every orthophoto found)')
     parser.add_argument('--optical', default=None,
                         help='optical variant (Potsdam: RGB, IRRG, RGBIR)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace clips that already exist (without it, '
+                        'an existing clip stops the run before any is '
+                        'written); an input is never replaced')
+    parser.add_argument(
+        '--debug', action='store_true',
+        help='show the traceback of user errors instead of their message')
     return parser.parse_args(argv)
 
 
@@ -381,12 +432,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
         dict[str, int]: Split -> number of clips written.
     """
     args = parse_args(argv)
+    if args.debug:
+        os.environ[DEBUG_ENVIRONMENT_VARIABLE] = '1'
     out_dir = args.out_dir or os.path.join('data', args.city)
-    counts = convert(args.city, args.original_root, out_dir,
-                     clip_size=args.clip_size, stride_size=args.stride_size,
-                     dsm_normalization=args.dsm_normalization,
-                     dsm_only=args.dsm_only, tiles=args.tiles,
-                     optical=args.optical)
+    with exit_on_user_error():
+        counts = convert(args.city, args.original_root, out_dir,
+                         clip_size=args.clip_size,
+                         stride_size=args.stride_size,
+                         dsm_normalization=args.dsm_normalization,
+                         dsm_only=args.dsm_only, tiles=args.tiles,
+                         optical=args.optical, overwrite=args.overwrite)
     print(f'Done: {counts["train"]} train and {counts["val"]} val clips in '
           f'{out_dir}')
     return counts

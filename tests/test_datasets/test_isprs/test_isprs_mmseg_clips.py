@@ -23,10 +23,12 @@ from mmseg.registry import DATASETS, TRANSFORMS  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
 from PIL import Image
 from repo_root import REPO_ROOT
+from user_error import raises_user_error
 
 import m3plugins  # noqa: F401  (first: mmcv-lite compat for mmseg)
 from m3plugins.io import MissingDataError  # noqa: E402
 from m3plugins.structures import DataContract  # noqa: E402
+from m3plugins.utils.output_paths import OutputOverwriteError  # noqa: E402
 
 register_all_modules(init_default_scope=True)
 
@@ -276,9 +278,44 @@ def test_dsm_only_completes_existing_mmseg_clips(converted, converter,
 
 
 def test_converter_error_without_tiles(converter, tmp_path):
-    with pytest.raises(MissingDataError, match='2_Ortho_RGB'):
+    with raises_user_error(MissingDataError, '2_Ortho_RGB'):
         converter['main'](['potsdam', str(tmp_path), '-o',
                            str(tmp_path / 'out')])
+
+
+def test_converter_refuses_existing_clips_and_inputs(converted, converter,
+                                                     tmp_path):
+    """Existing clips need --overwrite; an original tile, never.
+
+    Every clip is checked before the first is written: a refused run
+    leaves the folder as it was.
+    """
+    potsdam = converted['potsdam']
+    root = tmp_path / 'clips'
+    shutil.copytree(potsdam['clips'], root)
+    kept = root / 'ann_dir' / 'val' / '2_13_0_0_64_64.png'
+    kept.write_bytes(b'my edited label')
+    argv = ['potsdam', potsdam['original'], '-o', str(root), '--clip-size',
+            str(CLIP), '--stride-size', str(STRIDE)]
+    with raises_user_error(OutputOverwriteError,
+                           r'2_10_0_0_64_64\.png \(img_dir clip of tile '
+                           r'2_10\) already exists; pass --overwrite'):
+        converter['main'](argv)
+    assert kept.read_bytes() == b'my edited label'
+    # A clip name that links to an original tile.
+    clip = root / 'dsm_dir' / 'train' / '2_10_0_0_64_64.tif'
+    clip.unlink()
+    dsm_tile = next(osp.join(folder, name)
+                    for folder, _, names in os.walk(potsdam['original'])
+                    for name in names if name == 'dsm_potsdam_02_10.tif')
+    os.symlink(dsm_tile, clip)
+    with raises_user_error(OutputOverwriteError,
+                           r'is the input dsm tile 2_10 .*never replaces'):
+        converter['main'](argv + ['--overwrite'])
+    clip.unlink()
+    counts = converter['main'](argv + ['--overwrite'])
+    assert counts == potsdam['counts']
+    assert kept.read_bytes() != b'my edited label'
 
 
 #: A random-weight DINOv2-style ViT: 64 wide, 4 blocks, /14 patches.
