@@ -75,6 +75,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default=None,
                         help='where the rasters and maps go (default: a '
                         'temporary directory, removed afterwards)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the rasters and maps of an earlier '
+                        'run in --work-dir')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='config overrides KEY=VALUE, as in tools/infer')
     # Internal: run one mode in this process and print its JSON result.
@@ -275,6 +278,23 @@ def spawn(args, mode: str, argv) -> dict:
     return json.loads(line[len('BENCHMARK-RESULT '):])
 
 
+def check_work_dir_outputs(args: argparse.Namespace) -> None:
+    """Refuse to replace files in a user's ``--work-dir`` (before any work).
+
+    Raises:
+        OutputOverwriteError: For a scene raster or map that exists
+            (without ``--overwrite``) or is the config.
+    """
+    from m3plugins.utils.output_paths import check_outputs
+    modes = ['tiled'] + ([] if args.no_baseline else ['baseline'])
+    names = {'optical.tif': 'generated optical raster',
+             'dsm.tif': 'generated DSM raster'}
+    names.update({f'map_{mode}.tif': f'{mode} class map' for mode in modes})
+    check_outputs({osp.join(args.work_dir, name): label
+                   for name, label in names.items()},
+                  {args.config: '--config'}, overwrite=args.overwrite)
+
+
 def main(argv=None) -> None:
     """Write the scene, run each mode ``--repeats`` times, print figures.
 
@@ -290,6 +310,10 @@ def main(argv=None) -> None:
     if args.work_dir is None:
         cleanup = tempfile.TemporaryDirectory(prefix='m3_bench_infer_')
         args.work_dir = cleanup.name
+    else:
+        from m3plugins.utils.user_errors import exit_on_user_error
+        with exit_on_user_error():
+            check_work_dir_outputs(args)
     os.makedirs(args.work_dir, exist_ok=True)
     parent_argv = [a for a in argv]
     if '--work-dir' in parent_argv:

@@ -29,11 +29,16 @@ from m3plugins.apis.cli import (
 )
 from m3plugins.utils.atomic_write import atomic_open
 from m3plugins.utils.modalities import ordered_modality_channels
+from m3plugins.utils.output_paths import check_outputs
 from m3plugins.utils.user_errors import exit_on_user_error
 
 
-def parse_args() -> argparse.Namespace:
-    """Command-line arguments (config, checkpoint, --remove, common)."""
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line arguments (config, checkpoint, --remove, common).
+
+    Args:
+        argv: Arguments; None: ``sys.argv[1:]``.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -42,8 +47,11 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         help='modalities to remove one at a time (default: each of '
         'model.data_preprocessor.modality_channels)')
+    parser.add_argument(
+        '--overwrite', action='store_true',
+        help='replace <work_dir>/modality_robustness.json of an earlier run')
     add_common_arguments(parser)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def format_table(results: 'OrderedDict[str, dict]') -> str:
@@ -68,10 +76,19 @@ def format_table(results: 'OrderedDict[str, dict]') -> str:
     return '\n'.join(lines)
 
 
-def main() -> None:
-    """Test once per setting and print / write the table."""
-    args = parse_args()
+def main(argv=None) -> None:
+    """Test once per setting and print / write the table.
+
+    Args:
+        argv: Arguments; None: ``sys.argv[1:]``.
+    """
+    args = parse_args(argv)
     cfg = load_config(args)
+    out = osp.join(cfg.work_dir, 'modality_robustness.json')
+    with exit_on_user_error():  # before any test run
+        check_outputs({out: 'the robustness table'},
+                      {args.config: 'config', args.checkpoint: 'checkpoint'},
+                      overwrite=args.overwrite)
     cfg.load_from = args.checkpoint
     preprocessor = cfg.model.get('data_preprocessor') or {}
     channels = preprocessor.get('modality_channels')
@@ -104,7 +121,6 @@ def main() -> None:
     print('\n=== modality robustness ===')
     print(table)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    out = osp.join(cfg.work_dir, 'modality_robustness.json')
     with atomic_open(out, 'w') as f:
         json.dump(results, f, indent=2)
     print(f'(written to {out})')
