@@ -39,6 +39,7 @@ from .classes import (
     ISPRS_PALETTE,
     indices_to_colour_labels,
 )
+from .tile_ids import resolve_tile_ids
 from .tiles import (
     DSM_NODATA_FILL,
     TileFiles,
@@ -99,6 +100,9 @@ class ISPRSMultimodalTiles:
                 given.
             tiles: Explicit tile ids (e.g. ``['2_10', '3_11']``), overriding
                 ``split``; this is how the demo configs pick the demo tiles.
+                Ints are accepted, also the ``210`` that ``--cfg-options
+                tiles=[2_10]`` becomes (see
+                :func:`~m3plugins.datasets.isprs.tile_ids.resolve_tile_ids`).
             optical: Optical variant, one of :attr:`optical_variants`.
             label_kind: ``'noBoundary'`` (eroded, papers' protocol) or
                 ``'full'``.
@@ -122,11 +126,13 @@ class ISPRSMultimodalTiles:
 
         Raises:
             ValueError: For an unknown split, variant, label kind or
-                normalisation, or tile ids not in the benchmark.
+                normalisation.
             MissingDataError: If any file of the chosen tiles is
                 missing; the message lists them and the archives to get.
             RuntimeError: If ``checksum`` and an archive's MD5 differs.
-            ISPRSTileError: If a tile's files disagree, checked from their
+            ISPRSTileError: For tile ids not in the benchmark (what was
+                received and how to write ids), or if a tile's files
+                disagree, checked from their
                 headers (and last block) here, before any training: pixel
                 sizes beyond the DSM tolerance, band counts, georeference,
                 unreadable or truncated files. The message names the tile,
@@ -142,15 +148,9 @@ class ISPRSMultimodalTiles:
             self._check_choice('split', split, self.tile_splits)
             tiles = self.tile_splits[split]
         else:
-            known = {t for ids in self.tile_splits.values() for t in ids}
-            if isinstance(tiles, (str, int)):
-                tiles = [tiles]
-            tiles = [str(t) for t in tiles]
-            unknown = [t for t in tiles if t not in known]
-            if unknown or not tiles:
-                raise ValueError(
-                    f'tiles {unknown or tiles} are not {self.benchmark_name} '
-                    f'tiles; known tiles: {sorted(known)}.')
+            tiles = resolve_tile_ids(
+                tiles, {t for ids in self.tile_splits.values() for t in ids},
+                self.benchmark_name)
         self.root = str(root)
         self.split = split
         self.tiles: list[str] = list(tiles)
