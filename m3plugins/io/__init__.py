@@ -13,6 +13,8 @@
 * :mod:`.class_map_writing`: GeoTIFF class maps and probabilities, written
   atomically.
 * :mod:`.preview_png`: PNG previews of class maps with a legend.
+* :mod:`.label_values`: label maps hold integer class indices (NaN, Inf
+  and fractions named, with the file).
 
 Optional dependencies (rasterio, h5py, scipy, Pillow, matplotlib) are
 imported when a function needs them.

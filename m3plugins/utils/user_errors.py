@@ -98,6 +98,7 @@ def _user_error_types() -> dict:
     )
     from m3plugins.engine.data_contract_check_hook import ClassCountError
     from m3plugins.io.georeference import RasterAlignmentError
+    from m3plugins.io.label_values import LabelValueError
     from m3plugins.io.raster_reading import RasterReadError
     from m3plugins.models.foundation.weight_files import (
         PretrainedWeightsUnavailableError,
@@ -114,6 +115,7 @@ def _user_error_types() -> dict:
         ISPRSTileError: 'Bad ISPRS tile.',
         RasterReadError: 'Unreadable raster.',
         RasterAlignmentError: 'Rasters do not align.',
+        LabelValueError: 'Bad label values.',
         DemoFolderNotEmptyError: 'Output folder in use.',
         OutputOverwriteError: 'Output would overwrite a file.',
     }

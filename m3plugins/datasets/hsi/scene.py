@@ -63,6 +63,7 @@ from m3plugins.io.file_discovery import (
     missing_data_report,
 )
 from m3plugins.io.georeference import Georeference, check_co_registration
+from m3plugins.io.label_values import check_integer_labels
 from m3plugins.io.raster_reading import (
     RasterReadError,
     read_raster,
@@ -349,11 +350,7 @@ class HSIScene(NonGeoDataset):
         if labels.ndim != 2:
             raise ValueError(f'{item} map {path!r} must be 2-D, got shape '
                              f'{labels.shape}.')
-        if np.issubdtype(labels.dtype, np.floating):
-            if not np.isfinite(labels).all() or \
-                    (labels != np.round(labels)).any():
-                raise ValueError(f'{item} map {path!r} holds non-integer '
-                                 'values.')
+        check_integer_labels(labels, path, item)
         labels = labels.astype(np.int64)
         # Some releases mark unlabeled pixels with -1 (e.g. MUUFL).
         labels[labels < 0] = 0

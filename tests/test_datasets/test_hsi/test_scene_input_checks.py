@@ -19,12 +19,14 @@ from user_error import raises_user_error
 
 from m3plugins.datasets.hsi import Houston2013, Trento
 from m3plugins.datasets.hsi_scene_dataset import HSISceneDataset
+from m3plugins.io.label_values import LabelValueError
 from m3plugins.io.raster_reading import (
     RasterReadError,
     read_raster,
     read_raster_shape,
 )
 from m3plugins.utils.modalities import ModalityError
+from m3plugins.utils.user_errors import exit_on_user_error
 
 
 def test_hsi_with_one_band_missing_names_modality_and_both_counts(
@@ -102,6 +104,20 @@ def test_label_above_the_class_count_names_the_file(
     with pytest.raises(ValueError, match='TRLabel.mat.* label 9 but Trento '
                        'has 6 classes'):
         Trento(str(tmp_path))
+
+
+def test_nan_labels_are_named_as_nan(tmp_path, scene_writer):
+    """Not "non-integer values": the user looks for a no-data fill."""
+    scene_writer(str(tmp_path), Trento)
+    labels = np.zeros(SMALL_SIZE, np.float32)
+    labels[3, 4] = np.nan
+    write_mat_v5(str(tmp_path / 'TRLabel.mat'), {'TRLabel': labels})
+    with raises_user_error(LabelValueError,
+                           r'The train labels map .*TRLabel\.mat contains '
+                           r'NaN at 1 pixel\(s\) \(first at row 3, column '
+                           r'4\)'):
+        with exit_on_user_error():
+            Trento(str(tmp_path))
 
 
 @pytest.mark.parametrize('fmt', ['mat5', 'mat73', 'tif'])
