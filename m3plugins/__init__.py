@@ -8,11 +8,14 @@ lists (the mmcv-lite ``mmcv.ops`` stand-in and torch's weights-only
 allowlist for what mmengine writes into checkpoints); configs opt into the
 rest through MMSeg's own mechanisms.
 """
-from .compat import apply_compat_patches
+from .utils.quiet_warnings import quiet_unactionable_warnings
 from .version import __version__
 
-apply_compat_patches()
-
-from . import datasets, demo, engine, evaluation, models  # noqa: E402,F401
+# Importing the host stack warns about things a user cannot act on (see
+# m3plugins.utils.quiet_warnings); held back during this import only.
+with quiet_unactionable_warnings():
+    from .compat import apply_compat_patches
+    apply_compat_patches()
+    from . import datasets, demo, engine, evaluation, models  # noqa: F401
 
 __all__ = ['__version__']

@@ -35,6 +35,7 @@ from m3plugins.demo import prepare_demo_data
 from m3plugins.models.foundation.weight_files import (
     check_config_pretrained_weights,
 )
+from m3plugins.utils.quiet_warnings import quiet_unactionable_warnings
 from m3plugins.utils.user_errors import exit_on_user_error
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ def load_demo_config(name: str, tower_weights: str | None = None,
         Config: The config to train and test.
     """
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(REPO, DEMOS[name][0]))
+    with quiet_unactionable_warnings():  # mmengine's mmseg:: base lookup
+        cfg = Config.fromfile(osp.join(REPO, DEMOS[name][0]))
     if tower_weights is not None:
         tower, neck = REAL_TOWERS[name]
         cfg.model.backbone.foundation_model = dict(
@@ -165,6 +167,9 @@ def run_demo(name: str, work_dir: str, tower_weights: str | None = None,
     """Train and test one demo; returns its test metrics."""
     cfg = load_demo_config(name, tower_weights, cfg_options)
     cfg.work_dir = osp.join(work_dir, name)
+    print(f'\n=== demo {name}: {DEMOS[name][2]}; training '
+          f'{cfg.train_cfg.max_iters} iterations, then testing; outputs in '
+          f'{osp.abspath(cfg.work_dir)} ===', flush=True)
     build_runner(cfg).train()
 
     test_cfg = load_demo_config(name, tower_weights, cfg_options)

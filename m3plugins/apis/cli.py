@@ -51,9 +51,11 @@ def load_config(args: argparse.Namespace) -> Config:
     The work dir is taken, in this order, from ``--work-dir``, the config's
     ``work_dir``, or ``./work_dirs/<config name>``, as MMSeg does.
     """
+    from m3plugins.utils.quiet_warnings import quiet_unactionable_warnings
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     apply_debug_flag(args)
-    cfg = Config.fromfile(args.config)
+    with quiet_unactionable_warnings():  # mmengine's mmseg:: base lookup
+        cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

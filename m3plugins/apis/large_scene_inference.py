@@ -154,7 +154,11 @@ def load_segmentor(config: str | Config | torch.nn.Module,
     if device is None:
         device = 'cuda:0' if torch.cuda.is_available() else 'cpu'
     if isinstance(config, (str, os.PathLike)):
-        config = Config.fromfile(os.fspath(config))
+        from m3plugins.utils.quiet_warnings import (
+            quiet_unactionable_warnings,
+        )
+        with quiet_unactionable_warnings():  # mmengine's mmseg:: lookup
+            config = Config.fromfile(os.fspath(config))
     else:
         config = config.copy()
     if checkpoint is None:

@@ -34,7 +34,11 @@ What it adds to ``mmengine.runner.Runner``:
   (``M3PLUGINS_DEBUG=1`` shows the traceback).
 * **One visualizer per run**, so two runs in one process (the demo: train,
   then test) save their images in their own folders.
+* **A readable console**: progress with ETA, results, warnings and errors;
+  the environment and config dumps go to the work dir's log file only
+  (:mod:`m3plugins.engine.console_output`).
 """
+import logging
 import os
 import os.path as osp
 import re
@@ -51,6 +55,10 @@ from mmengine.runner.checkpoint import (
     _load_checkpoint_to_model,
 )
 
+from m3plugins.utils.quiet_warnings import (
+    full_console_requested,
+    quiet_unactionable_warnings,
+)
 from m3plugins.utils.user_errors import exit_on_user_error
 
 from .checkpoint_checks import (
@@ -58,6 +66,7 @@ from .checkpoint_checks import (
     check_state_dict_fits_model,
     load_local_checkpoint,
 )
+from .console_output import ConsoleLogFilter
 from .distributed_init import init_dist_on_any_device
 from .frozen_parameter_log import FrozenParameterLogFilter
 
@@ -127,8 +136,32 @@ class M3PluginsRunner(Runner):
         if isinstance(visualizer, dict):
             base = cfg.get('experiment_name') or 'visualizer'
             visualizer['name'] = f'{base}_{uuid.uuid4().hex[:12]}'
-        with exit_on_user_error():
+        with exit_on_user_error(), quiet_unactionable_warnings():
             return super().from_cfg(cfg)
+
+    def build_logger(self, log_level='INFO', log_file=None, **kwargs):
+        """Mmengine's logger; its console shows progress, results, warnings.
+
+        The log file keeps everything (:mod:`m3plugins.engine.
+        console_output`; ``M3PLUGINS_FULL_CONSOLE=1`` keeps the console
+        complete too).
+
+        Args:
+            log_level: As ``Runner.build_logger``.
+            log_file: As ``Runner.build_logger``.
+            **kwargs: As ``Runner.build_logger``.
+
+        Returns:
+            MMLogger: The run's logger.
+        """
+        logger = super().build_logger(log_level, log_file, **kwargs)
+        if not full_console_requested():
+            for handler in logger.handlers:
+                if type(handler) is logging.StreamHandler and not any(
+                        isinstance(f, ConsoleLogFilter)
+                        for f in handler.filters):
+                    handler.addFilter(ConsoleLogFilter())
+        return logger
 
     def setup_env(self, env_cfg: dict) -> None:
         """Start distributed runs on CPU machines with ``gloo``.
@@ -244,15 +277,15 @@ class M3PluginsRunner(Runner):
 
     def train(self):
         """Run mmengine's training; user errors end with their message."""
-        with exit_on_user_error():
+        with exit_on_user_error(), quiet_unactionable_warnings():
             return super().train()
 
     def val(self) -> dict:
         """Run mmengine's validation; user errors end with their message."""
-        with exit_on_user_error():
+        with exit_on_user_error(), quiet_unactionable_warnings():
             return super().val()
 
     def test(self) -> dict:
         """Run mmengine's test; user errors end with their message."""
-        with exit_on_user_error():
+        with exit_on_user_error(), quiet_unactionable_warnings():
             return super().test()
