@@ -26,6 +26,8 @@ What it adds to ``mmengine.runner.Runner``:
   when none loads.
 * **One log line for frozen parameters** when the optimizer is built
   (:class:`~m3plugins.engine.frozen_parameter_log.FrozenParameterLogFilter`).
+* **Missing pretrained tower weights** are named before the data pipeline
+  and the model are built.
 * **A clear end for user errors.** Building the runner and its loops
   (``from_cfg``, :meth:`train`, :meth:`val`, :meth:`test`) runs under
   :func:`~m3plugins.utils.user_errors.exit_on_user_error`: a missing data
@@ -136,7 +138,13 @@ class M3PluginsRunner(Runner):
         if isinstance(visualizer, dict):
             base = cfg.get('experiment_name') or 'visualizer'
             visualizer['name'] = f'{base}_{uuid.uuid4().hex[:12]}'
+        from m3plugins.models.foundation.weight_files import (
+            check_config_pretrained_weights,
+        )
         with exit_on_user_error(), quiet_unactionable_warnings():
+            # Missing tower weights end the run before data and model are
+            # built (mim train/test and MMSeg's tools come here directly).
+            check_config_pretrained_weights(cfg.get('model') or {})
             return super().from_cfg(cfg)
 
     def build_logger(self, log_level='INFO', log_file=None, **kwargs):
