@@ -30,7 +30,11 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import m3plugins  # noqa: F401  (stack fixes + registration)
-from m3plugins.apis.cli import build_runner
+from m3plugins.apis.cli import (
+    add_threads_argument,
+    apply_threads_argument,
+    build_runner,
+)
 from m3plugins.demo import prepare_demo_data
 from m3plugins.models.foundation.weight_files import (
     check_config_pretrained_weights,
@@ -118,7 +122,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action=DictAction,
         help='override config entries of every demo run, e.g. '
         'randomness.seed=1')
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    apply_threads_argument(args)
     if args.tower_weights and (len(args.demo) != 1
                                or args.demo[0] not in REAL_TOWERS):
         parser.error('--tower-weights needs exactly one of --demo '

@@ -40,6 +40,8 @@ import sys
 
 from mmengine.config import Config, DictAction
 
+from m3plugins.apis.cli import add_threads_argument
+
 
 def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     pairs = {}
@@ -148,6 +150,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--debug', action='store_true',
         help='show the traceback of user errors instead of their message')
+    add_threads_argument(parser)
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -275,6 +278,7 @@ def segment_scenes(args: argparse.Namespace) -> int:
         check_config_pretrained_weights,
     )
     from m3plugins.utils.output_paths import check_outputs
+    from m3plugins.utils.thread_policy import apply_thread_policy
     if args.scenes is not None:
         scenes = read_scene_list(args.scenes)
     else:
@@ -300,6 +304,9 @@ def segment_scenes(args: argparse.Namespace) -> int:
         init_dist_on_any_device(args.launcher)
         if device is None and torch.cuda.is_available():
             device = f'cuda:{int(os.environ["LOCAL_RANK"])}'
+    threads = apply_thread_policy(args.threads)
+    print(f'{threads.threads} intra-op thread(s) ({threads.reason})',
+          flush=True)
     ranks = TileSharing.from_process_group()
     # As many scenes as ranks or more: each rank segments whole scenes;
     # otherwise the ranks share the tiles of each scene.

@@ -36,6 +36,31 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         action='store_true',
         help='show the traceback of user errors (missing data, bad '
         'checkpoint, ...) instead of their one-line message')
+    add_threads_argument(parser)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: intra-op threads per process (see the policy)."""
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='intra-op threads per process (default: the cores this '
+        'process may use, shared among the job\'s processes, less the '
+        'cores other programs keep busy; M3PLUGINS_THREADS or '
+        'OMP_NUM_THREADS also set it)')
+
+
+def apply_threads_argument(args: argparse.Namespace) -> None:
+    """Hand ``--threads`` to the thread policy of this process and its runs.
+
+    The runner (:class:`~m3plugins.engine.M3PluginsRunner`) applies the
+    policy when it starts; ``M3PLUGINS_THREADS`` carries the choice there
+    and to child processes.
+    """
+    from m3plugins.utils.thread_policy import THREADS_VARIABLE
+    if getattr(args, 'threads', None):
+        os.environ[THREADS_VARIABLE] = str(args.threads)
 
 
 def apply_debug_flag(args: argparse.Namespace) -> None:
@@ -54,6 +79,7 @@ def load_config(args: argparse.Namespace) -> Config:
     from m3plugins.utils.quiet_warnings import quiet_unactionable_warnings
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     apply_debug_flag(args)
+    apply_threads_argument(args)
     with quiet_unactionable_warnings():  # mmengine's mmseg:: base lookup
         cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher

@@ -26,6 +26,9 @@ What it adds to ``mmengine.runner.Runner``:
   when none loads.
 * **One log line for frozen parameters** when the optimizer is built
   (:class:`~m3plugins.engine.frozen_parameter_log.FrozenParameterLogFilter`).
+* **Threads that fit the machine**: intra-op threads from the cores the
+  process may use, shared among the job's processes and less the cores
+  others keep busy (:mod:`m3plugins.utils.thread_policy`), logged once.
 * **Missing pretrained tower weights** are named before the data pipeline
   and the model are built.
 * **A clear end for user errors.** Building the runner and its loops
@@ -61,6 +64,7 @@ from m3plugins.utils.quiet_warnings import (
     full_console_requested,
     quiet_unactionable_warnings,
 )
+from m3plugins.utils.thread_policy import apply_thread_policy
 from m3plugins.utils.user_errors import exit_on_user_error
 
 from .checkpoint_checks import (
@@ -163,6 +167,11 @@ class M3PluginsRunner(Runner):
             MMLogger: The run's logger.
         """
         logger = super().build_logger(log_level, log_file, **kwargs)
+        choice = getattr(self, '_thread_choice', None)
+        if choice is not None:
+            logger.info(f'm3plugins: {choice.threads} intra-op thread(s) '
+                        f'({choice.reason}; --threads or M3PLUGINS_THREADS '
+                        'to choose)')
         if not full_console_requested():
             for handler in logger.handlers:
                 if type(handler) is logging.StreamHandler and not any(
@@ -187,7 +196,28 @@ class M3PluginsRunner(Runner):
                 and not torch.cuda.is_available():
             init_dist_on_any_device(self.launcher,
                                     **dict(env_cfg.get('dist_cfg') or {}))
+        # Before mmengine's set_multi_processing, which would only set
+        # OMP_NUM_THREADS=1 for distributed runs.
+        self._thread_choice = apply_thread_policy()
         super().setup_env(env_cfg)
+
+    def set_randomness(self, seed, diff_rank_seed: bool = False,
+                       deterministic: bool = False) -> None:
+        """Mmengine's seeding; deterministic runs fix the thread count too.
+
+        Intra-op threads change how CPU reductions are split, so a run that
+        must repeat bit for bit (``randomness.deterministic=True``, exact
+        resume) takes its threads from the cores alone, not from the
+        machine's momentary load.
+
+        Args:
+            seed: As ``Runner.set_randomness``.
+            diff_rank_seed: As ``Runner.set_randomness``.
+            deterministic: As ``Runner.set_randomness``.
+        """
+        super().set_randomness(seed, diff_rank_seed, deterministic)
+        if deterministic:
+            self._thread_choice = apply_thread_policy(load=0.0)
 
     def build_optim_wrapper(self, optim_wrapper):
         """Build the optimizer wrapper, one log line for frozen parameters.
