@@ -27,8 +27,9 @@ What it adds to ``mmengine.runner.Runner``:
 * **One log line for frozen parameters** when the optimizer is built
   (:class:`~m3plugins.engine.frozen_parameter_log.FrozenParameterLogFilter`).
 * **Threads that fit the machine**: intra-op threads from the cores the
-  process may use, shared among the job's processes and less the cores
-  others keep busy (:mod:`m3plugins.utils.thread_policy`), logged once.
+  process may use, shared among the job's processes, one where a probe
+  shows the cores are busy (:mod:`m3plugins.utils.thread_policy`), logged
+  once.
 * **Missing pretrained tower weights** are named before the data pipeline
   and the model are built.
 * **A clear end for user errors.** Building the runner and its loops
@@ -207,8 +208,8 @@ class M3PluginsRunner(Runner):
 
         Intra-op threads change how CPU reductions are split, so a run that
         must repeat bit for bit (``randomness.deterministic=True``, exact
-        resume) takes its threads from the cores alone, not from the
-        machine's momentary load.
+        resume) takes its threads from the cores alone, not from a probe
+        of the machine's momentary load.
 
         Args:
             seed: As ``Runner.set_randomness``.
@@ -217,7 +218,7 @@ class M3PluginsRunner(Runner):
         """
         super().set_randomness(seed, diff_rank_seed, deterministic)
         if deterministic:
-            self._thread_choice = apply_thread_policy(load=0.0)
+            self._thread_choice = apply_thread_policy(measure=False)
 
     def build_optim_wrapper(self, optim_wrapper):
         """Build the optimizer wrapper, one log line for frozen parameters.

@@ -11,9 +11,13 @@ what the process can really use:
    ``OMP_NUM_THREADS`` (the usual environment variables win);
 2. otherwise the cores the process may run on (its CPU affinity, capped by
    a cgroup CPU quota: :func:`usable_cores`), shared among the processes
-   of this machine's job (distributed ranks: ``LOCAL_WORLD_SIZE``), less
-   the cores other programs keep busy (the 1-minute load average beyond
-   this job), at least 1.
+   of this machine's job (distributed ranks: ``LOCAL_WORLD_SIZE``);
+3. and, where that share is more than one thread, a measurement: a short
+   probe of small ops (the kind these models run) with that many threads
+   and with one (about 0.1 s). Where other programs keep the cores busy,
+   more threads wait for each other at every op (the 9x above) and one
+   thread wins; on a quiet machine the share wins. The load average is no
+   guide: it lags by a minute and cannot tell how busy the other work is.
 
 Data-loader workers run with one thread each (PyTorch's default in
 workers), so they take no share. :func:`apply_thread_policy` sets it with
@@ -87,17 +91,47 @@ def _local_processes() -> int:
     return 1
 
 
+def _probe_seconds(threads: int, repeats: int = 3) -> float:
+    """Best time of a short probe of small ops with ``threads`` threads."""
+    import time
+
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(16, 256, 64, generator=generator)
+        weight = torch.randn(64, 64, generator=generator) / 8
+
+        def work():
+            y = x
+            for _ in range(8):
+                y = torch.tanh(y @ weight) * 0.5 + x
+            return y
+
+        work()  # the thread pool starts
+        best = float('inf')
+        for _ in range(repeats):
+            start = time.perf_counter()
+            work()
+            best = min(best, time.perf_counter() - start)
+        return best
+    finally:
+        torch.set_num_threads(previous)
+
+
 def choose_threads(requested: int | None = None,
                    processes: int | None = None,
-                   load: float | None = None) -> ThreadChoice:
+                   measure: bool = True) -> ThreadChoice:
     """The intra-op threads this process should use.
 
     Args:
         requested: An explicit number (``--threads``); None to decide.
         processes: Processes of this job on the machine (None: from
             ``LOCAL_WORLD_SIZE``, else 1).
-        load: Cores other programs keep busy (None: the 1-minute load
-            average; pass 0 to ignore it).
+        measure: Probe whether the share beats one thread right now;
+            False takes the share (for runs that must repeat bit for bit:
+            the choice then depends on the machine only).
 
     Returns:
         ThreadChoice: The number and the reason.
@@ -110,36 +144,33 @@ def choose_threads(requested: int | None = None,
             return ThreadChoice(int(value), f'{name}={value}')
     cores = usable_cores()
     processes = processes or _local_processes()
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):
-            load = 0.0
-    # The load average counts this job's own running processes too.
-    busy_elsewhere = max(0, int(load + 0.5) - processes)
-    free = max(1, cores - busy_elsewhere)
-    threads = max(1, min(cores, free) // processes)
+    share = max(1, cores // processes)
+    reason = f'{cores} usable core(s), {processes} process(es) of this job'
+    if share == 1 or not measure:
+        return ThreadChoice(share, reason)
+    shared, single = _probe_seconds(share), _probe_seconds(1)
+    # More threads only where they are clearly faster.
+    threads = share if shared < 0.9 * single else 1
     return ThreadChoice(
-        threads, f'{cores} usable core(s), {processes} process(es) of this '
-        f'job, load {load:.1f}')
+        threads, f'{reason}; probe: {share} threads {shared * 1e3:.0f} ms, '
+        f'1 thread {single * 1e3:.0f} ms')
 
 
 def apply_thread_policy(requested: int | None = None,
                         processes: int | None = None,
-                        load: float | None = None) -> ThreadChoice:
+                        measure: bool = True) -> ThreadChoice:
     """Choose the threads (:func:`choose_threads`) and set them in torch.
 
     Args:
         requested: An explicit number (``--threads``); None to decide.
         processes: Processes of this job on the machine.
-        load: As :func:`choose_threads` (0 makes the choice independent of
-            other programs, for runs that must repeat bit for bit).
+        measure: As :func:`choose_threads`.
 
     Returns:
         ThreadChoice: What was set.
     """
     import torch
-    choice = choose_threads(requested, processes, load)
+    choice = choose_threads(requested, processes, measure)
     if torch.get_num_threads() != choice.threads:
         torch.set_num_threads(choice.threads)
     return choice

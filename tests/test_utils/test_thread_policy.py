@@ -1,4 +1,4 @@
-"""The thread policy: the cores a process may use, shared, less the busy."""
+"""The thread policy: the cores a process may use, shared, probed."""
 import pytest
 
 from m3plugins.utils import thread_policy
@@ -17,32 +17,47 @@ def four_cores(monkeypatch):
     monkeypatch.setattr(thread_policy, 'usable_cores', lambda: 4)
 
 
-def test_quiet_machine_uses_every_usable_core(four_cores):
-    choice = choose_threads(load=0.0)
+def _probe(times):
+    """A probe that reports ``times[threads]`` seconds."""
+    return lambda threads, repeats=3: times[threads]
+
+
+def test_quiet_machine_uses_every_usable_core(four_cores, monkeypatch):
+    monkeypatch.setattr(thread_policy, '_probe_seconds',
+                        _probe({4: 0.010, 1: 0.030}))
+    choice = choose_threads()
     assert choice.threads == 4
     assert '4 usable core(s), 1 process(es)' in choice.reason
+    assert 'probe: 4 threads 10 ms, 1 thread 30 ms' in choice.reason
+
+
+def test_busy_cores_give_one_thread(four_cores, monkeypatch):
+    # Other programs on the cores: the threads wait for each other.
+    monkeypatch.setattr(thread_policy, '_probe_seconds',
+                        _probe({4: 0.080, 1: 0.020}))
+    assert choose_threads().threads == 1
+    # Barely faster is not worth the risk of waiting.
+    monkeypatch.setattr(thread_policy, '_probe_seconds',
+                        _probe({4: 0.019, 1: 0.020}))
+    assert choose_threads().threads == 1
 
 
 def test_ranks_share_the_cores(four_cores, monkeypatch):
-    assert choose_threads(processes=2, load=0.0).threads == 2
+    monkeypatch.setattr(thread_policy, '_probe_seconds',
+                        _probe({2: 0.010, 1: 0.030}))
+    assert choose_threads(processes=2).threads == 2
     monkeypatch.setenv('LOCAL_WORLD_SIZE', '4')
-    assert choose_threads(load=0.0).threads == 1
-
-
-def test_cores_busy_elsewhere_are_left_alone(four_cores):
-    # Load 3 on 4 cores, this process among the runnable: 2 are free.
-    assert choose_threads(load=3.0).threads == 2
-    # Oversubscribed: never fewer than one thread.
-    assert choose_threads(load=9.0).threads == 1
+    assert choose_threads().threads == 1  # nothing left to probe
+    assert choose_threads(processes=2, measure=False).threads == 2
 
 
 def test_explicit_requests_and_environment_win(four_cores, monkeypatch):
-    assert choose_threads(3, load=9.0).threads == 3
+    assert choose_threads(3).threads == 3
     monkeypatch.setenv('OMP_NUM_THREADS', '2')
-    assert choose_threads(load=0.0) == thread_policy.ThreadChoice(
+    assert choose_threads() == thread_policy.ThreadChoice(
         2, 'OMP_NUM_THREADS=2')
     monkeypatch.setenv(THREADS_VARIABLE, '1')
-    assert choose_threads(load=0.0).reason == f'{THREADS_VARIABLE}=1'
+    assert choose_threads().reason == f'{THREADS_VARIABLE}=1'
 
 
 def test_the_choice_is_set_in_torch(four_cores, monkeypatch):
