@@ -8,7 +8,7 @@
 # `tools/demo.py --demo m3amba --tower-weights FILE` runs the real ViT-B/32).
 _base_ = [
     '../_base_/models/m3amba.py',
-    '../_base_/datasets/hsi_crop32_houston2013.py',
+    '../_base_/datasets/hsi_houston2013.py',
     '../_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
@@ -45,16 +45,24 @@ model = dict(
         dt_rank='auto',
         drop_path_rate=0.0),
     decode_head=dict(in_channels=embed_dims, num_classes=7))
+# M3amba's crop protocol (configs/_base_/datasets/hsi_scene.py) at 16 px.
 train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(scene=scene, crop_size=16, stride=8, padding=8))
+    dataset=dict(
+        scene=scene,
+        protocol='crop',
+        crop_size=16,
+        stride=8,
+        padding=8,
+        pipeline={{_base_.crop32_train_dataset.pipeline}}))
 val_dataloader = dict(
     batch_size=16,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(scene=scene, crop_size=16, stride=16, padding=8))
+    dataset=dict(
+        scene=scene, protocol='crop', crop_size=16, stride=16, padding=8))
 test_dataloader = val_dataloader
 # Demo schedule: 200 steps of batch 8 see each training pixel only a few
 # times; at lr 2e-3 the loss was still falling at the end and the model

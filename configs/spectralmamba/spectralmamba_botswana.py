@@ -8,5 +8,6 @@ _base_ = [
 ]
 custom_imports = dict(imports=['m3plugins'], allow_failed_imports=False)
 model = dict(
-    data_preprocessor=dict(modality_channels=[('hsi', 145)]),
-    decode_head=dict(num_classes=14))
+    data_preprocessor=dict(
+        modality_channels={{_base_.scene_modality_channels}}),
+    decode_head=dict(num_classes={{_base_.scene_num_classes}}))

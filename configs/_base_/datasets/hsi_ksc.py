@@ -11,3 +11,7 @@ scene = dict(
 train_dataloader = dict(dataset=dict(scene=scene))
 val_dataloader = dict(dataset=dict(scene=scene))
 test_dataloader = val_dataloader
+# The scene's facts, stated once: the model configs read them
+# (model.data_preprocessor.modality_channels, decode_head.num_classes).
+scene_modality_channels = [('hsi', 176)]
+scene_num_classes = 13

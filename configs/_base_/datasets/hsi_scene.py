@@ -63,3 +63,27 @@ val_evaluator = dict(type='HSIClassificationMetric', ignore_index=255)
 test_evaluator = val_evaluator
 # Whole-scene class map (PNG + legend, GeoTIFF or .npy) when testing.
 custom_hooks = [dict(type='HSIClassMapHook')]
+# M3amba's official crop protocol (arXiv 2503.06446; code kaka-Cao/M3amba,
+# utils/crop.py and data_loader.py), stated once for every scene: every band
+# min-max scaled over the scene, the scene zero-padded by 16, 32 x 32
+# training crops on a stride-8 grid kept if they hold a training label, no
+# augmentation (the official loader has none). M3amba maps each crop to a
+# fixed 32 x 32 grid, so validation and testing use 32 x 32 crops too
+# (stride 32, padding 16: every test pixel in exactly one crop) instead of
+# the whole scene. M3amba configs apply it to their scene:
+#   train_dataloader = dict(dataset={{_base_.crop32_train_dataset}})
+#   val_dataloader = {{_base_.crop32_test_dataloader}}
+crop32_train_dataset = dict(
+    protocol='crop',
+    crop_size=32,
+    stride=8,
+    padding=16,
+    pipeline=[
+        dict(type='LoadHSISceneWindow'),
+        dict(type='PackSegInputs', meta_keys=meta_keys)
+    ])
+crop32_test_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(protocol='crop', crop_size=32, stride=32, padding=16))
