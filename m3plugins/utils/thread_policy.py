@@ -14,7 +14,8 @@ what the process can really use:
    of this machine's job (distributed ranks: ``LOCAL_WORLD_SIZE``);
 3. and, where that share is more than one thread, a measurement: a short
    probe of small ops (the kind these models run) with that many threads
-   and with one (about 0.1 s). Where other programs keep the cores busy,
+   and with one (the median of 7 rounds each, about 0.2 s on a quiet
+   machine). Where other programs keep the cores busy,
    more threads wait for each other at every op (the 9x above) and one
    thread wins; on a quiet machine the share wins. The load average is no
    guide: it lags by a minute and cannot tell how busy the other work is.
@@ -91,8 +92,14 @@ def _local_processes() -> int:
     return 1
 
 
-def _probe_seconds(threads: int, repeats: int = 3) -> float:
-    """Best time of a short probe of small ops with ``threads`` threads."""
+def _probe_seconds(threads: int, repeats: int = 7) -> float:
+    """Median time of a short probe of small ops with ``threads`` threads.
+
+    The median, not the best: on shared cores the best run is the one
+    where the scheduler happened to give every thread a core, which is
+    exactly what a whole training run cannot count on.
+    """
+    import statistics
     import time
 
     import torch
@@ -110,12 +117,12 @@ def _probe_seconds(threads: int, repeats: int = 3) -> float:
             return y
 
         work()  # the thread pool starts
-        best = float('inf')
+        times = []
         for _ in range(repeats):
             start = time.perf_counter()
             work()
-            best = min(best, time.perf_counter() - start)
-        return best
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
     finally:
         torch.set_num_threads(previous)
 
