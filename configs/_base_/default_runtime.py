@@ -35,4 +35,8 @@ default_hooks = dict(
     # Frozen towers loaded from a named weight file or tag are left out of
     # checkpoints (1.3 GB -> ~36 MB for MoBaNet ViT-L) and re-attached on
     # load from that source, hash checked; save_frozen=True keeps them.
-    frozen_weights=dict(type='FrozenWeightsCheckpointHook', save_frozen=False))
+    frozen_weights=dict(type='FrozenWeightsCheckpointHook', save_frozen=False),
+    # On CPUs: the intra-op thread count that trains faster right now (the
+    # process's share of the cores, or one), measured on the training
+    # iterations every 500; off for deterministic runs and set counts.
+    thread_tuning=dict(type='ThreadTuningHook'))

@@ -18,6 +18,7 @@ from .m3plugins_runner import M3PluginsRunner
 from .modality_masking_hook import ModalityMaskingHook
 from .rng_state_checkpoint_hook import RNGStateCheckpointHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .thread_tuning_hook import ThreadTuningHook
 
 __all__ = [
     'CheckpointModelMismatchError', 'NotACheckpointError',
@@ -25,5 +26,5 @@ __all__ = [
     'CPUDistributedDataParallel', 'DataContractCheckHook',
     'FrozenWeightsCheckpointHook', 'HSIClassMapHook',
     'M3PluginsRunner', 'ModalityMaskingHook', 'RNGStateCheckpointHook',
-    'SafeCheckpointHook'
+    'SafeCheckpointHook', 'ThreadTuningHook'
 ]
