@@ -6,10 +6,11 @@ SpectralMamba demo a quiet 2-core machine probed 1.5x faster with two
 threads while training ran no faster, and beside two busy processes two
 threads trained 1.4x slower than one. :class:`ThreadTuningHook` measures
 the real thing: after a few warm-up iterations it trains ``trial_iters``
-iterations with each candidate (the process's share of the cores, and
-one), keeps the one with the lower median iteration time (the larger count
-only when it is at least 10 % faster), and measures again every
-``interval`` iterations, since the machine's load changes.
+iterations with each candidate (one thread first, then the process's share
+of the cores, given up as soon as one of its iterations takes twice the
+one-thread median), keeps the one with the lower median iteration time
+(the larger count only when it is at least 10 % faster), and measures again
+every ``interval`` iterations, since the machine's load changes.
 
 Runs that must repeat bit for bit (``randomness.deterministic=True``) and
 runs whose thread count is set (``--threads``, ``M3PLUGINS_THREADS``,
@@ -62,8 +63,8 @@ class ThreadTuningHook(Hook):
         """Decide the candidates, or switch the hook off for this run."""
         world = int(os.environ.get('LOCAL_WORLD_SIZE', '1') or 1)
         share = max(1, usable_cores() // max(1, world))
-        self.candidates = sorted({share, 1}, reverse=True) \
-            if self._enabled(runner) else []
+        self.candidates = sorted({share, 1}) if self._enabled(runner) \
+            else []
         self._trial_from = self.warmup_iters
 
     def _candidate_at(self, iteration: int) -> int | None:
@@ -84,19 +85,22 @@ class ThreadTuningHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        """Record the trial; after the last one, keep the faster count."""
+        """Record the trial; when it is decided, keep the faster count."""
         candidate = self._candidate_at(runner.iter)
         if candidate is None or self._start is None:
             return
         self.times.setdefault(candidate, []).append(
             time.perf_counter() - self._start)
         self._start = None
+        one, many = self.candidates[0], self.candidates[-1]
         last = self._trial_from + self.trial_iters * len(self.candidates) - 1
-        if runner.iter != last:
+        lost = candidate == many and self.times[many][-1] > 2 * \
+            statistics.median(self.times[one])
+        if runner.iter != last and not lost:
             return
         medians = {c: statistics.median(t) for c, t in self.times.items()}
-        many, one = self.candidates[0], 1
-        chosen = many if medians[many] < 0.9 * medians[one] else one
+        chosen = many if not lost and medians[many] < 0.9 * medians[one] \
+            else one
         torch.set_num_threads(chosen)
         runner.logger.info(
             f'm3plugins: {chosen} intra-op thread(s) from the training '

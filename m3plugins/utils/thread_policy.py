@@ -92,12 +92,22 @@ def _local_processes() -> int:
     return 1
 
 
-def _probe_seconds(threads: int, repeats: int = 7) -> float:
+def _probe_seconds(threads: int, repeats: int = 7,
+                   give_up_after: float | None = None) -> float:
     """Median time of a short probe of small ops with ``threads`` threads.
 
     The median, not the best: on shared cores the best run is the one
     where the scheduler happened to give every thread a core, which is
     exactly what a whole training run cannot count on.
+
+    Args:
+        threads: Intra-op threads to probe with.
+        repeats: Rounds (the median is returned).
+        give_up_after: Stop after the first round slower than this many
+            seconds and return that round (the candidate has lost).
+
+    Returns:
+        float: Seconds per round.
     """
     import statistics
     import time
@@ -122,6 +132,8 @@ def _probe_seconds(threads: int, repeats: int = 7) -> float:
             start = time.perf_counter()
             work()
             times.append(time.perf_counter() - start)
+            if give_up_after is not None and times[-1] > give_up_after:
+                return times[-1]
         return statistics.median(times)
     finally:
         torch.set_num_threads(previous)
@@ -155,7 +167,8 @@ def choose_threads(requested: int | None = None,
     reason = f'{cores} usable core(s), {processes} process(es) of this job'
     if share == 1 or not measure:
         return ThreadChoice(share, reason)
-    shared, single = _probe_seconds(share), _probe_seconds(1)
+    single = _probe_seconds(1)
+    shared = _probe_seconds(share, give_up_after=2 * single)
     # More threads only where they are clearly faster.
     threads = share if shared < 0.9 * single else 1
     return ThreadChoice(

@@ -35,7 +35,7 @@ def two_cores(monkeypatch):
 
 def _train(hook, runner, iterations, seconds):
     """Run ``iterations`` with a clock that charges ``seconds[threads]``."""
-    clock = [0.0]
+    clock, used = [0.0], []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tuning, 'time',
                       SimpleNamespace(perf_counter=lambda: clock[0]))
@@ -43,8 +43,10 @@ def _train(hook, runner, iterations, seconds):
         for iteration in range(iterations):
             runner.iter = iteration
             hook.before_train_iter(runner, iteration)
-            clock[0] += seconds[torch.get_num_threads()]
+            used.append(torch.get_num_threads())
+            clock[0] += seconds[used[-1]]
             hook.after_train_iter(runner, iteration)
+    return used
 
 
 @pytest.mark.parametrize('seconds, chosen', [
@@ -58,6 +60,14 @@ def test_the_faster_count_is_kept(two_cores, seconds, chosen):
     assert torch.get_num_threads() == chosen
     assert len(runner.logger.lines) == 1
     assert f'm3plugins: {chosen} intra-op thread(s)' in runner.logger.lines[0]
+
+
+def test_a_losing_share_is_given_up_after_one_iteration(two_cores):
+    hook, runner = ThreadTuningHook(warmup_iters=2, trial_iters=3), _runner()
+    used = _train(hook, runner, 2 + 3 + 3 + 4, {2: 2.5, 1: 1.0})
+    assert torch.get_num_threads() == 1
+    # Warm-up at the start's count, 3 trial iterations at 1 thread, one at 2.
+    assert used[2:6] == [1, 1, 1, 2] and set(used[6:]) == {1}
 
 
 def test_measured_again_after_the_interval(two_cores):
