@@ -88,6 +88,21 @@ def test_rotation_keeps_the_newest_and_names_it(tmp_path, keep):
     assert _temporaries(tmp_path) == []
 
 
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+    """The weights of an uninterrupted 5-iteration run, per max_keep_ckpts."""
+    runs = {}
+
+    def weights(keep):
+        if keep not in runs:
+            work = tmp_path_factory.mktemp(f'uninterrupted_keep{keep}')
+            _runner(work, 5, keep=keep).train()
+            runs[keep] = torch.load(work / 'iter_5.pth')['state_dict']
+        return runs[keep]
+
+    return weights
+
+
 class _Killed(BaseException):
     """Stands for a kill: nothing after it runs."""
 
@@ -137,9 +152,8 @@ def _fail_at(monkeypatch, stage, at_call):
 @pytest.mark.parametrize('keep', [1, 2])
 @pytest.mark.parametrize('stage', ['write', 'rename', 'pointer', 'remove'])
 def test_a_kill_at_any_step_leaves_a_resumable_checkpoint(
-        tmp_path, monkeypatch, stage, keep):
-    reference = tmp_path / 'uninterrupted'
-    _runner(reference, 5, keep=keep).train()
+        tmp_path, monkeypatch, stage, keep, uninterrupted):
+    reference = uninterrupted(keep)
     work = tmp_path / 'killed'
     with monkeypatch.context() as patch:
         _fail_at(patch, stage, at_call=3)
@@ -152,7 +166,7 @@ def test_a_kill_at_any_step_leaves_a_resumable_checkpoint(
     load_local_checkpoint(str(work / f'iter_{newest}.pth'))
     resumed = _runner(work, 5, keep=keep, resume=True)
     resumed.train()
-    expected = torch.load(reference / 'iter_5.pth')['state_dict']
+    expected = reference
     for key, value in expected.items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
     assert _temporaries(work) == []

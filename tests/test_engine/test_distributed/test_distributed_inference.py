@@ -26,15 +26,22 @@ OPTIONS = ['--tile-size', '112', '--overlap', '28', '--batch-size', '2',
 
 
 def tiny_model_checkpoint(demo_data, tmp_path):
-    """A tiny MoBaNet config and a checkpoint of its initial weights."""
+    """A tiny MoBaNet config and a checkpoint of its initial weights.
+
+    The checkpoint carries the data contract of the config's test dataset,
+    as one saved by training does.
+    """
     config = write_tiny_config('mobanet', demo_data, str(tmp_path / 'c.py'))
     init_default_scope('mmseg')
-    from mmseg.registry import MODELS
+    from mmseg.registry import DATASETS, MODELS
+    cfg = Config.fromfile(config)
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(config).model)
+    model = MODELS.build(cfg.model)
     model.init_weights()
+    contract = DATASETS.build(cfg.test_dataloader.dataset).metainfo
     checkpoint = str(tmp_path / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=contract)), checkpoint)
     return config, checkpoint
 
 
