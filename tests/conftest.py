@@ -19,8 +19,11 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = os.environ.get(
     'M3PLUGINS_SHARED_DATA', osp.join(REPO_ROOT, '..', 'shared', 'data'))
 
-# Two cores are shared by the whole suite: keep intra-op threads predictable.
+# Two cores are shared by the whole suite: keep intra-op threads predictable,
+# here and in the tools the tests start (the thread policy and
+# ThreadTuningHook take a set count as given; their own tests unset it).
 torch.set_num_threads(min(2, torch.get_num_threads()))
+os.environ.setdefault('M3PLUGINS_THREADS', str(torch.get_num_threads()))
 
 
 @pytest.fixture(scope='session')

@@ -28,6 +28,18 @@ pytestmark = pytest.mark.slow
 TOWER = 'backbone.foundation.tower.'
 
 
+@pytest.fixture(scope='module', autouse=True)
+def fixed_threads():
+    """One thread count for every run here: outputs are compared bit for bit.
+
+    The runner's thread policy and ThreadTuningHook pick a count from the
+    machine's momentary load unless it is set (or the run deterministic).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('M3PLUGINS_THREADS', str(torch.get_num_threads()))
+        yield
+
+
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('potsdam'))
