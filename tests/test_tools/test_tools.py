@@ -7,7 +7,6 @@ with ``--cfg-options`` to a couple of iterations.
 import glob
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
 
@@ -73,19 +72,6 @@ def test_train_resume_and_test_tools(workspace):
     # the metric writes its results under --out.
     assert glob.glob(osp.join(show_dir, '*_class_map.png'))
     assert os.listdir(out_dir)
-
-
-def test_mim_train_and_test(workspace):
-    if shutil.which('mim') is None:
-        pytest.skip('openmim is not installed')
-    work_dir = osp.join(workspace, 'work_dirs', 'mim')
-    _run(['mim', 'train', 'mmseg', DEMO_CONFIG, '--work-dir', work_dir,
-          '--cfg-options', *SHORT_RUN], workspace)
-    checkpoint = osp.join(work_dir, 'iter_2.pth')
-    assert osp.isfile(checkpoint)
-    tested = _run(['mim', 'test', 'mmseg', DEMO_CONFIG, '--checkpoint',
-                   checkpoint, '--work-dir', work_dir], workspace)
-    assert 'OA' in tested.stdout + tested.stderr
 
 
 def test_train_tool_runs_mmseg_own_config(workspace):
