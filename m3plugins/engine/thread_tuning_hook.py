@@ -17,7 +17,6 @@ runs whose thread count is set (``--threads``, ``M3PLUGINS_THREADS``,
 ``OMP_NUM_THREADS``) keep their count: intra-op threads change how CPU
 reductions are split. On a GPU the hook does nothing.
 """
-import os
 import statistics
 import time
 
@@ -25,7 +24,7 @@ import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from m3plugins.utils.thread_policy import THREADS_VARIABLE, usable_cores
+from m3plugins.utils.thread_policy import core_share, set_threads
 
 __all__ = ['ThreadTuningHook']
 
@@ -54,17 +53,14 @@ class ThreadTuningHook(Hook):
 
     def _enabled(self, runner) -> bool:
         randomness = getattr(runner, '_randomness_cfg', None) or {}
-        fixed = any(os.environ.get(name, '').isdigit()
-                    for name in (THREADS_VARIABLE, 'OMP_NUM_THREADS'))
         on_gpu = any(p.is_cuda for p in runner.model.parameters())
-        return not (randomness.get('deterministic') or fixed or on_gpu)
+        return not (randomness.get('deterministic') or on_gpu
+                    or set_threads() is not None)
 
     def before_train(self, runner) -> None:
         """Decide the candidates, or switch the hook off for this run."""
-        world = int(os.environ.get('LOCAL_WORLD_SIZE', '1') or 1)
-        share = max(1, usable_cores() // max(1, world))
-        self.candidates = sorted({share, 1}) if self._enabled(runner) \
-            else []
+        self.candidates = sorted({core_share(), 1}) \
+            if self._enabled(runner) else []
         self._trial_from = self.warmup_iters
 
     def _candidate_at(self, iteration: int) -> int | None:

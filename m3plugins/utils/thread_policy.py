@@ -31,8 +31,8 @@ import math
 import os
 from dataclasses import dataclass
 
-__all__ = ['ThreadChoice', 'usable_cores', 'choose_threads',
-           'apply_thread_policy', 'THREADS_VARIABLE']
+__all__ = ['ThreadChoice', 'usable_cores', 'core_share', 'set_threads',
+           'choose_threads', 'apply_thread_policy', 'THREADS_VARIABLE']
 
 #: Environment variable with the number of intra-op threads to use.
 THREADS_VARIABLE = 'M3PLUGINS_THREADS'
@@ -139,6 +139,38 @@ def _probe_seconds(threads: int, repeats: int = 7,
         torch.set_num_threads(previous)
 
 
+def set_threads(requested: int | None = None) -> ThreadChoice | None:
+    """The count the user set: ``--threads``, else the environment.
+
+    Args:
+        requested: An explicit number (``--threads``), or None.
+
+    Returns:
+        ThreadChoice or None: The set count and where it was set; None
+        when nothing sets one (the policy then decides).
+    """
+    if requested is not None and requested > 0:
+        return ThreadChoice(requested, f'--threads {requested}')
+    for name in (THREADS_VARIABLE, 'OMP_NUM_THREADS'):
+        value = os.environ.get(name, '')
+        if value.isdigit() and int(value) > 0:
+            return ThreadChoice(int(value), f'{name}={value}')
+    return None
+
+
+def core_share(processes: int | None = None) -> int:
+    """This process's share of the usable cores, at least 1.
+
+    Args:
+        processes: Processes of this job on the machine (None: from
+            ``LOCAL_WORLD_SIZE``, else 1).
+
+    Returns:
+        int: ``usable_cores() // processes``, at least 1.
+    """
+    return max(1, usable_cores() // (processes or _local_processes()))
+
+
 def choose_threads(requested: int | None = None,
                    processes: int | None = None,
                    measure: bool = True) -> ThreadChoice:
@@ -155,15 +187,12 @@ def choose_threads(requested: int | None = None,
     Returns:
         ThreadChoice: The number and the reason.
     """
-    if requested is not None and requested > 0:
-        return ThreadChoice(requested, f'--threads {requested}')
-    for name in (THREADS_VARIABLE, 'OMP_NUM_THREADS'):
-        value = os.environ.get(name, '')
-        if value.isdigit() and int(value) > 0:
-            return ThreadChoice(int(value), f'{name}={value}')
+    fixed = set_threads(requested)
+    if fixed is not None:
+        return fixed
     cores = usable_cores()
     processes = processes or _local_processes()
-    share = max(1, cores // processes)
+    share = core_share(processes)
     reason = f'{cores} usable core(s), {processes} process(es) of this job'
     if share == 1 or not measure:
         return ThreadChoice(share, reason)

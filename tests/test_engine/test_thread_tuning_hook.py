@@ -6,6 +6,7 @@ import torch
 
 from m3plugins.engine import ThreadTuningHook
 from m3plugins.engine import thread_tuning_hook as tuning
+from m3plugins.utils import thread_policy
 
 
 class _Logger:
@@ -27,7 +28,7 @@ def _runner(deterministic=False):
 def two_cores(monkeypatch):
     for name in ('M3PLUGINS_THREADS', 'OMP_NUM_THREADS', 'LOCAL_WORLD_SIZE'):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(tuning, 'usable_cores', lambda: 2)
+    monkeypatch.setattr(thread_policy, 'usable_cores', lambda: 2)
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
